@@ -1,0 +1,13 @@
+/*
+ * mproc.h - Python's multiprocessing, native to C on Linux.
+ *
+ * The one header users include. Each area has its own header under mproc/;
+ * see docs/python-to-c.md for the map from Python names to these.
+ */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include "mproc/errors.h"
+#include "mproc/process.h"
+
+#endif /* MPROC_H */

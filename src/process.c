@@ -1,0 +1,440 @@
+/*
+ * process.c - Process: children started by fork, tracked by pidfd.
+ *
+ * Design. Each process keeps one registry ("self"): its name, its identity
+ * (the child counters from the main process down, "1:2" for Process-1:2),
+ * its parent's PID, whether it is a daemon, the counter that numbers its
+ * children, and the list of the children it started and has not destroyed.
+ * One mutex guards all of it and every state change of a child handle.
+ *
+ * A handle moves CREATED -> STARTED -> REAPED. Start forks with the mutex
+ * held (so concurrent starts and the registry copy the child inherits are
+ * consistent) and opens the child's pidfd at once; the child cannot be
+ * reaped before that, so the pidfd names exactly it. Reaping is waitid on
+ * the pidfd, always under the mutex, so two joining threads cannot both
+ * reap. The pidfd stays open until destroy: it is the sentinel, and a
+ * signal sent through it can never reach a recycled PID.
+ *
+ * In the child, right after fork, the registry is reset: its mutex is
+ * re-initialised (another thread of the parent may have held it) and the
+ * list emptied, since the parent's children are not the child's; the
+ * child's own handle (its copy of p) becomes self.current, the source of
+ * its name and identity. The copied handles keep their parent's PID, so
+ * calls on them answer MPROC_EINVAL.
+ *
+ * Exit: when main returns or exit() runs (atexit, installed at the first
+ * start) or a target returns in a child, running daemon children get
+ * SIGTERM and then every running child is reaped, as Python's
+ * _exit_function does. Nothing else runs in a child after its target: it
+ * flushes stdio and calls _exit.
+ *
+ * Crash behaviour: the registry is per process and private; a child that
+ * dies leaves only a zombie that the next start, join, is_alive, exitcode,
+ * active_children or destroy reaps.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROCESS_MAGIC 0x50524f43u /* "PROC" */
+
+enum state { CREATED, STARTED, REAPED };
+
+struct mproc_process {
+    uint32_t magic;
+    enum state state;
+    mproc_target target;
+    void *arg;
+    size_t arglen;
+    char *name;
+    char *identity; /* "N" or "parent-identity:N" */
+    bool daemon;
+    pid_t parent; /* the process that created (and may start) it */
+    pid_t pid;
+    int pidfd;
+    int exitcode;
+    mproc_process *prev, *next; /* registry, while STARTED or REAPED */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    mproc_process *children;
+    unsigned counter;
+    mproc_process *current; /* this process's own handle; NULL in main */
+    pid_t parent;
+    bool atexit_installed;
+} self = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void lock(void)
+{
+    pthread_mutex_lock(&self.lock);
+}
+static void unlock(void)
+{
+    pthread_mutex_unlock(&self.lock);
+}
+
+static void check(const mproc_process *p)
+{
+    MPROC__CHECK(p->magic == PROCESS_MAGIC,
+                 "mproc_process used after destroy or never created");
+}
+
+/* Whether p is a started child of the calling process. */
+static bool ours(const mproc_process *p)
+{
+    return p->state != CREATED && p->parent == getpid();
+}
+
+/* Reaps p if it has ended; returns whether it has. Mutex held. */
+static bool reap(mproc_process *p, bool block)
+{
+    if (p->state == STARTED &&
+        mproc__pidfd_reap(p->pidfd, block, &p->exitcode) == 1)
+        p->state = REAPED;
+    return p->state == REAPED;
+}
+
+static void reap_finished(void)
+{
+    for (mproc_process *c = self.children; c; c = c->next)
+        reap(c, false);
+}
+
+static void link_child(mproc_process *p)
+{
+    p->prev = NULL;
+    p->next = self.children;
+    if (self.children)
+        self.children->prev = p;
+    self.children = p;
+}
+
+static void unlink_child(mproc_process *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        self.children = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+}
+
+/* Python's _exit_function: SIGTERM the daemons, then reap every child. */
+static void finish_children(void)
+{
+    lock();
+    for (mproc_process *c = self.children; c; c = c->next)
+        if (c->daemon && !reap(c, false))
+            mproc__pidfd_signal(c->pidfd, SIGTERM);
+    for (mproc_process *c = self.children; c; c = c->next)
+        reap(c, true);
+    unlock();
+}
+
+int mproc_process_create(mproc_process **out, mproc_target target,
+                         const void *arg, size_t arglen,
+                         const mproc_process_opts *opts)
+{
+    if (!out || !target || (!arg && arglen > 0))
+        return MPROC_EINVAL;
+    mproc_process *p = calloc(1, sizeof *p);
+    if (!p)
+        return MPROC_ENOMEM;
+    p->arg = arglen ? malloc(arglen) : NULL;
+    lock();
+    unsigned n = ++self.counter;
+    int len = self.current
+                  ? asprintf(&p->identity, "%s:%u", self.current->identity, n)
+                  : asprintf(&p->identity, "%u", n);
+    unlock();
+    if (len >= 0) {
+        if (opts && opts->name)
+            p->name = strdup(opts->name);
+        else if (asprintf(&p->name, "Process-%s", p->identity) < 0)
+            p->name = NULL;
+    } else {
+        p->identity = NULL;
+    }
+    if ((arglen && !p->arg) || !p->identity || !p->name) {
+        free(p->arg);
+        free(p->identity);
+        free(p->name);
+        free(p);
+        return MPROC_ENOMEM;
+    }
+    if (arglen)
+        memcpy(p->arg, arg, arglen);
+    p->magic = PROCESS_MAGIC;
+    p->state = CREATED;
+    p->target = target;
+    p->arglen = arglen;
+    p->daemon = opts && opts->daemon;
+    p->parent = getpid();
+    p->pidfd = -1;
+    *out = p;
+    return 0;
+}
+
+/* The child's side of start: become p's process, run the target, exit. */
+/*
+ * Flushes standard output and error if they hold pending text. Looking
+ * first keeps a start from writing stdio's pages when there is nothing to
+ * flush (see run_child).
+ */
+static void flush_std(void)
+{
+    if (__fpending(stdout))
+        fflush(stdout);
+    if (__fpending(stderr))
+        fflush(stderr);
+}
+
+/*
+ * The child's side of start: become p's process, run the target, exit.
+ * Every page written here is copied by the kernel (copy-on-write), which
+ * costs more than the rest of a start, so the child writes only the
+ * registry and its stack: it takes its name and identity from its copy of
+ * p, leaves the inherited pidfds of its siblings open (close-on-exec, and
+ * released by destroy or exit), touches stdio only to flush output that is
+ * pending, and calls only functions the parent has called already, so no
+ * lazy symbol binding writes the GOT in the child.
+ */
+_Noreturn static void run_child(mproc_process *p, pid_t parent)
+{
+    self.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    self.children = NULL;
+    self.counter = 0;
+    self.current = p;
+    self.parent = parent;
+    if (p->daemon) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the parent died before the prctl */
+            raise(SIGKILL);
+    }
+    int code = p->target(p->arg, p->arglen);
+    finish_children();
+    flush_std();
+    mproc__exit(code & 0xff);
+}
+
+int mproc_process_start(mproc_process *p)
+{
+    if (!p)
+        return MPROC_EINVAL;
+    check(p);
+    lock();
+    int rc = 0;
+    if (p->state != CREATED || p->parent != getpid() ||
+        (self.current && self.current->daemon)) {
+        rc = MPROC_EINVAL;
+        goto out;
+    }
+    reap_finished();
+    if (!self.atexit_installed && atexit(finish_children) == 0)
+        self.atexit_installed = true;
+    flush_std();
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (pid == 0)
+        run_child(p, parent);
+    int fd = mproc__pidfd_open(pid);
+    if (fd < 0) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        rc = fd;
+        goto out;
+    }
+    p->pid = pid;
+    p->pidfd = fd;
+    p->state = STARTED;
+    link_child(p);
+out:
+    unlock();
+    return rc;
+}
+
+int mproc_process_join(mproc_process *p, double timeout)
+{
+    int64_t deadline;
+    if (!p || mproc__deadline(timeout, &deadline) < 0)
+        return MPROC_EINVAL;
+    check(p);
+    for (;;) {
+        lock();
+        bool valid = ours(p), done = valid && reap(p, false);
+        int fd = p->pidfd;
+        unlock();
+        if (!valid)
+            return MPROC_EINVAL;
+        if (done)
+            return 0;
+        int ready = mproc__poll_in(fd, deadline);
+        if (ready < 0)
+            return ready;
+        if (ready == 0)
+            return mproc__expired(timeout);
+    }
+}
+
+bool mproc_process_is_alive(mproc_process *p)
+{
+    if (!p)
+        return false;
+    check(p);
+    lock();
+    bool alive = ours(p) && !reap(p, false);
+    unlock();
+    return alive;
+}
+
+int mproc_process_exitcode(mproc_process *p, int *code)
+{
+    if (!p || !code)
+        return MPROC_EINVAL;
+    check(p);
+    lock();
+    int rc = !ours(p) ? MPROC_EINVAL : !reap(p, false) ? MPROC_EAGAIN : 0;
+    if (rc == 0)
+        *code = p->exitcode;
+    unlock();
+    return rc;
+}
+
+pid_t mproc_process_pid(const mproc_process *p)
+{
+    return p ? p->pid : 0;
+}
+
+const char *mproc_process_name(const mproc_process *p)
+{
+    return p ? p->name : NULL;
+}
+
+bool mproc_process_daemon(const mproc_process *p)
+{
+    return p && p->daemon;
+}
+
+static int send_signal(mproc_process *p, int sig)
+{
+    if (!p)
+        return MPROC_EINVAL;
+    check(p);
+    lock();
+    int rc = 0;
+    if (!ours(p))
+        rc = MPROC_EINVAL;
+    else if (p->state == STARTED)
+        rc = mproc__pidfd_signal(p->pidfd, sig);
+    unlock();
+    return rc == -ESRCH ? 0 : rc; /* ended, not yet reaped */
+}
+
+int mproc_process_terminate(mproc_process *p)
+{
+    return send_signal(p, SIGTERM);
+}
+
+int mproc_process_kill(mproc_process *p)
+{
+    return send_signal(p, SIGKILL);
+}
+
+int mproc_process_interrupt(mproc_process *p)
+{
+    return send_signal(p, SIGINT);
+}
+
+int mproc_process_sentinel(const mproc_process *p)
+{
+    if (!p)
+        return MPROC_EINVAL;
+    check(p);
+    return ours(p) ? p->pidfd : MPROC_EINVAL;
+}
+
+int mproc_process_destroy(mproc_process *p)
+{
+    if (!p || p == self.current) /* a child's own handle lives as long */
+        return 0;
+    check(p);
+    lock();
+    if (ours(p)) {
+        if (!reap(p, false)) {
+            unlock();
+            return MPROC_EBUSY;
+        }
+        unlink_child(p);
+    }
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    unlock();
+    p->magic = 0;
+    free(p->arg);
+    free(p->name);
+    free(p->identity);
+    free(p);
+    return 0;
+}
+
+const char *mproc_current_process_name(void)
+{
+    return self.current ? self.current->name : "MainProcess";
+}
+
+pid_t mproc_parent_pid(void)
+{
+    return self.parent;
+}
+
+int mproc_active_children(mproc_process **list, size_t cap)
+{
+    if (!list && cap > 0)
+        return MPROC_EINVAL;
+    lock();
+    int n = 0;
+    for (mproc_process *c = self.children; c; c = c->next) {
+        if (reap(c, false))
+            continue;
+        if ((size_t)n < cap)
+            list[n] = c;
+        n++;
+    }
+    unlock();
+    return n;
+}
+
+int mproc_cpu_count(void)
+{
+    for (int ncpu = 1024; ncpu <= (1 << 20); ncpu *= 2) {
+        cpu_set_t *set = CPU_ALLOC(ncpu);
+        if (!set)
+            break;
+        size_t size = CPU_ALLOC_SIZE(ncpu);
+        int rc = sched_getaffinity(0, size, set);
+        int count = rc == 0 ? CPU_COUNT_S(size, set) : 0;
+        CPU_FREE(set);
+        if (rc == 0)
+            return count > 0 ? count : 1;
+        if (errno != EINVAL)
+            break;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

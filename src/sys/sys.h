@@ -1,0 +1,104 @@
+/*
+ * sys/sys.h - the raw Linux system interfaces mproc is built on.
+ *
+ * Only files under src/sys/ issue these system calls directly. Every
+ * wrapper returns a negative errno value on failure (never sets errno as
+ * its result), retries or absorbs EINTR as documented, and creates every
+ * file descriptor close-on-exec.
+ *
+ * Time is kept as int64_t nanoseconds on CLOCK_MONOTONIC. A deadline is
+ * such an absolute time; MPROC__NO_DEADLINE means "never". A blocking
+ * call takes one deadline computed once at entry, so retries after a
+ * signal or a spurious wakeup never extend the total wait.
+ */
+#ifndef MPROC_SYS_H
+#define MPROC_SYS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MPROC__NO_DEADLINE INT64_MAX
+
+/* clock.c */
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+int64_t mproc__now(void);
+
+/*
+ * mproc__deadline - turn a user timeout in seconds into a deadline.
+ * Negative: MPROC__NO_DEADLINE; 0: now (try once); positive: now + timeout,
+ * saturating at MPROC__NO_DEADLINE. Returns 0, or MPROC_EINVAL for NaN.
+ */
+int mproc__deadline(double timeout, int64_t *deadline);
+
+/*
+ * mproc__expired - the error for a wait that did not complete by its
+ * deadline: MPROC_EAGAIN for a timeout of 0 (the nowait forms),
+ * MPROC_ETIMEDOUT otherwise.
+ */
+int mproc__expired(double timeout);
+
+/*
+ * mproc__poll_in - wait until fd is readable or the deadline passes.
+ * Returns 1 when readable (or hung up), 0 when the deadline passed, or a
+ * negative errno value. EINTR is retried against the same deadline.
+ */
+int mproc__poll_in(int fd, int64_t deadline);
+
+/* futex.c: process-shared futexes (no FUTEX_PRIVATE_FLAG). */
+
+/*
+ * mproc__futex_wait - sleep while *word == expected, until woken or the
+ * deadline. Returns 0 when woken, when *word already differed, or when a
+ * signal interrupted the sleep (the caller re-checks its condition);
+ * MPROC_ETIMEDOUT once the deadline has passed.
+ */
+int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                      int64_t deadline);
+
+/* mproc__futex_wake - wake up to n sleepers on word; returns the count. */
+int mproc__futex_wake(_Atomic uint32_t *word, int n);
+
+/* mproc__exit - end the calling process at once (exit_group), as _exit. */
+_Noreturn void mproc__exit(int code);
+
+/* pidfd.c */
+
+/* mproc__pidfd_open - a close-on-exec pidfd for pid, or a negative errno. */
+int mproc__pidfd_open(pid_t pid);
+
+/* mproc__pidfd_signal - send sig through a pidfd; 0 or a negative errno. */
+int mproc__pidfd_signal(int pidfd, int sig);
+
+/*
+ * mproc__pidfd_reap - collect the exit status of the child behind pidfd.
+ * block: wait for it to end (EINTR retried); otherwise only look.
+ * On reaping, *exitcode is the exit status (0..255) or -N if signal N
+ * killed it. Returns 1 when reaped, 0 when still running (non-blocking
+ * only), or a negative errno value (-ECHILD: not our child, or reaped).
+ */
+int mproc__pidfd_reap(int pidfd, bool block, int *exitcode);
+
+/* memfd.c */
+
+/* Flags of mproc__shared_map. */
+#define MPROC__MAP_SPARSE 1u /* reserve no swap: pages are taken on touch */
+
+/*
+ * mproc__shared_map - create an anonymous shared mapping of size bytes
+ * backed by a memfd named name (shown in /proc/PID/maps), zero-filled.
+ * *addr receives the mapping; *fd the close-on-exec memfd, or it is closed
+ * when fd is NULL. Returns 0, MPROC_EINVAL for size 0, MPROC_ENOMEM when
+ * the size cannot be backed or mapped, or another negative errno (EMFILE).
+ * Nothing is left open or mapped on failure.
+ */
+int mproc__shared_map(const char *name, size_t size, unsigned flags,
+                      void **addr, int *fd);
+
+/* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
+void mproc__shared_unmap(void *addr, size_t size);
+
+#endif /* MPROC_SYS_H */
