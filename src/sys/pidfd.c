@@ -17,14 +17,6 @@
 #define P_PIDFD 3
 #endif
 
-void mproc__exit(int code)
-{
-    /* Through syscall(), which the library has already bound, rather than
-     * _exit, whose first call in a forked child would bind it lazily. */
-    for (;;)
-        syscall(SYS_exit_group, code);
-}
-
 int mproc__pidfd_open(pid_t pid)
 {
     long fd = syscall(SYS_pidfd_open, pid, 0); /* always close-on-exec */

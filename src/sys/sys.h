@@ -62,9 +62,6 @@ int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 /* mproc__futex_wake - wake up to n sleepers on word; returns the count. */
 int mproc__futex_wake(_Atomic uint32_t *word, int n);
 
-/* mproc__exit - end the calling process at once (exit_group), as _exit. */
-_Noreturn void mproc__exit(int code);
-
 /* pidfd.c */
 
 /* mproc__pidfd_open - a close-on-exec pidfd for pid, or a negative errno. */
@@ -81,6 +78,28 @@ int mproc__pidfd_signal(int pidfd, int sig);
  * only), or a negative errno value (-ECHILD: not our child, or reaped).
  */
 int mproc__pidfd_reap(int pidfd, bool block, int *exitcode);
+
+/* proc.c: process identity and life. */
+
+/* mproc__exit - end the calling process at once (exit_group), as _exit. */
+_Noreturn void mproc__exit(int code);
+
+/*
+ * A process token names one process for the life of the machine: its PID
+ * in the low 32 bits and its start time (clock ticks since boot, from
+ * /proc/PID/stat) in the high 32, so a recycled PID gets a new token.
+ * 0 names no process. Tokens are what shared structures record as owners.
+ */
+
+/* mproc__self_token - the calling process's token (cached per process). */
+uint64_t mproc__self_token(void);
+
+/*
+ * mproc__token_alive - whether the process named by token still runs.
+ * False once it has exited (a zombie counts as dead) or its PID has been
+ * reused. Costs an open and read of /proc: for slow paths only.
+ */
+bool mproc__token_alive(uint64_t token);
 
 /* memfd.c */
 
