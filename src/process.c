@@ -13,7 +13,10 @@
  * reaped before that, so the pidfd names exactly it. Reaping is waitid on
  * the pidfd, always under the mutex, so two joining threads cannot both
  * reap. The pidfd stays open until destroy: it is the sentinel, and a
- * signal sent through it can never reach a recycled PID.
+ * signal sent through it can never reach a recycled PID. Where the system
+ * refuses pidfds (valgrind < 3.20, some seccomp profiles), a child is
+ * tracked by PID instead - as safe for our own unreaped child - and join
+ * checks it in naps of growing length; there is no sentinel then.
  *
  * In the child, right after fork, the registry is reset: its mutex is
  * re-initialised (another thread of the parent may have held it) and the
@@ -100,7 +103,7 @@ static bool ours(const mproc_process *p)
 static bool reap(mproc_process *p, bool block)
 {
     if (p->state == STARTED &&
-        mproc__pidfd_reap(p->pidfd, block, &p->exitcode) == 1)
+        mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode) == 1)
         p->state = REAPED;
     return p->state == REAPED;
 }
@@ -136,7 +139,7 @@ static void finish_children(void)
     lock();
     for (mproc_process *c = self.children; c; c = c->next)
         if (c->daemon && !reap(c, false))
-            mproc__pidfd_signal(c->pidfd, SIGTERM);
+            mproc__child_signal(c->pidfd, c->pid, SIGTERM);
     for (mproc_process *c = self.children; c; c = c->next)
         reap(c, true);
     unlock();
@@ -253,7 +256,9 @@ int mproc_process_start(mproc_process *p)
     if (pid == 0)
         run_child(p, parent);
     int fd = mproc__pidfd_open(pid);
-    if (fd < 0) {
+    if (fd == -ENOSYS || fd == -EPERM) {
+        fd = -1; /* no pidfds here: track the child by PID */
+    } else if (fd < 0) {
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
@@ -271,7 +276,7 @@ out:
 
 int mproc_process_join(mproc_process *p, double timeout)
 {
-    int64_t deadline;
+    int64_t deadline, nap = 0;
     if (!p || mproc__deadline(timeout, &deadline) < 0)
         return MPROC_EINVAL;
     check(p);
@@ -284,7 +289,8 @@ int mproc_process_join(mproc_process *p, double timeout)
             return MPROC_EINVAL;
         if (done)
             return 0;
-        int ready = mproc__poll_in(fd, deadline);
+        int ready =
+            fd >= 0 ? mproc__poll_in(fd, deadline) : mproc__nap(deadline, &nap);
         if (ready < 0)
             return ready;
         if (ready == 0)
@@ -341,7 +347,7 @@ static int send_signal(mproc_process *p, int sig)
     if (!ours(p))
         rc = MPROC_EINVAL;
     else if (p->state == STARTED)
-        rc = mproc__pidfd_signal(p->pidfd, sig);
+        rc = mproc__child_signal(p->pidfd, p->pid, sig);
     unlock();
     return rc == -ESRCH ? 0 : rc; /* ended, not yet reaped */
 }
@@ -366,7 +372,9 @@ int mproc_process_sentinel(const mproc_process *p)
     if (!p)
         return MPROC_EINVAL;
     check(p);
-    return ours(p) ? p->pidfd : MPROC_EINVAL;
+    if (!ours(p))
+        return MPROC_EINVAL;
+    return p->pidfd >= 0 ? p->pidfd : -ENOSYS;
 }
 
 int mproc_process_destroy(mproc_process *p)

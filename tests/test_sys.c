@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -125,6 +126,19 @@ START_TEST(poll_in_retries_signals_until_the_deadline)
 }
 END_TEST
 
+START_TEST(nap_grows_and_stops_at_the_deadline)
+{
+    int64_t nap = 0, deadline = mproc__now() + ns(0.1);
+    ck_assert_int_eq(mproc__nap(deadline, &nap), 1);
+    ck_assert(nap == ns(0.001));
+    ck_assert_int_eq(mproc__nap(deadline, &nap), 1);
+    ck_assert(nap == ns(0.002));
+    while (mproc__nap(deadline, &nap))
+        ck_assert(nap <= ns(0.064));
+    ck_assert(mproc__now() >= deadline);
+}
+END_TEST
+
 START_TEST(poll_in_reports_a_readable_fd)
 {
     int fds[2];
@@ -146,20 +160,27 @@ START_TEST(pidfd_reap_reports_exit_status_and_signal)
         _exit(0);
     }
     int fa = mproc__pidfd_open(a), fb = mproc__pidfd_open(b);
-    ck_assert_int_ge(fa, 0);
-    ck_assert_int_ge(fb, 0);
-    ck_assert(fcntl(fa, F_GETFD) & FD_CLOEXEC);
+    if (fa == -ENOSYS) { /* valgrind < 3.20: the by-PID path */
+        printf("pidfd_open: ENOSYS, checking the by-PID fallback\n");
+        fa = fb = -1;
+    } else {
+        ck_assert_int_ge(fa, 0);
+        ck_assert_int_ge(fb, 0);
+        ck_assert(fcntl(fa, F_GETFD) & FD_CLOEXEC);
+    }
     int code = 0;
-    ck_assert_int_eq(mproc__pidfd_reap(fb, false, &code), 0); /* running */
-    ck_assert_int_eq(mproc__pidfd_signal(fb, SIGKILL), 0);
-    ck_assert_int_eq(mproc__pidfd_reap(fa, true, &code), 1);
+    ck_assert_int_eq(mproc__child_reap(fb, b, false, &code), 0); /* runs */
+    ck_assert_int_eq(mproc__child_signal(fb, b, SIGKILL), 0);
+    ck_assert_int_eq(mproc__child_reap(fa, a, true, &code), 1);
     ck_assert_int_eq(code, 42);
-    ck_assert_int_eq(mproc__pidfd_reap(fb, true, &code), 1);
+    ck_assert_int_eq(mproc__child_reap(fb, b, true, &code), 1);
     ck_assert_int_eq(code, -SIGKILL);
-    ck_assert_int_eq(mproc__pidfd_reap(fa, false, &code), -ECHILD);
-    ck_assert_int_eq(mproc__pidfd_signal(fa, SIGTERM), -ESRCH);
-    close(fa);
-    close(fb);
+    ck_assert_int_eq(mproc__child_reap(fa, a, false, &code), -ECHILD);
+    if (fa >= 0) {
+        ck_assert_int_eq(mproc__child_signal(fa, a, SIGTERM), -ESRCH);
+        close(fa);
+        close(fb);
+    }
 }
 END_TEST
 
@@ -197,7 +218,7 @@ END_TEST
 START_TEST(shared_map_sparse_takes_pages_on_touch)
 {
     void *mem;
-    size_t size = (size_t)64 << 30; /* 64 GiB of address space */
+    size_t size = (size_t)4 << 30; /* 4 GiB of address space */
     ck_assert_int_eq(
         mproc__shared_map("test", size, MPROC__MAP_SPARSE, &mem, NULL), 0);
     ((char *)mem)[size - 1] = 1;
@@ -249,6 +270,7 @@ int main(void)
     tcase_add_test(tc, futex_wake_wakes_a_waiter_in_another_process);
     tcase_add_test(tc, poll_in_retries_signals_until_the_deadline);
     tcase_add_test(tc, poll_in_reports_a_readable_fd);
+    tcase_add_test(tc, nap_grows_and_stops_at_the_deadline);
     tcase_add_test(tc, pidfd_reap_reports_exit_status_and_signal);
     tcase_add_test(tc, shared_map_is_shared_with_forked_children);
     tcase_add_test(

@@ -151,8 +151,10 @@ MPROC_API int mproc_process_interrupt(mproc_process *p);
 /*
  * mproc_process_sentinel - a pollable fd that becomes readable once the
  * child has ended (its pidfd), for poll/epoll/mproc_wait. It stays owned by
- * p and valid until destroy: do not close it. Returns the fd, or
- * MPROC_EINVAL before start or for a process this process did not start.
+ * p and valid until destroy: do not close it. Returns the fd;
+ * MPROC_EINVAL before start or for a process this process did not start;
+ * -ENOSYS where the system refuses pidfds (valgrind before 3.20, some
+ * seccomp profiles): processes then work by PID, without a sentinel.
  */
 MPROC_API int mproc_process_sentinel(const mproc_process *p);
 

@@ -61,3 +61,15 @@ int mproc__poll_in(int fd, int64_t deadline)
             return -errno;
     }
 }
+
+int mproc__nap(int64_t deadline, int64_t *nap)
+{
+    int64_t now = mproc__now();
+    if (now >= deadline)
+        return 0;
+    *nap = *nap <= 0 ? 1000000 : *nap * 2 > 64000000 ? 64000000 : *nap * 2;
+    int64_t ns = deadline - now < *nap ? deadline - now : *nap;
+    struct timespec ts = {ns / 1000000000, ns % 1000000000};
+    nanosleep(&ts, NULL); /* woken early by a signal: the caller re-checks */
+    return 1;
+}

@@ -4,6 +4,11 @@
  * A pidfd names one process for as long as the fd is open, so signalling
  * and reaping through it can never hit a recycled PID. It is readable
  * once the process has ended, which makes it a pollable sentinel.
+ *
+ * Where pidfd_open is refused (ENOSYS under valgrind < 3.20, EPERM under
+ * some seccomp profiles) callers pass pidfd -1 and the PID instead. For a
+ * child of the caller that is still as safe: its PID cannot be recycled
+ * until the caller itself reaps it, and nothing is sent after that.
  */
 #include "../internal.h"
 
@@ -23,20 +28,23 @@ int mproc__pidfd_open(pid_t pid)
     return fd < 0 ? -errno : (int)fd;
 }
 
-int mproc__pidfd_signal(int pidfd, int sig)
+int mproc__child_signal(int pidfd, pid_t pid, int sig)
 {
-    long rc = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+    long rc = pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0)
+                         : kill(pid, sig);
     return rc < 0 ? -errno : 0;
 }
 
-int mproc__pidfd_reap(int pidfd, bool block, int *exitcode)
+int mproc__child_reap(int pidfd, pid_t pid, bool block, int *exitcode)
 {
     siginfo_t info;
     int rc;
     do {
         info.si_pid = 0;
-        rc = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info,
-                    WEXITED | (block ? 0 : WNOHANG));
+        rc = pidfd >= 0 ? waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info,
+                                 WEXITED | (block ? 0 : WNOHANG))
+                        : waitid(P_PID, (id_t)pid, &info,
+                                 WEXITED | (block ? 0 : WNOHANG));
     } while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return -errno;

@@ -48,6 +48,15 @@ int mproc__expired(double timeout);
  */
 int mproc__poll_in(int fd, int64_t deadline);
 
+/*
+ * mproc__nap - sleep a while before re-checking a condition that offers no
+ * way to be woken (the fallback when a system lacks pidfds). *nap holds the
+ * last nap's length (start it at 0); each nap doubles it, from 1 ms up to
+ * 64 ms, never past the deadline. Returns 1 after napping, 0 when the
+ * deadline has passed.
+ */
+int mproc__nap(int64_t deadline, int64_t *nap);
+
 /* futex.c: process-shared futexes (no FUTEX_PRIVATE_FLAG). */
 
 /*
@@ -64,20 +73,25 @@ int mproc__futex_wake(_Atomic uint32_t *word, int n);
 
 /* pidfd.c */
 
-/* mproc__pidfd_open - a close-on-exec pidfd for pid, or a negative errno. */
+/* mproc__pidfd_open - a close-on-exec pidfd for pid, or a negative errno
+ * (-ENOSYS or -EPERM where the system refuses pidfds). */
 int mproc__pidfd_open(pid_t pid);
 
-/* mproc__pidfd_signal - send sig through a pidfd; 0 or a negative errno. */
-int mproc__pidfd_signal(int pidfd, int sig);
+/*
+ * mproc__child_signal - send sig to a child of the caller through its
+ * pidfd, or by PID when pidfd is -1. Returns 0 or a negative errno value.
+ */
+int mproc__child_signal(int pidfd, pid_t pid, int sig);
 
 /*
- * mproc__pidfd_reap - collect the exit status of the child behind pidfd.
+ * mproc__child_reap - collect the exit status of a child of the caller,
+ * named by its pidfd, or by PID when pidfd is -1.
  * block: wait for it to end (EINTR retried); otherwise only look.
  * On reaping, *exitcode is the exit status (0..255) or -N if signal N
  * killed it. Returns 1 when reaped, 0 when still running (non-blocking
  * only), or a negative errno value (-ECHILD: not our child, or reaped).
  */
-int mproc__pidfd_reap(int pidfd, bool block, int *exitcode);
+int mproc__child_reap(int pidfd, pid_t pid, bool block, int *exitcode);
 
 /* proc.c: process identity and life. */
 
