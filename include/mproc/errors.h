@@ -53,10 +53,8 @@ extern "C" {
 #define MPROC_EOF (MPROC__ERESERVED_BASE - 1)         /* peer closed */
 #define MPROC_EBROKEN (MPROC__ERESERVED_BASE - 2)     /* barrier broken */
 #define MPROC_EWORKERDIED (MPROC__ERESERVED_BASE - 3) /* pool worker died */
-#define MPROC_ETASKFAILED                                                      \
-    (MPROC__ERESERVED_BASE - 4)                 /* task returned error         \
-                                                 */
-#define MPROC_EAUTH (MPROC__ERESERVED_BASE - 5) /* auth failed */
+#define MPROC_ETASKFAILED (MPROC__ERESERVED_BASE - 4) /* task failed */
+#define MPROC_EAUTH (MPROC__ERESERVED_BASE - 5)       /* auth failed */
 
 /*
  * mproc_strerror - a human-readable description of an mproc result code.
