@@ -120,4 +120,14 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
 void mproc__shared_unmap(void *addr, size_t size);
 
+/* sync area: futex_requeue.c */
+
+/*
+ * mproc__futex_requeue - move up to n sleepers (waking none) from the
+ * process-shared futex from to to, if *from still equals expected.
+ * Returns the number moved, or a negative errno (-EAGAIN: *from differed).
+ */
+int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
+                         _Atomic uint32_t *to, int n);
+
 #endif /* MPROC_SYS_H */
