@@ -102,13 +102,11 @@ int main()
                      return (bench_now() - t0) / UNCONTENDED * 1e9;
                  }),
                  "ns");
-    bench_report("lock: 2 processes increment a counter", impl,
-                 median_of([] {
+    bench_report("lock: 2 processes increment a counter", impl, median_of([] {
                      sh->counter = 0;
                      double s = timed_pair(count, count);
-                     return sh->counter == 2 * COUNTS
-                                ? s / (2 * COUNTS) * 1e9
-                                : -1;
+                     return sh->counter == 2 * COUNTS ? s / (2 * COUNTS) * 1e9
+                                                      : -1;
                  }),
                  "ns");
     bench_report("condition notify -> wake, round trip", impl, median_of([] {

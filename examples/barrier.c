@@ -45,8 +45,7 @@ static int worker(void *arg, size_t len)
 static int arrive(void *arg, size_t len)
 {
     (void)arg, (void)len;
-    return mproc_barrier_wait(barrier, MPROC_FOREVER) == MPROC_EBROKEN ? 0
-                                                                      : 1;
+    return mproc_barrier_wait(barrier, MPROC_FOREVER) == MPROC_EBROKEN ? 0 : 1;
 }
 
 static mproc_process *start(mproc_target target, int id)

@@ -147,8 +147,7 @@ int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
  * object named name, with the header words magic and version at its start.
  * Returns 0 and sets *addr, or an error of mproc__shared_map.
  */
-int mproc__sync_map(const char *name, size_t size, uint32_t magic,
-                    void **addr);
+int mproc__sync_map(const char *name, size_t size, uint32_t magic, void **addr);
 
 /* The first word of every live sync handle, and of a destroyed one. */
 #define MPROC__SYNC_LIVE 0x6d53594eu /* "mSYN" */

@@ -331,7 +331,8 @@ static void *try_rlock_thread(void *arg)
     (void)arg;
     intptr_t rel = mproc_rlock_release(rl);
     intptr_t acq = mproc_rlock_acquire(rl, 0);
-    return (void *)(intptr_t)(rel == MPROC_EPERM && acq == MPROC_EAGAIN ? 0 : 1);
+    return (void *)(intptr_t)(rel == MPROC_EPERM && acq == MPROC_EAGAIN ? 0
+                                                                        : 1);
 }
 
 START_TEST(rlock_is_owned_by_one_thread)

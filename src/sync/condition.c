@@ -16,12 +16,12 @@
  * lock WAITERS): they wake as the lock is released, one per release, and
  * find it free - no wake-up into a lock the notifier still holds. Every
  * waiter re-takes the lock marked WAITERS, so each release passes the
- * wake-up on to the next requeued waiter. A waiter may take a token (a compare-and-swap decrementing
- * signals > 0) only once gen != g, that is once a notify came after it
- * began to wait: a thread that notifies and then waits can never take its
- * own notification, nor can any later arrival. A waiter whose timeout
- * passes re-takes the lock, then takes a token if it may and one is left
- * (a notify raced with its timeout: it counts as notified), or else
+ * wake-up on to the next requeued waiter. A waiter may take a token (a
+ * compare-and-swap decrementing signals > 0) only once gen != g, that is once a
+ * notify came after it began to wait: a thread that notifies and then waits can
+ * never take its own notification, nor can any later arrival. A waiter whose
+ * timeout passes re-takes the lock, then takes a token if it may and one is
+ * left (a notify raced with its timeout: it counts as notified), or else
  * removes itself from waiting.
  *
  * Invariant, whenever the lock is free: waiting + signals == the waiters

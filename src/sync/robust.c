@@ -100,8 +100,7 @@ int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
     return 0;
 }
 
-int mproc__sync_map(const char *name, size_t size, uint32_t magic,
-                    void **addr)
+int mproc__sync_map(const char *name, size_t size, uint32_t magic, void **addr)
 {
     void *p;
     int rc = mproc__shared_map(name, size, 0, &p, NULL);
@@ -303,8 +302,7 @@ uint32_t mproc__rlock_release_all(mproc__rlock *r)
 int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth)
 {
     /* Marked WAITERS: other waiters may have been requeued to the lock. */
-    int rc = acquire_slow(&r->lock, mproc__self_token(), W,
-                          MPROC__NO_DEADLINE);
+    int rc = acquire_slow(&r->lock, mproc__self_token(), W, MPROC__NO_DEADLINE);
     rlock_own(r, depth);
     return rc;
 }

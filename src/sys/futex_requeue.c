@@ -14,7 +14,7 @@
 int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
                          _Atomic uint32_t *to, int n)
 {
-    long rc = syscall(SYS_futex, from, FUTEX_CMP_REQUEUE, 0,
-                      (unsigned long)n, to, expected);
+    long rc = syscall(SYS_futex, from, FUTEX_CMP_REQUEUE, 0, (unsigned long)n,
+                      to, expected);
     return rc < 0 ? -errno : (int)rc;
 }
