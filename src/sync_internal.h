@@ -143,6 +143,21 @@ int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
                       int64_t deadline);
 
 /*
+ * mproc__sync_take - take one unit from a counter word (a Semaphore's
+ * value, a Condition's wake-up tokens): decrement it if it is above 0, with
+ * acquire ordering. Returns whether a unit was taken.
+ */
+static inline bool mproc__sync_take(_Atomic uint32_t *word)
+{
+    uint32_t v = atomic_load_explicit(word, memory_order_relaxed);
+    while (v > 0)
+        if (atomic_compare_exchange_weak_explicit(
+                word, &v, v - 1, memory_order_acquire, memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/*
  * mproc__sync_map - map a zero-filled shared page (or more) for a sync
  * object named name, with the header words magic and version at its start.
  * Returns 0 and sets *addr, or an error of mproc__shared_map.

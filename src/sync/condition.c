@@ -108,13 +108,7 @@ int mproc_condition_release(mproc_condition *c)
 /* Takes a wake-up token if one is left. */
 static bool take_token(struct cond_shm *m)
 {
-    uint32_t s = atomic_load_explicit(&m->signals, memory_order_acquire);
-    while (s > 0)
-        if (atomic_compare_exchange_weak_explicit(&m->signals, &s, s - 1,
-                                                  memory_order_acq_rel,
-                                                  memory_order_acquire))
-            return true;
-    return false;
+    return mproc__sync_take(&m->signals);
 }
 
 int mproc_condition_wait(mproc_condition *c, double timeout)
