@@ -56,12 +56,19 @@ static double timed_pair(void (*parent)(void), void (*child)(void))
     return bench_now() - t0;
 }
 
-static double median_of(double (*one)(void))
+/* Measures floor and ours alternately, REPS times each, so that both see
+ * the same machine noise; reports each one's median. */
+static void report_pair(const char *figure, const char *floor_name,
+                        double (*floor)(void), double (*ours)(void),
+                        const char *unit)
 {
-    double v[REPS];
-    for (int r = 0; r < REPS; r++)
-        v[r] = one();
-    return bench_median(v, REPS);
+    double f[REPS], o[REPS];
+    for (int r = 0; r < REPS; r++) {
+        f[r] = floor();
+        o[r] = ours();
+    }
+    bench_report(figure, floor_name, bench_median(f, REPS), unit);
+    bench_report(figure, "mproc", bench_median(o, REPS), unit);
 }
 
 /* Uncontended lock+unlock. */
@@ -228,19 +235,14 @@ int main(void)
 
     const char *floor_mutex = "robust pthread_mutex (floor)";
     const char *floor_futex = "futex ping-pong (floor)";
-    const char *f1 = "lock acquire+release, uncontended";
-    bench_report(f1, floor_mutex, median_of(mutex_uncontended), "ns");
-    bench_report(f1, "mproc", median_of(lock_uncontended), "ns");
-    const char *f2 = "lock: 2 processes increment a counter";
-    bench_report(f2, floor_mutex, median_of(mutex_counter), "ns");
-    bench_report(f2, "mproc", median_of(lock_counter), "ns");
-    const char *f3 = "event set -> wake, round trip";
-    double futex_us = median_of(futex_trip);
-    bench_report(f3, floor_futex, futex_us, "us");
-    bench_report(f3, "mproc", median_of(event_trip), "us");
-    const char *f4 = "condition notify -> wake, round trip";
-    bench_report(f4, floor_futex, futex_us, "us");
-    bench_report(f4, "mproc", median_of(cond_trip), "us");
+    report_pair("lock acquire+release, uncontended", floor_mutex,
+                mutex_uncontended, lock_uncontended, "ns");
+    report_pair("lock: 2 processes increment a counter", floor_mutex,
+                mutex_counter, lock_counter, "ns");
+    report_pair("event set -> wake, round trip", floor_futex, futex_trip,
+                event_trip, "us");
+    report_pair("condition notify -> wake, round trip", floor_futex,
+                futex_trip, cond_trip, "us");
 
     mproc_condition_destroy(cond);
     mproc_event_destroy(ev[0]);
