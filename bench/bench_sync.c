@@ -241,8 +241,8 @@ int main(void)
                 mutex_counter, lock_counter, "ns");
     report_pair("event set -> wake, round trip", floor_futex, futex_trip,
                 event_trip, "us");
-    report_pair("condition notify -> wake, round trip", floor_futex,
-                futex_trip, cond_trip, "us");
+    report_pair("condition notify -> wake, round trip", floor_futex, futex_trip,
+                cond_trip, "us");
 
     mproc_condition_destroy(cond);
     mproc_event_destroy(ev[0]);
