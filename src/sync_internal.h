@@ -29,6 +29,7 @@
 
 #include "internal.h"
 
+#include <math.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -57,6 +58,10 @@ typedef struct mproc__rlock {
 /* mproc__lock_init - make *l a free lock (zero-filled memory already is). */
 void mproc__lock_init(mproc__lock *l);
 
+/* The slow paths of the two inline functions below. */
+int mproc__lock_acquire_slow(mproc__lock *l, double timeout);
+void mproc__lock_wake(mproc__lock *l);
+
 /*
  * mproc__lock_acquire - take the lock, waiting at most timeout seconds
  * (MPROC_FOREVER: as long as it takes; 0: try once).
@@ -67,7 +72,17 @@ void mproc__lock_init(mproc__lock *l);
  * throughout; MPROC_EINVAL for a NaN timeout. Uncontended, it is one
  * compare-and-swap (acquire ordering) and no system call.
  */
-int mproc__lock_acquire(mproc__lock *l, double timeout);
+static inline int mproc__lock_acquire(mproc__lock *l, double timeout)
+{
+    uint64_t free_word = 0;
+    if (__builtin_expect(!isnan(timeout), 1) &&
+        __builtin_expect(atomic_compare_exchange_strong_explicit(
+                             &l->own, &free_word, mproc__self_token(),
+                             memory_order_acquire, memory_order_relaxed),
+                         1))
+        return 0;
+    return mproc__lock_acquire_slow(l, timeout);
+}
 
 /* mproc__lock_acquire_until - the same against an absolute deadline
  * (sys.h); returns MPROC_ETIMEDOUT, never MPROC_EAGAIN, when it passes. */
@@ -87,7 +102,13 @@ void mproc__lock_requeue(mproc__lock *l, _Atomic uint32_t *word,
  * be released by any process), waking one sleeper if any. Release ordering.
  * Returns 0, or MPROC_EINVAL if the lock was not held.
  */
-int mproc__lock_release(mproc__lock *l);
+static inline int mproc__lock_release(mproc__lock *l)
+{
+    uint64_t old = atomic_exchange_explicit(&l->own, 0, memory_order_release);
+    if (__builtin_expect((old & MPROC__LOCK_WAITERS) != 0, 0))
+        mproc__lock_wake(l);
+    return old != 0 ? 0 : MPROC_EINVAL;
+}
 
 /* mproc__lock_locked - whether anyone (alive or not) holds the lock. */
 bool mproc__lock_locked(const mproc__lock *l);

@@ -200,29 +200,25 @@ void mproc__lock_requeue(mproc__lock *l, _Atomic uint32_t *word,
     mproc__futex_requeue(word, expected, futex_half(l), n);
 }
 
-int mproc__lock_acquire(mproc__lock *l, double timeout)
+int mproc__lock_acquire_slow(mproc__lock *l, double timeout)
 {
-    uint64_t v = 0;
     if (isnan(timeout))
         return MPROC_EINVAL;
-    if (cas(l, &v, mproc__self_token()))
-        return 0;
-    if (timeout == 0)
-        return take_over(l, v, mproc__self_token()) ? MPROC_EOWNERDEAD
-                                                    : MPROC_EAGAIN;
+    uint64_t me = mproc__self_token();
+    if (timeout == 0) {
+        uint64_t v = 0;
+        if (cas(l, &v, me))
+            return 0;
+        return take_over(l, v, me) ? MPROC_EOWNERDEAD : MPROC_EAGAIN;
+    }
     int64_t deadline;
     mproc__deadline(timeout, &deadline);
-    return mproc__lock_acquire_until(l, deadline);
+    return acquire_slow(l, me, 0, deadline);
 }
 
-int mproc__lock_release(mproc__lock *l)
+void mproc__lock_wake(mproc__lock *l)
 {
-    uint64_t old = atomic_exchange_explicit(&l->own, 0, memory_order_release);
-    if (old == 0)
-        return MPROC_EINVAL;
-    if (old & W)
-        mproc__futex_wake(futex_half(l), 1);
-    return 0;
+    mproc__futex_wake(futex_half(l), 1);
 }
 
 bool mproc__lock_locked(const mproc__lock *l)
