@@ -960,6 +960,44 @@ START_TEST(sync_survives_processes_killed_at_random)
 }
 END_TEST
 
+/* Meets the others until the barrier breaks: by a party killed while
+ * waiting, or - when it was killed between waits, which cannot be told from
+ * a slow party - by this wait's timeout. */
+static int barrier_loop(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    for (;;) {
+        int rc = mproc_barrier_wait(bar, 0.2);
+        if (rc == MPROC_EBROKEN)
+            return 0;
+        if (rc < 0)
+            return 1;
+    }
+}
+
+START_TEST(barrier_survives_parties_killed_at_random)
+{
+    enum { ROUNDS = 50, PARTIES = 3 };
+    ck_assert_int_eq(mproc_barrier_create(&bar, PARTIES), 0);
+    unsigned seed = 777;
+    double t0 = now_s();
+    for (int round = 0; round < ROUNDS; round++) {
+        mproc_process *w[PARTIES];
+        for (int i = 0; i < PARTIES; i++)
+            w[i] = run(barrier_loop, i);
+        usleep(rand_r(&seed) % 3000);
+        int victim = (int)(rand_r(&seed) % PARTIES);
+        kill_and_join(w[victim]);
+        for (int i = 0; i < PARTIES; i++)
+            if (i != victim)
+                ck_assert_msg(join_code(w[i]) == 0, "round %d", round);
+        ck_assert(mproc_barrier_broken(bar));
+        ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+    }
+    ck_assert_msg(now_s() - t0 < 50, "took %.1f s", now_s() - t0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sync");
@@ -1021,6 +1059,7 @@ int main(void)
     tcase_add_checked_fixture(stress, setup, teardown);
     tcase_set_timeout(stress, 60);
     tcase_add_test(stress, sync_survives_processes_killed_at_random);
+    tcase_add_test(stress, barrier_survives_parties_killed_at_random);
     suite_add_tcase(s, stress);
     return run_suite(s);
 }
