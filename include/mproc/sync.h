@@ -268,7 +268,9 @@ MPROC_API void mproc_event_destroy(mproc_event *e);
  * waiting (noticed within MPROC_SYNC_CHECK_MS by the others) breaks the
  * barrier: every waiter, and every later wait until mproc_barrier_reset,
  * gets MPROC_EBROKEN. A party that dies before it arrives cannot be told
- * from a slow one: give waits a timeout. A process killed inside a call
+ * from a slow one - nor can one that dies after its arrival completed a
+ * generation, when the next generation waits for it: give waits a
+ * timeout. A process killed inside a call
  * while it holds the barrier's internal lock breaks the barrier.
  */
 
