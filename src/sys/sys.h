@@ -91,13 +91,16 @@ _Noreturn void mproc__exit(int code);
  * 0 names no process. Tokens are what shared structures record as owners.
  */
 
-/* mproc__self_token - the calling process's token (cached per process). */
+/* mproc__self_token - the calling process's token (cached per process in a
+ * wipe-on-fork page: no system call after the first in each process). */
 uint64_t mproc__self_token(void);
 
 /*
  * mproc__token_alive - whether the process named by token still runs.
  * False once it has exited (a zombie counts as dead) or its PID has been
- * reused. Costs an open and read of /proc: for slow paths only.
+ * reused. Errs towards true: when /proc cannot be read (not mounted, out
+ * of descriptors) a PID that exists counts as alive. Costs a kill(pid, 0)
+ * and an open and read of /proc: for slow paths only.
  */
 bool mproc__token_alive(uint64_t token);
 
