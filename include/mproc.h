@@ -9,5 +9,6 @@
 
 #include "mproc/errors.h"
 #include "mproc/process.h"
+#include "mproc/sync.h"
 
 #endif /* MPROC_H */

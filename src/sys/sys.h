@@ -105,13 +105,16 @@ _Noreturn void mproc__exit(int code);
  * 0 names no process. Tokens are what shared structures record as owners.
  */
 
-/* mproc__self_token - the calling process's token (cached per process). */
+/* mproc__self_token - the calling process's token (cached per process in a
+ * wipe-on-fork page: no system call after the first in each process). */
 uint64_t mproc__self_token(void);
 
 /*
  * mproc__token_alive - whether the process named by token still runs.
  * False once it has exited (a zombie counts as dead) or its PID has been
- * reused. Costs an open and read of /proc: for slow paths only.
+ * reused. Errs towards true: when /proc cannot be read (not mounted, out
+ * of descriptors) a PID that exists counts as alive. Costs a kill(pid, 0)
+ * and an open and read of /proc: for slow paths only.
  */
 bool mproc__token_alive(uint64_t token);
 
@@ -133,5 +136,15 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
 
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
 void mproc__shared_unmap(void *addr, size_t size);
+
+/* sync area: futex_requeue.c */
+
+/*
+ * mproc__futex_requeue - move up to n sleepers (waking none) from the
+ * process-shared futex from to to, if *from still equals expected.
+ * Returns the number moved, or a negative errno (-EAGAIN: *from differed).
+ */
+int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
+                         _Atomic uint32_t *to, int n);
 
 #endif /* MPROC_SYS_H */
