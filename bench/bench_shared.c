@@ -47,8 +47,8 @@ static int bench_sum(void)
 {
     int64_t *priv = malloc(SUM_N * sizeof *priv);
     mproc_array *a;
-    if (!priv || mproc_array_create(&a, sizeof(int64_t), SUM_N,
-                                    MPROC_LOCK_NONE) != 0)
+    if (!priv ||
+        mproc_array_create(&a, sizeof(int64_t), SUM_N, MPROC_LOCK_NONE) != 0)
         return 1;
     int64_t *shared = mproc_array_data(a);
     fill(priv, SUM_N);

@@ -144,7 +144,8 @@ int mproc_value_create(mproc_array **out, size_t size, mproc_lock_kind lock)
 
 static void check_array(const mproc_array *a)
 {
-    MPROC__CHECK(a && a->magic == ARRAY_MAGIC, "mproc_array used after destroy");
+    MPROC__CHECK(a && a->magic == ARRAY_MAGIC,
+                 "mproc_array used after destroy");
     MPROC__CHECK(((const struct layout *)a->base)->magic == LAYOUT_MAGIC,
                  "mproc_array layout overwritten");
 }

@@ -76,9 +76,8 @@ static long resident_pages(void)
 START_TEST(array_create_is_zero_filled_and_aligned)
 {
     mproc_array *a;
-    ck_assert_int_eq(mproc_array_create(&a, sizeof(int64_t), 1000,
-                                        MPROC_LOCK_NONE),
-                     0);
+    ck_assert_int_eq(
+        mproc_array_create(&a, sizeof(int64_t), 1000, MPROC_LOCK_NONE), 0);
     int64_t *d = mproc_array_data(a);
     ck_assert_uint_eq((uintptr_t)d % 64, 0);
     for (int i = 0; i < 1000; i++)
@@ -135,9 +134,8 @@ static int negate_all(void *arg, size_t len)
 
 START_TEST(array_is_shared_both_ways_with_a_child)
 {
-    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 10,
-                                        MPROC_LOCK_NONE),
-                     0);
+    ck_assert_int_eq(
+        mproc_array_create(&shared_arr, sizeof(int), 10, MPROC_LOCK_NONE), 0);
     int *d = mproc_array_data(shared_arr);
     for (int i = 0; i < 10; i++)
         d[i] = i;
@@ -159,9 +157,8 @@ static int destroy_copy(void *arg, size_t len)
 
 START_TEST(array_destroy_in_child_keeps_parent_mapping)
 {
-    ck_assert_int_eq(mproc_value_create(&shared_arr, sizeof(int),
-                                        MPROC_LOCK_NONE),
-                     0);
+    ck_assert_int_eq(
+        mproc_value_create(&shared_arr, sizeof(int), MPROC_LOCK_NONE), 0);
     ck_assert_int_eq(run_child(destroy_copy, NULL, 0), 0);
     ck_assert_int_eq(*(int *)mproc_array_data(shared_arr), 7);
     mproc_array_destroy(shared_arr);
@@ -177,8 +174,7 @@ START_TEST(array_create_rejects_bad_arguments)
                      MPROC_EINVAL);
     ck_assert_int_eq(mproc_array_create(&a, 4, 4, (mproc_lock_kind)7),
                      MPROC_EINVAL);
-    ck_assert_int_eq(mproc_value_create(&a, 0, MPROC_LOCK_NONE),
-                     MPROC_EINVAL);
+    ck_assert_int_eq(mproc_value_create(&a, 0, MPROC_LOCK_NONE), MPROC_EINVAL);
     ck_assert_ptr_eq(a, (mproc_array *)&a); /* untouched on failure */
 }
 END_TEST
@@ -189,16 +185,15 @@ START_TEST(array_unmappable_size_is_enomem_and_leaks_nothing)
     long rss = resident_pages();
     mproc_array *a = (mproc_array *)&a;
     /* elem_size * count overflows size_t. */
-    ck_assert_int_eq(
-        mproc_array_create(&a, 8, SIZE_MAX / 8, MPROC_LOCK_NONE),
-        MPROC_ENOMEM);
+    ck_assert_int_eq(mproc_array_create(&a, 8, SIZE_MAX / 8, MPROC_LOCK_NONE),
+                     MPROC_ENOMEM);
     /* Representable, but beyond any address space. */
-    ck_assert_int_eq(mproc_array_create(&a, 1, (size_t)1 << 62,
-                                        MPROC_LOCK_NONE),
-                     MPROC_ENOMEM);
-    ck_assert_int_eq(mproc_array_create(&a, 1, (size_t)INT64_MAX + 1,
-                                        MPROC_LOCK_NONE),
-                     MPROC_ENOMEM);
+    ck_assert_int_eq(
+        mproc_array_create(&a, 1, (size_t)1 << 62, MPROC_LOCK_NONE),
+        MPROC_ENOMEM);
+    ck_assert_int_eq(
+        mproc_array_create(&a, 1, (size_t)INT64_MAX + 1, MPROC_LOCK_NONE),
+        MPROC_ENOMEM);
     ck_assert_ptr_eq(a, (mproc_array *)&a);
     ck_assert_int_eq(open_fds(), fds);
     ck_assert_int_lt(resident_pages() - rss, 256);
@@ -359,8 +354,7 @@ END_TEST
 START_TEST(shm_create_size_zero_is_einval)
 {
     mproc_shm *m = (mproc_shm *)&m;
-    ck_assert_int_eq(mproc_shm_create(&m, test_name("zero"), 0),
-                     MPROC_EINVAL);
+    ck_assert_int_eq(mproc_shm_create(&m, test_name("zero"), 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_shm_create(&m, NULL, 0), MPROC_EINVAL);
     ck_assert(!shm_exists(test_name("zero")));
     ck_assert_ptr_eq(m, (mproc_shm *)&m);
@@ -389,8 +383,7 @@ START_TEST(shm_unmappable_size_is_enomem_and_leaves_no_name)
     int fds = open_fds();
     mproc_shm *m = (mproc_shm *)&m;
     const char *name = test_name("huge");
-    ck_assert_int_eq(mproc_shm_create(&m, name, (size_t)1 << 62),
-                     MPROC_ENOMEM);
+    ck_assert_int_eq(mproc_shm_create(&m, name, (size_t)1 << 62), MPROC_ENOMEM);
     ck_assert_int_eq(mproc_shm_create(&m, name, SIZE_MAX), MPROC_ENOMEM);
     ck_assert(!shm_exists(name));
     ck_assert_int_eq(open_fds(), fds);

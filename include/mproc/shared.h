@@ -175,8 +175,7 @@ typedef struct mproc_shm mproc_shm;
  * value (-EMFILE). On failure no name is left behind, nothing stays mapped
  * or open, and *out is untouched. Thread-safe.
  */
-MPROC_API int mproc_shm_create(mproc_shm **out, const char *name,
-                               size_t size);
+MPROC_API int mproc_shm_create(mproc_shm **out, const char *name, size_t size);
 
 /*
  * mproc_shm_open - attach an existing block by name (Python's
