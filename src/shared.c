@@ -15,10 +15,16 @@
  * Offsets, not pointers, so the layout means the same in any process that
  * maps the memfd. Large arrays are mapped MAP_NORESERVE: a memfd takes a
  * page only when it is first touched, so an array may promise more than
- * the machine has free. The data carries no synchronization of its own;
- * the lock (a process-shared Lock or RLock with owner-death recovery, see
- * sync.c) orders the accesses made under it: acquire has acquire semantics
- * and release has release semantics, as for any mutex.
+ * the machine has free.
+ *
+ * The lock is the sync area's embeddable robust lock (sync_internal.h): a
+ * mproc__lock word for MPROC_LOCK_LOCK, a mproc__rlock (the word plus the
+ * owning thread and a depth) for MPROC_LOCK_RLOCK; zero-filled memory is a
+ * free lock. It lives in the array's own mapping, so a child forked after
+ * create shares it without any further setup, and uncontended lock+unlock
+ * is two atomic instructions. The data carries no synchronization of its
+ * own: the lock orders the accesses made under it (acquire on lock,
+ * release on unlock), as any mutex does.
  *
  * The handle (struct mproc_array) is private to a process and immutable
  * after create, so every call but destroy is thread-safe without a lock of
@@ -36,13 +42,16 @@
  *
  * Crash behaviour. A process that dies holding an array's lock: the next
  * acquirer gets MPROC_EOWNERDEAD from the lock and owns it. A process that
- * dies inside any other call leaves nothing shared half-done: create
- * publishes nothing until it returns (an unfinished memfd vanishes with
- * its process), and shm create either finishes or is the creator's own
- * leftover name, which mproc_shm_create removes on every error path it
- * survives.
+ * dies inside any other array call leaves nothing shared half-done: create
+ * publishes nothing until it returns, and an unfinished memfd vanishes
+ * with its process. A process killed inside mproc_shm_create, between
+ * shm_open and the end of sizing, may leave its new name behind, perhaps
+ * still of size 0 (which mproc_shm_open reports as MPROC_EINVAL): the same
+ * window Python's SharedMemory has. Every error that create survives
+ * removes the name again.
  */
 #include "internal.h"
+#include "sync_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,15 +88,17 @@ struct mproc_array {
     void *data;
 };
 
-/* The lock of an array: nothing yet but the raw kind. */
-static int lock_init(mproc_array *a)
-{
-    return a->kind == MPROC_LOCK_NONE ? 0 : -ENOSYS;
-}
+/* The lock of an array, at LOCK_OFF of its mapping. */
+union array_lock {
+    mproc__lock lock;   /* MPROC_LOCK_LOCK */
+    mproc__rlock rlock; /* MPROC_LOCK_RLOCK */
+};
+_Static_assert(sizeof(union array_lock) <= DATA_OFF - LOCK_OFF,
+               "the lock fits its line");
 
-static void lock_fini(mproc_array *a)
+static union array_lock *lock_of(const mproc_array *a)
 {
-    (void)a;
+    return (union array_lock *)((char *)a->base + LOCK_OFF);
 }
 
 int mproc_array_create(mproc_array **out, size_t elem_size, size_t count,
@@ -126,12 +137,10 @@ int mproc_array_create(mproc_array **out, size_t elem_size, size_t count,
     a->map_size = size;
     a->count = count;
     a->data = (char *)base + DATA_OFF;
-    rc = lock_init(a);
-    if (rc < 0) {
-        mproc__shared_unmap(base, size);
-        free(a);
-        return rc;
-    }
+    if (lock == MPROC_LOCK_RLOCK)
+        mproc__rlock_init(&lock_of(a)->rlock);
+    else if (lock == MPROC_LOCK_LOCK)
+        mproc__lock_init(&lock_of(a)->lock);
     a->magic = ARRAY_MAGIC;
     *out = a;
     return 0;
@@ -165,14 +174,27 @@ size_t mproc_array_len(const mproc_array *a)
 int mproc_array_lock(mproc_array *a, double timeout)
 {
     check_array(a);
-    (void)timeout;
-    return MPROC_EINVAL;
+    switch (a->kind) {
+    case MPROC_LOCK_RLOCK:
+        return mproc__rlock_acquire(&lock_of(a)->rlock, timeout);
+    case MPROC_LOCK_LOCK:
+        return mproc__lock_acquire(&lock_of(a)->lock, timeout);
+    default:
+        return MPROC_EINVAL;
+    }
 }
 
 int mproc_array_unlock(mproc_array *a)
 {
     check_array(a);
-    return MPROC_EINVAL;
+    switch (a->kind) {
+    case MPROC_LOCK_RLOCK:
+        return mproc__rlock_release(&lock_of(a)->rlock);
+    case MPROC_LOCK_LOCK:
+        return mproc__lock_release(&lock_of(a)->lock);
+    default:
+        return MPROC_EINVAL;
+    }
 }
 
 void mproc_array_destroy(mproc_array *a)
@@ -180,7 +202,6 @@ void mproc_array_destroy(mproc_array *a)
     if (!a)
         return;
     check_array(a);
-    lock_fini(a);
     a->magic = 0;
     mproc__shared_unmap(a->base, a->map_size);
     free(a);
@@ -227,6 +248,18 @@ static int random_path(char *path)
     return 0;
 }
 
+/* Hands m out through *out, or frees it when rc reports a failure. */
+static int shm_done(mproc_shm *m, int rc, mproc_shm **out)
+{
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    m->magic = SHM_MAGIC;
+    *out = m;
+    return 0;
+}
+
 int mproc_shm_create(mproc_shm **out, const char *name, size_t size)
 {
     if (!out || size == 0)
@@ -246,14 +279,8 @@ int mproc_shm_create(mproc_shm **out, const char *name, size_t size)
                 rc = mproc__shm_create(m->path, size, &m->buf);
         } while (rc == -EEXIST);
     }
-    if (rc < 0) {
-        free(m);
-        return rc;
-    }
     m->size = size;
-    m->magic = SHM_MAGIC;
-    *out = m;
-    return 0;
+    return shm_done(m, rc, out);
 }
 
 int mproc_shm_open(mproc_shm **out, const char *name)
@@ -266,13 +293,7 @@ int mproc_shm_open(mproc_shm **out, const char *name)
     int rc = make_path(m->path, name);
     if (rc == 0)
         rc = mproc__shm_open(m->path, &m->size, &m->buf);
-    if (rc < 0) {
-        free(m);
-        return rc;
-    }
-    m->magic = SHM_MAGIC;
-    *out = m;
-    return 0;
+    return shm_done(m, rc, out);
 }
 
 static void check_shm(const mproc_shm *m)

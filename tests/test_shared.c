@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,17 +31,37 @@ static bool checked_memory(void)
     return UNDER_ASAN || (preload && strstr(preload, "vgpreload"));
 }
 
-/* Runs target(arg) in a child process and returns its exit code. */
-static int run_child(mproc_target target, void *arg, size_t arglen)
+/* Starts target(arg) in a child process. */
+static mproc_process *start_child(mproc_target target, void *arg,
+                                  size_t arglen)
 {
     mproc_process *p;
     ck_assert_int_eq(mproc_process_create(&p, target, arg, arglen, NULL), 0);
     ck_assert_int_eq(mproc_process_start(p), 0);
-    ck_assert_int_eq(mproc_process_join(p, 30), 0);
+    return p;
+}
+
+/* Joins and destroys p; returns its exit code. */
+static int finish_child(mproc_process *p)
+{
+    ck_assert_int_eq(mproc_process_join(p, 60), 0);
     int code;
     ck_assert_int_eq(mproc_process_exitcode(p, &code), 0);
     ck_assert_int_eq(mproc_process_destroy(p), 0);
     return code;
+}
+
+/* Runs target(arg) in a child process and returns its exit code. */
+static int run_child(mproc_target target, void *arg, size_t arglen)
+{
+    return finish_child(start_child(target, arg, arglen));
+}
+
+/* Kills p (SIGKILL) and reaps it; returns its exit code. */
+static int kill_child(mproc_process *p)
+{
+    ck_assert_int_eq(mproc_process_kill(p), 0);
+    return finish_child(p);
 }
 
 /* A name no other test run uses: "mproc_test_<pid>_<tag>". */
@@ -242,6 +263,237 @@ START_TEST(array_use_after_destroy_aborts)
     mproc_array_destroy(a);
     (void)mproc_array_len(a);
     free(keep);
+}
+END_TEST
+
+/* Synchronized arrays: the lock. */
+
+static const mproc_lock_kind lock_kinds[] = {MPROC_LOCK_RLOCK,
+                                             MPROC_LOCK_LOCK};
+
+static int add_under_lock(void *arg, size_t len)
+{
+    (void)len;
+    long n = *(long *)arg;
+    int64_t *v = mproc_array_data(shared_arr);
+    for (long i = 0; i < n; i++) {
+        if (mproc_array_lock(shared_arr, 10) != 0)
+            return 1;
+        int64_t x = *v;
+        if (i % 64 == 0)
+            sched_yield(); /* widen the window a missing lock would open */
+        *v = x + 1;
+        if (mproc_array_unlock(shared_arr) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+START_TEST(value_lock_makes_increments_from_two_processes_exact)
+{
+    mproc_lock_kind kind = lock_kinds[_i];
+    ck_assert_int_eq(mproc_value_create(&shared_arr, sizeof(int64_t), kind),
+                     0);
+    long n = 20000;
+    mproc_process *p[2];
+    for (int i = 0; i < 2; i++)
+        p[i] = start_child(add_under_lock, &n, sizeof n);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(finish_child(p[i]), 0);
+    ck_assert_int_eq(*(int64_t *)mproc_array_data(shared_arr), 2 * n);
+    mproc_array_destroy(shared_arr);
+}
+END_TEST
+
+START_TEST(array_rlock_is_reentrant_and_owned)
+{
+    mproc_array *a;
+    ck_assert_int_eq(mproc_array_create(&a, 8, 8, MPROC_LOCK_RLOCK), 0);
+    ck_assert_int_eq(mproc_array_lock(a, 0), 0);
+    ck_assert_int_eq(mproc_array_lock(a, 0), 0);
+    ck_assert_int_eq(mproc_array_unlock(a), 0);
+    ck_assert_int_eq(mproc_array_unlock(a), 0);
+    ck_assert_int_eq(mproc_array_unlock(a), MPROC_EPERM);
+    mproc_array_destroy(a);
+}
+END_TEST
+
+START_TEST(array_lock_unlock_when_unlocked_is_einval)
+{
+    mproc_array *a;
+    ck_assert_int_eq(mproc_array_create(&a, 8, 8, MPROC_LOCK_LOCK), 0);
+    ck_assert_int_eq(mproc_array_unlock(a), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_array_lock(a, 0), 0);
+    ck_assert_int_eq(mproc_array_lock(a, 0), MPROC_EAGAIN); /* not an RLock */
+    ck_assert_int_eq(mproc_array_unlock(a), 0);
+    mproc_array_destroy(a);
+}
+END_TEST
+
+START_TEST(array_lock_nan_timeout_is_einval)
+{
+    mproc_array *a;
+    ck_assert_int_eq(mproc_array_create(&a, 8, 1, lock_kinds[_i]), 0);
+    ck_assert_int_eq(mproc_array_lock(a, 0.0 / 0.0), MPROC_EINVAL);
+    ck_assert_int_lt(mproc_array_unlock(a), 0); /* nothing was acquired */
+    mproc_array_destroy(a);
+}
+END_TEST
+
+/* Tries the lock the parent holds: must fail once and time out once. */
+static int try_held_lock(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    if (mproc_array_lock(shared_arr, 0) != MPROC_EAGAIN)
+        return 1;
+    double t0 = now_s();
+    if (mproc_array_lock(shared_arr, 0.05) != MPROC_ETIMEDOUT)
+        return 2;
+    double waited = now_s() - t0;
+    return waited >= 0.04 && waited < 5 ? 0 : 3;
+}
+
+START_TEST(array_lock_times_out_while_another_process_holds_it)
+{
+    ck_assert_int_eq(mproc_array_create(&shared_arr, 8, 1, lock_kinds[_i]),
+                     0);
+    ck_assert_int_eq(mproc_array_lock(shared_arr, MPROC_FOREVER), 0);
+    ck_assert_int_eq(run_child(try_held_lock, NULL, 0), 0);
+    ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
+    mproc_array_destroy(shared_arr);
+}
+END_TEST
+
+static int unlock_parents_lock(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    int want = *(int *)mproc_array_data(shared_arr);
+    return mproc_array_unlock(shared_arr) == want ? 0 : 1;
+}
+
+START_TEST(array_lock_may_be_released_by_another_process)
+{
+    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 1,
+                                        MPROC_LOCK_LOCK),
+                     0);
+    *(int *)mproc_array_data(shared_arr) = 0; /* the child expects 0 */
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
+    ck_assert_int_eq(run_child(unlock_parents_lock, NULL, 0), 0);
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
+    ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
+    mproc_array_destroy(shared_arr);
+}
+END_TEST
+
+START_TEST(array_rlock_release_by_another_process_is_eperm)
+{
+    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 1,
+                                        MPROC_LOCK_RLOCK),
+                     0);
+    *(int *)mproc_array_data(shared_arr) = MPROC_EPERM;
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
+    ck_assert_int_eq(run_child(unlock_parents_lock, NULL, 0), 0);
+    ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
+    mproc_array_destroy(shared_arr);
+}
+END_TEST
+
+static int lock_and_die(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    if (mproc_array_lock(shared_arr, 0) != 0)
+        return 1;
+    ((int *)mproc_array_data(shared_arr))[0] = 1; /* half an update */
+    raise(SIGKILL);
+    return 2;
+}
+
+START_TEST(array_lock_holder_death_gives_eownerdead)
+{
+    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 2,
+                                        lock_kinds[_i]),
+                     0);
+    ck_assert_int_eq(run_child(lock_and_die, NULL, 0), -SIGKILL);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 10), MPROC_EOWNERDEAD);
+    ck_assert_double_lt(now_s() - t0, 5);
+    int *d = mproc_array_data(shared_arr);
+    ck_assert_int_eq(d[0], 1); /* what the dead holder wrote stays */
+    d[1] = 1;                  /* repair */
+    ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
+    ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
+    mproc_array_destroy(shared_arr);
+}
+END_TEST
+
+/* Stress: holders SIGKILLed at random points. The array holds {a, b,
+ * repairs} with a == b whenever the lock is free; a holder breaks it for a
+ * moment. A lock that returns 0 must find it intact; MPROC_EOWNERDEAD lets
+ * the acquirer repair it (and count the repair). Children exit 3 on finding
+ * it broken. */
+static int churn(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    volatile int64_t *d = mproc_array_data(shared_arr);
+    for (;;) {
+        int rc = mproc_array_lock(shared_arr, 30);
+        if (rc == MPROC_EOWNERDEAD) {
+            d[1] = d[0];
+            d[2]++;
+        } else if (rc != 0)
+            return 1;
+        else if (d[0] != d[1])
+            return 3;
+        d[0]++;
+        for (int i = 0; i < 5000; i++)
+            __asm__ volatile("" ::: "memory");
+        d[1]++;
+        if (mproc_array_unlock(shared_arr) != 0)
+            return 2;
+    }
+}
+
+START_TEST(array_lock_survives_holders_killed_at_random)
+{
+    mproc_lock_kind kind = lock_kinds[_i];
+    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int64_t), 3,
+                                        kind),
+                     0);
+    srand((unsigned)getpid());
+    enum { WORKERS = 3, ROUNDS = 40 };
+    mproc_process *p[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        p[i] = start_child(churn, NULL, 0);
+    int deaths = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        /* Long enough for the others to take over from the last victim,
+         * so that each kill lands in steady churn: about a third of them
+         * kill the holder. */
+        usleep(60000 + (useconds_t)(rand() % 20000));
+        int victim = rand() % WORKERS;
+        /* -SIGKILL, not 3: it never found the data broken. */
+        ck_assert_int_eq(kill_child(p[victim]), -SIGKILL);
+        deaths++;
+        p[victim] = start_child(churn, NULL, 0);
+    }
+    for (int i = 0; i < WORKERS; i++)
+        ck_assert_int_eq(kill_child(p[i]), -SIGKILL);
+    int64_t *d = mproc_array_data(shared_arr);
+    int rc = mproc_array_lock(shared_arr, 30);
+    if (rc == MPROC_EOWNERDEAD)
+        d[1] = d[0];
+    else
+        ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(d[0], d[1]);
+    ck_assert_int_gt(d[0], deaths); /* work went on between the kills */
+    ck_assert_int_gt(d[2], 0);      /* and some kills hit a holder */
+    ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
+    mproc_array_destroy(shared_arr);
 }
 END_TEST
 
@@ -504,6 +756,26 @@ int main(void)
     if (!checked_memory())
         tcase_add_test_raise_signal(tc, array_use_after_destroy_aborts,
                                     SIGABRT);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lock");
+    tcase_add_loop_test(tc, value_lock_makes_increments_from_two_processes_exact,
+                        0, 2);
+    tcase_add_test(tc, array_rlock_is_reentrant_and_owned);
+    tcase_add_test(tc, array_lock_unlock_when_unlocked_is_einval);
+    tcase_add_loop_test(tc, array_lock_nan_timeout_is_einval, 0, 2);
+    tcase_add_loop_test(tc, array_lock_times_out_while_another_process_holds_it,
+                        0, 2);
+    tcase_add_test(tc, array_lock_may_be_released_by_another_process);
+    tcase_add_test(tc, array_rlock_release_by_another_process_is_eperm);
+    tcase_add_loop_test(tc, array_lock_holder_death_gives_eownerdead, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lock_stress");
+    tcase_set_tags(tc, "stress");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, array_lock_survives_holders_killed_at_random, 0,
+                        2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("shm");
