@@ -5,15 +5,30 @@
  * time is fixed for a process's life and differs for a process that later
  * gets the same PID, unless both start within one clock tick (10 ms) of
  * each other after the PID space wrapped - not a case worth a syscall on
- * every lock. The calling process's token is cached with the PID it was
- * computed for, so a forked child computes its own on first use.
+ * every lock.
+ *
+ * The calling process's token is cached in a page marked MADV_WIPEONFORK:
+ * the kernel hands every child (whatever way it was forked) that page
+ * zero-filled, so a child computes its own token on first use, and the
+ * parent's later calls cost one load - no getpid() system call, which is
+ * what lets an uncontended lock stay free of syscalls. Should the kernel
+ * refuse the advice, the cache falls back to keying on getpid().
+ *
+ * Liveness errs on the side of "alive": a process is reported dead only
+ * when it is known to be - no such PID (kill(pid, 0) says ESRCH), a zombie,
+ * or a PID now held by a process with another start time. A /proc that
+ * cannot be read (not mounted, out of file descriptors) never turns a live
+ * lock holder into a "dead" one whose lock would then be taken from it.
  */
 #include "../internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -63,17 +78,65 @@ static uint64_t make_token(pid_t pid, uint64_t start)
     return (start << 32) | (uint32_t)pid;
 }
 
-uint64_t mproc__self_token(void)
+/* The token of the calling process, computed from /proc. */
+static uint64_t compute_self_token(pid_t pid)
 {
-    static _Atomic uint64_t cached; /* token of the PID in its low bits */
-    pid_t pid = getpid();
-    uint64_t token = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (token != 0 && (pid_t)(uint32_t)token == pid)
-        return token;
     char state;
     uint64_t start = 0;
     read_stat(pid, &state, &start);
-    token = make_token(pid, start);
+    return make_token(pid, start);
+}
+
+/* A wipe-on-fork page holding the cached token, or NULL if unavailable. */
+static _Atomic uint64_t *token_page(void)
+{
+    static _Atomic(_Atomic uint64_t *) page;
+    static _Atomic bool unavailable;
+    _Atomic uint64_t *p = atomic_load_explicit(&page, memory_order_acquire);
+    if (p || atomic_load_explicit(&unavailable, memory_order_relaxed))
+        return p;
+    long size = sysconf(_SC_PAGESIZE);
+    void *m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL; /* try again next time */
+    if (madvise(m, (size_t)size, MADV_WIPEONFORK) != 0) {
+        munmap(m, (size_t)size);
+        atomic_store_explicit(&unavailable, true, memory_order_relaxed);
+        return NULL;
+    }
+    _Atomic uint64_t *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(
+            &page, &expected, (_Atomic uint64_t *)m, memory_order_acq_rel,
+            memory_order_acquire)) {
+        munmap(m, (size_t)size); /* another thread won */
+        return expected;
+    }
+    return (_Atomic uint64_t *)m;
+}
+
+uint64_t mproc__self_token(void)
+{
+    static _Atomic(_Atomic uint64_t *) fast;
+    _Atomic uint64_t *slot = atomic_load_explicit(&fast, memory_order_acquire);
+    if (slot) {
+        uint64_t token = atomic_load_explicit(slot, memory_order_relaxed);
+        if (token != 0)
+            return token;
+    }
+    pid_t pid = getpid();
+    slot = token_page();
+    if (slot) {
+        uint64_t token = compute_self_token(pid);
+        atomic_store_explicit(slot, token, memory_order_relaxed);
+        atomic_store_explicit(&fast, slot, memory_order_release);
+        return token;
+    }
+    static _Atomic uint64_t cached; /* token of the PID in its low bits */
+    uint64_t token = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (token != 0 && (pid_t)(uint32_t)token == pid)
+        return token;
+    token = compute_self_token(pid);
     atomic_store_explicit(&cached, token, memory_order_relaxed);
     return token;
 }
@@ -83,7 +146,13 @@ bool mproc__token_alive(uint64_t token)
     pid_t pid = (pid_t)(uint32_t)token;
     char state;
     uint64_t start;
-    if (token == 0 || !read_stat(pid, &state, &start))
+    if (token == 0 || pid <= 0)
         return false;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return false; /* no process has this PID (zombies still do) */
+    if (!read_stat(pid, &state, &start))
+        /* Gone between the two looks, or /proc is unreadable: only the
+         * first is proof of death. */
+        return !(kill(pid, 0) != 0 && errno == ESRCH);
     return state != 'Z' && state != 'X' && make_token(pid, start) == token;
 }

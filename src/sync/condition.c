@@ -1,0 +1,159 @@
+/*
+ * sync/condition.c - Condition over a robust RLock.
+ *
+ * Layout of the page (memfd "mproc-condition"):
+ *   header    magic, version
+ *   own_lock  the Condition's own RLock, when none was given (own line)
+ *   signals   wake-up tokens not yet taken: the futex word (own line)
+ *   waiting   waiters not yet given a token
+ *
+ * Wake-ups are tokens, not addressed to a waiter. wait, holding the lock,
+ * counts itself in waiting, releases the lock entirely and sleeps until it
+ * can take a token (a compare-and-swap decrementing signals > 0).
+ * notify(n), holding the lock, moves k = min(n, waiting) from waiting to
+ * signals and wakes k sleepers. A waiter whose timeout passes re-takes the
+ * lock, then takes a token if one is left (a notify raced with its timeout:
+ * it counts as notified) or else removes itself from waiting.
+ *
+ * Invariant, whenever the lock is free: waiting + signals == the waiters
+ * inside wait that have not taken a token. Each notify thus makes exactly
+ * k waiters return notified (never more: a token is taken once), though
+ * not necessarily the ones asleep longest. waiting and the decision to
+ * leave it are changed only under the lock; signals also lock-free by
+ * takers, which only decrease it, so a timed-out waiter that finds no token
+ * under the lock is certainly still counted in waiting.
+ *
+ * Crash. notify adds to signals before it subtracts from waiting, so a
+ * notifier killed between the two leaves waiting too high (a phantom), not
+ * a live waiter uncounted. A waiter killed while waiting is such a phantom
+ * too. A phantom can never keep a live sleeper asleep - any sleeper takes
+ * any token - but a notify may hand it a token, which a later waiter takes
+ * as one spurious wake-up; after that the counts are exact again. A
+ * notifier killed before its futex wake leaves tokens that sleepers find at
+ * the end of their slice (50 ms). A process killed holding the lock is the
+ * RLock's owner death: MPROC_EOWNERDEAD to the next holder.
+ */
+#include "sync_internal.h"
+
+#include <math.h>
+
+#define COND_SHM_MAGIC 0x6d434e44u /* "mCND" */
+
+struct cond_shm {
+    mproc__sync_header hdr;
+    alignas(MPROC__CACHE_LINE) mproc__rlock own_lock;
+    alignas(MPROC__CACHE_LINE) _Atomic uint32_t signals;
+    _Atomic uint32_t waiting;
+};
+
+struct mproc_condition {
+    uint32_t magic;
+    struct cond_shm *shm;
+    mproc__rlock *lock; /* &shm->own_lock, or the given RLock's */
+};
+
+int mproc_condition_create(mproc_condition **out, mproc_rlock *lock)
+{
+    if (!out)
+        return MPROC_EINVAL;
+    mproc__rlock *given = lock ? mproc__rlock_of(lock) : NULL;
+    void *h, *shm;
+    int rc = mproc__sync_new(sizeof(mproc_condition), sizeof(struct cond_shm),
+                             "mproc-condition", COND_SHM_MAGIC, &h, &shm);
+    if (rc != 0)
+        return rc;
+    mproc_condition *c = h;
+    c->shm = shm;
+    mproc__rlock_init(&c->shm->own_lock);
+    atomic_init(&c->shm->signals, 0);
+    atomic_init(&c->shm->waiting, 0);
+    c->lock = given ? given : &c->shm->own_lock;
+    *out = c;
+    return 0;
+}
+
+static struct cond_shm *cond_shm(const mproc_condition *c)
+{
+    MPROC__CHECK(c && c->magic == MPROC__SYNC_LIVE,
+                 "invalid or destroyed Condition");
+    return c->shm;
+}
+
+int mproc_condition_acquire(mproc_condition *c, double timeout)
+{
+    cond_shm(c);
+    return mproc__rlock_acquire(c->lock, timeout);
+}
+
+int mproc_condition_release(mproc_condition *c)
+{
+    cond_shm(c);
+    return mproc__rlock_release(c->lock);
+}
+
+/* Takes a wake-up token if one is left. */
+static bool take_token(struct cond_shm *m)
+{
+    uint32_t s = atomic_load_explicit(&m->signals, memory_order_acquire);
+    while (s > 0)
+        if (atomic_compare_exchange_weak_explicit(&m->signals, &s, s - 1,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return true;
+    return false;
+}
+
+int mproc_condition_wait(mproc_condition *c, double timeout)
+{
+    struct cond_shm *m = cond_shm(c);
+    if (!mproc__rlock_mine(c->lock))
+        return MPROC_EPERM;
+    if (isnan(timeout))
+        return MPROC_EINVAL;
+    int64_t deadline;
+    mproc__deadline(timeout, &deadline);
+    uint32_t w = atomic_load_explicit(&m->waiting, memory_order_relaxed);
+    atomic_store_explicit(&m->waiting, w + 1, memory_order_relaxed);
+    uint32_t depth = mproc__rlock_release_all(c->lock);
+
+    bool notified;
+    while (!(notified = take_token(m)))
+        if (mproc__sync_sleep(&m->signals, 0, deadline) == MPROC_ETIMEDOUT)
+            break;
+
+    int rc = mproc__rlock_acquire_depth(c->lock, depth);
+    if (!notified && !(notified = take_token(m))) {
+        w = atomic_load_explicit(&m->waiting, memory_order_relaxed);
+        if (w > 0) /* 0 only after a holder died mid-notify */
+            atomic_store_explicit(&m->waiting, w - 1, memory_order_relaxed);
+    }
+    if (rc == MPROC_EOWNERDEAD)
+        return rc;
+    return notified ? 0 : mproc__expired(timeout);
+}
+
+int mproc_condition_notify(mproc_condition *c, unsigned n)
+{
+    struct cond_shm *m = cond_shm(c);
+    if (!mproc__rlock_mine(c->lock))
+        return MPROC_EPERM;
+    uint32_t w = atomic_load_explicit(&m->waiting, memory_order_relaxed);
+    uint32_t k = n < w ? n : w;
+    if (k == 0)
+        return 0;
+    atomic_fetch_add_explicit(&m->signals, k, memory_order_seq_cst);
+    atomic_store_explicit(&m->waiting, w - k, memory_order_relaxed);
+    mproc__futex_wake(&m->signals, (int)(k > INT32_MAX ? INT32_MAX : k));
+    return 0;
+}
+
+int mproc_condition_notify_all(mproc_condition *c)
+{
+    return mproc_condition_notify(c, UINT32_MAX);
+}
+
+void mproc_condition_destroy(mproc_condition *c)
+{
+    if (c)
+        mproc__sync_free(c, cond_shm(c), sizeof(struct cond_shm));
+}

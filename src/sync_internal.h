@@ -1,0 +1,172 @@
+/*
+ * sync_internal.h - the robust process-shared lock the public Lock, RLock,
+ * Condition and Barrier are built on, for other areas to embed.
+ *
+ * A mproc__lock is one 8-byte word that may sit anywhere in shared memory
+ * (a Queue's header, a shared Value's page, a Pool's table): the caller
+ * provides the memory, zero-filled or passed to mproc__lock_init, 8-byte
+ * aligned and ideally on a cache line of its own. No handle, no mapping, no
+ * destroy: the word is the lock. A mproc__rlock adds the owning thread and
+ * a recursion count, for Python's RLock (the default lock of a shared Value
+ * or Array).
+ *
+ * The word holds the holder's process token (sys.h: PID | start time << 32)
+ * with bit 31 - above every PID - flagging sleepers. One compare-and-swap
+ * names the holder completely, so there is no instant at which a lock is
+ * held by nobody known: a holder killed at any point leaves either a free
+ * lock or one that names it. Sleepers wake at least every
+ * MPROC__SYNC_SLICE_NS to re-read the word and, if its holder's token is no
+ * longer alive, take the lock over and report MPROC_EOWNERDEAD. See
+ * src/sync/robust.c for the full argument.
+ *
+ * Safety facts: every function is thread-safe and works across processes
+ * (the futex calls are process-shared); a lock word copied into a forked
+ * child is the same lock (MAP_SHARED). A process dying anywhere inside
+ * these calls leaves the word either free or naming it (then taken over).
+ */
+#ifndef MPROC_SYNC_INTERNAL_H
+#define MPROC_SYNC_INTERNAL_H
+
+#include "internal.h"
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The flag in a lock word that says a waiter may be sleeping on it. */
+#define MPROC__LOCK_WAITERS ((uint64_t)1 << 31)
+
+/* How long any sync sleep lasts before it re-checks the world (sync.h's
+ * MPROC_SYNC_CHECK_MS): the bound on noticing a dead holder, or a wake lost
+ * to a killed waker. */
+#define MPROC__SYNC_SLICE_NS ((int64_t)MPROC_SYNC_CHECK_MS * 1000000)
+
+/* The cache line size two writers are kept apart by. */
+#define MPROC__CACHE_LINE 64
+
+typedef struct mproc__lock {
+    _Atomic uint64_t own; /* 0: free; else holder token | maybe WAITERS */
+} mproc__lock;
+
+typedef struct mproc__rlock {
+    mproc__lock lock;
+    _Atomic uint64_t thread; /* pthread_self() of the holder, 0 if none */
+    _Atomic uint32_t count;  /* recursion depth, written by the holder */
+} mproc__rlock;
+
+/* mproc__lock_init - make *l a free lock (zero-filled memory already is). */
+void mproc__lock_init(mproc__lock *l);
+
+/*
+ * mproc__lock_acquire - take the lock, waiting at most timeout seconds
+ * (MPROC_FOREVER: as long as it takes; 0: try once).
+ *
+ * Returns 0; MPROC_EOWNERDEAD when the lock was taken over from a holder
+ * that died (the caller holds it now and should repair what it guards);
+ * MPROC_EAGAIN (timeout 0) or MPROC_ETIMEDOUT when a live process held it
+ * throughout; MPROC_EINVAL for a NaN timeout. Uncontended, it is one
+ * compare-and-swap (acquire ordering) and no system call.
+ */
+int mproc__lock_acquire(mproc__lock *l, double timeout);
+
+/* mproc__lock_acquire_until - the same against an absolute deadline
+ * (sys.h); returns MPROC_ETIMEDOUT, never MPROC_EAGAIN, when it passes. */
+int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline);
+
+/*
+ * mproc__lock_release - free the lock, whoever holds it (Python's Lock may
+ * be released by any process), waking one sleeper if any. Release ordering.
+ * Returns 0, or MPROC_EINVAL if the lock was not held.
+ */
+int mproc__lock_release(mproc__lock *l);
+
+/* mproc__lock_locked - whether anyone (alive or not) holds the lock. */
+bool mproc__lock_locked(const mproc__lock *l);
+
+/* mproc__lock_mine - whether the calling process holds the lock. */
+bool mproc__lock_mine(const mproc__lock *l);
+
+/* mproc__rlock_init - make *r a free RLock (zero-filled memory already is). */
+void mproc__rlock_init(mproc__rlock *r);
+
+/*
+ * mproc__rlock_acquire - take the RLock for the calling thread, or add one
+ * level if it already holds it. Returns as mproc__lock_acquire, plus
+ * MPROC_EAGAIN when the recursion depth would overflow 2^32 - 1. On
+ * MPROC_EOWNERDEAD the dead holder's levels are discarded: the caller holds
+ * exactly one.
+ */
+int mproc__rlock_acquire(mproc__rlock *r, double timeout);
+
+/*
+ * mproc__rlock_release - drop one level; the last frees the lock.
+ * Returns 0, or MPROC_EPERM if the calling thread does not hold it.
+ */
+int mproc__rlock_release(mproc__rlock *r);
+
+/* mproc__rlock_mine - whether the calling thread of this process holds r. */
+bool mproc__rlock_mine(const mproc__rlock *r);
+
+/*
+ * mproc__rlock_release_all - free r entirely (Condition.wait): returns the
+ * depth that was held, to give back to mproc__rlock_acquire_depth. The
+ * caller must hold r.
+ */
+uint32_t mproc__rlock_release_all(mproc__rlock *r);
+
+/*
+ * mproc__rlock_acquire_depth - take r, as long as it takes, with the given
+ * recursion depth (after mproc__rlock_release_all). Returns 0 or
+ * MPROC_EOWNERDEAD.
+ */
+int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth);
+
+/*
+ * mproc__sync_sleep - sleep on a process-shared futex word while it holds
+ * expected, until woken, the deadline, or the end of one
+ * MPROC__SYNC_SLICE_NS slice, whichever comes first.
+ * Returns 0 when woken (or the word differed, or a signal came), 1 when the
+ * slice ran out, MPROC_ETIMEDOUT once the deadline has passed. The caller
+ * re-checks its condition in every case: these are hints, not results.
+ */
+int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
+                      int64_t deadline);
+
+/*
+ * mproc__sync_map - map a zero-filled shared page (or more) for a sync
+ * object named name, with the header words magic and version at its start.
+ * Returns 0 and sets *addr, or an error of mproc__shared_map.
+ */
+int mproc__sync_map(const char *name, size_t size, uint32_t magic,
+                    void **addr);
+
+/* The first word of every live sync handle, and of a destroyed one. */
+#define MPROC__SYNC_LIVE 0x6d53594eu /* "mSYN" */
+#define MPROC__SYNC_DEAD 0xdeadbeefu
+
+/*
+ * mproc__sync_new - allocate a handle of handle_size bytes (its first word,
+ * a uint32_t, set to MPROC__SYNC_LIVE) and map its shared page as
+ * mproc__sync_map. Returns 0, MPROC_ENOMEM, or mproc__sync_map's error;
+ * nothing is left allocated on failure.
+ */
+int mproc__sync_new(size_t handle_size, size_t shm_size, const char *name,
+                    uint32_t magic, void **handle, void **shm);
+
+/* mproc__sync_free - unmap shm and free a handle from mproc__sync_new. */
+void mproc__sync_free(void *handle, void *shm, size_t shm_size);
+
+/* mproc__rlock_of - the shared RLock of a public RLock handle (aborts on a
+ * destroyed handle): what a Condition over that RLock works on. */
+struct mproc_rlock;
+mproc__rlock *mproc__rlock_of(struct mproc_rlock *r);
+
+/* The two words every sync layout begins with. */
+typedef struct mproc__sync_header {
+    uint32_t magic;
+    uint32_t version;
+} mproc__sync_header;
+
+#define MPROC__SYNC_VERSION 1u
+
+#endif /* MPROC_SYNC_INTERNAL_H */

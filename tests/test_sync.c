@@ -1,0 +1,973 @@
+/* test_sync.c - Lock, RLock, Semaphore, Condition, Event, Barrier: Python's
+ * semantics across processes, timeouts, and owner death. */
+#include "check_main.h"
+#include "sync_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* A page shared with every process a test starts, for facts a child must
+ * hand back beyond its exit status (readiness, counters). */
+struct shared {
+    _Atomic int ready;
+    _Atomic int woken;
+    _Atomic int stop;
+    long counter;
+    int inside;
+};
+static struct shared *sh;
+
+/* The objects under test, made before children start (they inherit them). */
+static mproc_lock *lk;
+static mproc_rlock *rl;
+static mproc_semaphore *sem;
+static mproc_condition *cond;
+static mproc_event *ev;
+static mproc_barrier *bar;
+
+static void setup(void)
+{
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(sh != MAP_FAILED);
+    lk = NULL;
+    rl = NULL;
+    sem = NULL;
+    cond = NULL;
+    ev = NULL;
+    bar = NULL;
+}
+
+static void teardown(void)
+{
+    mproc_lock_destroy(lk);
+    mproc_condition_destroy(cond);
+    mproc_rlock_destroy(rl);
+    mproc_semaphore_destroy(sem);
+    mproc_event_destroy(ev);
+    mproc_barrier_destroy(bar);
+    munmap(sh, sizeof *sh);
+}
+
+static mproc_process *run(mproc_target target, long arg)
+{
+    mproc_process *p;
+    ck_assert_int_eq(mproc_process_create(&p, target, &arg, sizeof arg, NULL),
+                     0);
+    ck_assert_int_eq(mproc_process_start(p), 0);
+    return p;
+}
+
+static long arg_of(const void *arg)
+{
+    long v;
+    memcpy(&v, arg, sizeof v);
+    return v;
+}
+
+/* Joins p (within 10 s) and returns its exit code. */
+static int join_code(mproc_process *p)
+{
+    int code = 1000;
+    ck_assert_int_eq(mproc_process_join(p, 10.0), 0);
+    ck_assert_int_eq(mproc_process_exitcode(p, &code), 0);
+    mproc_process_destroy(p);
+    return code;
+}
+
+static void wait_ready(int n)
+{
+    double t0 = now_s();
+    while (atomic_load(&sh->ready) < n) {
+        ck_assert_msg(now_s() - t0 < 10, "children never got ready");
+        usleep(1000);
+    }
+}
+
+static void kill_and_join(mproc_process *p)
+{
+    ck_assert_int_eq(mproc_process_kill(p), 0);
+    ck_assert_int_eq(join_code(p), -SIGKILL);
+}
+
+/* ---- Lock ---- */
+
+START_TEST(lock_acquire_and_release_toggle_locked)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert(!mproc_lock_locked(lk));
+    ck_assert_int_eq(mproc_lock_acquire(lk, MPROC_FOREVER), 0);
+    ck_assert(mproc_lock_locked(lk));
+    ck_assert_int_eq(mproc_lock_release(lk), 0);
+    ck_assert(!mproc_lock_locked(lk));
+}
+END_TEST
+
+START_TEST(lock_release_of_unlocked_is_einval)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_release(lk), MPROC_EINVAL);
+}
+END_TEST
+
+START_TEST(lock_try_when_held_is_eagain)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), MPROC_EAGAIN);
+}
+END_TEST
+
+START_TEST(lock_acquire_times_out_when_held)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0.12), MPROC_ETIMEDOUT);
+    double dt = now_s() - t0;
+    ck_assert(dt >= 0.11 && dt < 2.0);
+}
+END_TEST
+
+START_TEST(lock_nan_timeout_is_einval)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, NAN), MPROC_EINVAL);
+    ck_assert(!mproc_lock_locked(lk));
+}
+END_TEST
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+START_TEST(lock_wait_absorbs_signals)
+{
+    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, 5000}, {0, 5000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0.2), MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 >= 0.19);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+}
+END_TEST
+
+static int release_lock(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    return mproc_lock_release(lk) == 0 ? 0 : 1;
+}
+
+START_TEST(lock_released_by_another_process)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    ck_assert_int_eq(join_code(run(release_lock, 0)), 0);
+    ck_assert(!mproc_lock_locked(lk));
+}
+END_TEST
+
+static int count_under_lock(void *arg, size_t len)
+{
+    (void)len;
+    long n = arg_of(arg);
+    for (long i = 0; i < n; i++) {
+        if (mproc_lock_acquire(lk, 10) != 0)
+            return 1;
+        sh->counter++;
+        if (mproc_lock_release(lk) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+START_TEST(lock_excludes_other_processes)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    mproc_process *a = run(count_under_lock, 20000);
+    mproc_process *b = run(count_under_lock, 20000);
+    ck_assert_int_eq(count_under_lock(&(long){20000}, sizeof(long)), 0);
+    ck_assert_int_eq(join_code(a), 0);
+    ck_assert_int_eq(join_code(b), 0);
+    ck_assert_int_eq(sh->counter, 60000);
+}
+END_TEST
+
+static int acquire_lock_and_exit(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_lock_acquire(lk, 0) != 0)
+        return 1;
+    atomic_store(&sh->ready, 1);
+    if (arg_of(arg))
+        pause(); /* wait to be killed */
+    mproc__exit(0);
+}
+
+START_TEST(lock_holder_exit_gives_eownerdead_once)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(join_code(run(acquire_lock_and_exit, 0)), 0);
+    ck_assert(mproc_lock_locked(lk));
+    ck_assert_int_eq(mproc_lock_acquire(lk, MPROC_FOREVER), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_lock_release(lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    ck_assert_int_eq(mproc_lock_release(lk), 0);
+}
+END_TEST
+
+static int acquire_lock_forever(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    atomic_fetch_add(&sh->ready, 1);
+    int rc = mproc_lock_acquire(lk, MPROC_FOREVER);
+    return rc == MPROC_EOWNERDEAD ? 0 : rc == 0 ? 1 : 2;
+}
+
+START_TEST(lock_holder_sigkill_wakes_blocked_waiter_with_eownerdead)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    mproc_process *holder = run(acquire_lock_and_exit, 1);
+    wait_ready(1);
+    mproc_process *waiter = run(acquire_lock_forever, 0);
+    wait_ready(2);
+    usleep(20000); /* let it sleep on the lock */
+    double t0 = now_s();
+    kill_and_join(holder);
+    ck_assert_int_eq(join_code(waiter), 0);
+    ck_assert(now_s() - t0 < 2.0);
+}
+END_TEST
+
+START_TEST(lock_try_on_dead_holder_gives_eownerdead)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    mproc_process *holder = run(acquire_lock_and_exit, 1);
+    wait_ready(1);
+    kill_and_join(holder);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), MPROC_EAGAIN);
+}
+END_TEST
+
+START_TEST(lock_holder_with_reused_pid_counts_as_dead)
+{
+    /* The holder's PID is ours, its start time another process's: the
+     * holder died and its PID was recycled (to us). */
+    mproc__lock l;
+    mproc__lock_init(&l);
+    uint64_t me = mproc__self_token();
+    atomic_store(&l.own, me + ((uint64_t)1 << 32));
+    ck_assert_int_eq(mproc__lock_acquire(&l, 0), MPROC_EOWNERDEAD);
+    ck_assert(mproc__lock_mine(&l));
+    ck_assert_int_eq(mproc__lock_release(&l), 0);
+}
+END_TEST
+
+START_TEST(lock_held_by_live_process_is_never_taken_over)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    mproc_process *holder = run(acquire_lock_and_exit, 1);
+    wait_ready(1);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0.3), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), MPROC_EAGAIN);
+    kill_and_join(holder);
+}
+END_TEST
+
+static int wait_lock_then_release(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    atomic_fetch_add(&sh->ready, 1);
+    if (mproc_lock_acquire(lk, 10) != 0)
+        return 1;
+    return mproc_lock_release(lk) == 0 ? 0 : 2;
+}
+
+START_TEST(lock_release_wakes_waiter_in_other_process)
+{
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    mproc_process *w = run(wait_lock_then_release, 0);
+    wait_ready(1);
+    usleep(20000);
+    ck_assert_int_eq(mproc_lock_release(lk), 0);
+    ck_assert_int_eq(join_code(w), 0);
+}
+END_TEST
+
+/* ---- RLock ---- */
+
+START_TEST(rlock_is_reentrant)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(mproc_rlock_locked(rl));
+        ck_assert_int_eq(mproc_rlock_release(rl), 0);
+    }
+    ck_assert(!mproc_rlock_locked(rl));
+    ck_assert_int_eq(mproc_rlock_release(rl), MPROC_EPERM);
+}
+END_TEST
+
+static void *try_rlock_thread(void *arg)
+{
+    (void)arg;
+    intptr_t rel = mproc_rlock_release(rl);
+    intptr_t acq = mproc_rlock_acquire(rl, 0);
+    return (void *)(intptr_t)(rel == MPROC_EPERM && acq == MPROC_EAGAIN ? 0 : 1);
+}
+
+START_TEST(rlock_is_owned_by_one_thread)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
+    pthread_t t;
+    void *res;
+    ck_assert_int_eq(pthread_create(&t, NULL, try_rlock_thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(t, &res), 0);
+    ck_assert_ptr_null(res);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0);
+}
+END_TEST
+
+static int try_parents_rlock(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_rlock_release(rl) != MPROC_EPERM)
+        return 1;
+    return mproc_rlock_acquire(rl, 0) == MPROC_EAGAIN ? 0 : 2;
+}
+
+START_TEST(rlock_is_not_owned_by_forked_child)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
+    ck_assert_int_eq(join_code(run(try_parents_rlock, 0)), 0);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0);
+}
+END_TEST
+
+static int take_rlock_twice_and_exit(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_rlock_acquire(rl, 0) != 0 || mproc_rlock_acquire(rl, 0) != 0)
+        return 1;
+    return 0;
+}
+
+START_TEST(rlock_holder_death_gives_eownerdead_with_one_level)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(join_code(run(take_rlock_twice_and_exit, 0)), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 1.0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0);
+    ck_assert(!mproc_rlock_locked(rl));
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0);
+}
+END_TEST
+
+/* ---- Semaphore ---- */
+
+START_TEST(semaphore_counts_units)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 2, false), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 2);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+    ck_assert(mproc_semaphore_locked(sem));
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), MPROC_EAGAIN);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 1);
+    ck_assert(!mproc_semaphore_locked(sem));
+}
+END_TEST
+
+START_TEST(semaphore_acquire_times_out)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 0, false), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0.1), MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 >= 0.09);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, NAN), MPROC_EINVAL);
+}
+END_TEST
+
+START_TEST(unbounded_semaphore_release_goes_above_start)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 1, false), 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 2);
+}
+END_TEST
+
+START_TEST(bounded_semaphore_refuses_release_above_start)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 1, true), 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 1);
+}
+END_TEST
+
+START_TEST(semaphore_create_rejects_bad_arguments)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 0x80000000u, false),
+                     MPROC_EINVAL);
+    ck_assert_int_eq(mproc_semaphore_create(NULL, 1, false), MPROC_EINVAL);
+    ck_assert_ptr_null(sem);
+}
+END_TEST
+
+static int take_semaphore(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    atomic_fetch_add(&sh->ready, 1);
+    return mproc_semaphore_acquire(sem, 10) == 0 ? 0 : 1;
+}
+
+START_TEST(semaphore_release_wakes_waiter_in_other_process)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 0, false), 0);
+    mproc_process *a = run(take_semaphore, 0);
+    mproc_process *b = run(take_semaphore, 0);
+    wait_ready(2);
+    usleep(20000);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(join_code(a), 0);
+    ck_assert_int_eq(join_code(b), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
+}
+END_TEST
+
+/* ---- Condition ---- */
+
+START_TEST(condition_calls_without_lock_are_eperm)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    ck_assert_int_eq(mproc_condition_wait(cond, 0), MPROC_EPERM);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), MPROC_EPERM);
+    ck_assert_int_eq(mproc_condition_notify_all(cond), MPROC_EPERM);
+    ck_assert_int_eq(mproc_condition_release(cond), MPROC_EPERM);
+}
+END_TEST
+
+START_TEST(condition_wait_times_out_with_lock_held_at_same_depth)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
+    ck_assert_int_eq(mproc_condition_wait(cond, 0), MPROC_EAGAIN);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_condition_wait(cond, 0.1), MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 >= 0.09);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), MPROC_EPERM);
+}
+END_TEST
+
+static int wait_on_condition(void *arg, size_t len)
+{
+    (void)len;
+    if (mproc_condition_acquire(cond, 10) != 0)
+        return 1;
+    atomic_fetch_add(&sh->ready, 1);
+    int rc = mproc_condition_wait(cond, (double)arg_of(arg));
+    if (rc == 0)
+        atomic_fetch_add(&sh->woken, 1);
+    if (mproc_condition_release(cond) != 0)
+        return 2;
+    return rc == 0 ? 0 : 3;
+}
+
+/* Waits until n waiters sit inside wait: each counted itself holding the
+ * lock, which it gives up only inside wait. */
+static void wait_waiters(int n)
+{
+    wait_ready(n);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    mproc_condition_release(cond);
+}
+
+START_TEST(condition_notify_wakes_exactly_n_waiters)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    mproc_process *w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = run(wait_on_condition, 20);
+    wait_waiters(3);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    usleep(300000);
+    ck_assert_int_eq(atomic_load(&sh->woken), 1);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_notify_all(cond), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(join_code(w[i]), 0);
+    ck_assert_int_eq(atomic_load(&sh->woken), 3);
+}
+END_TEST
+
+START_TEST(condition_over_given_rlock_shares_it)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
+    ck_assert_int_eq(mproc_condition_wait(cond, 0.01), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert(!mproc_rlock_locked(rl));
+}
+END_TEST
+
+static int hold_condition_and_exit(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    return mproc_condition_acquire(cond, 0) == 0 ? 0 : 1;
+}
+
+START_TEST(condition_lock_holder_death_gives_eownerdead)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    ck_assert_int_eq(join_code(run(hold_condition_and_exit, 0)), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 1.0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+}
+END_TEST
+
+START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    mproc_process *doomed = run(wait_on_condition, 20);
+    wait_waiters(1);
+    kill_and_join(doomed);
+    mproc_process *live = run(wait_on_condition, 20);
+    wait_waiters(2);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(join_code(live), 0);
+    ck_assert(now_s() - t0 < 5);
+}
+END_TEST
+
+static int wait_and_get_killed(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_condition_acquire(cond, 10) != 0)
+        return 1;
+    atomic_fetch_add(&sh->ready, 1);
+    mproc_condition_wait(cond, MPROC_FOREVER);
+    atomic_store(&sh->woken, 1);
+    pause(); /* holding the lock, until killed */
+    return 0;
+}
+
+START_TEST(condition_waiter_killed_after_wakeup_gives_eownerdead)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    mproc_process *p = run(wait_and_get_killed, 0);
+    wait_waiters(1);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    double t0 = now_s();
+    while (!atomic_load(&sh->woken)) /* it re-took the lock */
+        ck_assert(now_s() - t0 < 10);
+    kill_and_join(p);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 5), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+}
+END_TEST
+
+/* ---- Event ---- */
+
+START_TEST(event_set_clear_and_is_set)
+{
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    ck_assert(!mproc_event_is_set(ev));
+    ck_assert_int_eq(mproc_event_wait(ev, 0), MPROC_EAGAIN);
+    ck_assert_int_eq(mproc_event_set(ev), 0);
+    ck_assert(mproc_event_is_set(ev));
+    ck_assert_int_eq(mproc_event_wait(ev, MPROC_FOREVER), 0);
+    ck_assert_int_eq(mproc_event_set(ev), 0);
+    ck_assert_int_eq(mproc_event_clear(ev), 0);
+    ck_assert(!mproc_event_is_set(ev));
+}
+END_TEST
+
+START_TEST(event_wait_times_out)
+{
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_event_wait(ev, 0.1), MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 >= 0.09);
+    ck_assert_int_eq(mproc_event_wait(ev, NAN), MPROC_EINVAL);
+}
+END_TEST
+
+static int wait_event(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    atomic_fetch_add(&sh->ready, 1);
+    return mproc_event_wait(ev, 10) == 0 ? 0 : 1;
+}
+
+START_TEST(event_set_wakes_every_waiter)
+{
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    mproc_process *w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = run(wait_event, 0);
+    wait_ready(3);
+    usleep(20000);
+    ck_assert_int_eq(mproc_event_set(ev), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(join_code(w[i]), 0);
+}
+END_TEST
+
+START_TEST(event_waiter_sees_set_even_if_cleared_at_once)
+{
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    mproc_process *w = run(wait_event, 0);
+    wait_ready(1);
+    usleep(50000);
+    ck_assert_int_eq(mproc_event_set(ev), 0);
+    ck_assert_int_eq(mproc_event_clear(ev), 0);
+    ck_assert_int_eq(join_code(w), 0);
+}
+END_TEST
+
+/* ---- Barrier ---- */
+
+static int barrier_party(void *arg, size_t len)
+{
+    (void)len;
+    atomic_fetch_add(&sh->ready, 1);
+    int rc = mproc_barrier_wait(bar, (double)arg_of(arg));
+    return rc >= 0 ? rc : rc == MPROC_EBROKEN ? 100 : 101;
+}
+
+START_TEST(barrier_gives_each_party_its_own_index)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    ck_assert_uint_eq(mproc_barrier_parties(bar), 3);
+    mproc_process *a = run(barrier_party, 10);
+    mproc_process *b = run(barrier_party, 10);
+    int mine = mproc_barrier_wait(bar, 10);
+    ck_assert_int_ge(mine, 0);
+    int seen = 1 << mine;
+    seen |= 1 << join_code(a);
+    seen |= 1 << join_code(b);
+    ck_assert_int_eq(seen, 7);
+    ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
+}
+END_TEST
+
+static int barrier_rounds(void *arg, size_t len)
+{
+    (void)len;
+    for (long i = 0; i < arg_of(arg); i++)
+        if (mproc_barrier_wait(bar, 10) < 0)
+            return 1;
+    return 0;
+}
+
+START_TEST(barrier_is_reusable)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    mproc_process *p = run(barrier_rounds, 500);
+    ck_assert_int_eq(barrier_rounds(&(long){500}, sizeof(long)), 0);
+    ck_assert_int_eq(join_code(p), 0);
+}
+END_TEST
+
+START_TEST(barrier_with_one_party_returns_at_once)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 1), 0);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 0), 0);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 0), 0);
+}
+END_TEST
+
+START_TEST(barrier_timeout_breaks_it_until_reset)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_barrier_wait(bar, 0.1), MPROC_EBROKEN);
+    ck_assert(now_s() - t0 >= 0.09);
+    ck_assert(mproc_barrier_broken(bar));
+    ck_assert_int_eq(mproc_barrier_wait(bar, 10), MPROC_EBROKEN);
+    ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+    ck_assert(!mproc_barrier_broken(bar));
+    ck_assert_int_eq(mproc_barrier_wait(bar, 0), MPROC_EBROKEN);
+    ck_assert_int_eq(mproc_barrier_wait(bar, NAN), MPROC_EINVAL);
+}
+END_TEST
+
+START_TEST(barrier_timeout_breaks_it_for_other_waiters)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    mproc_process *p = run(barrier_party, 10);
+    wait_ready(1);
+    usleep(20000);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 0.05), MPROC_EBROKEN);
+    ck_assert_int_eq(join_code(p), 100);
+}
+END_TEST
+
+START_TEST(barrier_abort_breaks_waiters)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    mproc_process *p = run(barrier_party, 10);
+    wait_ready(1);
+    while (mproc_barrier_n_waiting(bar) < 1)
+        usleep(1000);
+    ck_assert_int_eq(mproc_barrier_abort(bar), 0);
+    ck_assert_int_eq(join_code(p), 100);
+    ck_assert(mproc_barrier_broken(bar));
+    ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
+}
+END_TEST
+
+START_TEST(barrier_reset_breaks_waiters_and_empties_it)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    mproc_process *p = run(barrier_party, 10);
+    wait_ready(1);
+    while (mproc_barrier_n_waiting(bar) < 1)
+        usleep(1000);
+    ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+    ck_assert_int_eq(join_code(p), 100);
+    ck_assert(!mproc_barrier_broken(bar));
+    ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
+    p = run(barrier_party, 10);
+    ck_assert_int_ge(mproc_barrier_wait(bar, 10), 0);
+    ck_assert_int_lt(join_code(p), 2);
+}
+END_TEST
+
+START_TEST(barrier_killed_party_breaks_it)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    mproc_process *doomed = run(barrier_party, -1);
+    mproc_process *other = run(barrier_party, -1);
+    wait_ready(2);
+    while (mproc_barrier_n_waiting(bar) < 2)
+        usleep(1000);
+    double t0 = now_s();
+    kill_and_join(doomed);
+    ck_assert_int_eq(join_code(other), 100);
+    ck_assert(now_s() - t0 < 2);
+    ck_assert(mproc_barrier_broken(bar));
+}
+END_TEST
+
+/* ---- All types ---- */
+
+START_TEST(create_rejects_null_out_and_destroy_accepts_null)
+{
+    ck_assert_int_eq(mproc_lock_create(NULL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_rlock_create(NULL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_condition_create(NULL, NULL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_event_create(NULL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_barrier_create(NULL, 2), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_barrier_create(&bar, 0), MPROC_EINVAL);
+    ck_assert_ptr_null(bar);
+    mproc_lock_destroy(NULL);
+    mproc_rlock_destroy(NULL);
+    mproc_semaphore_destroy(NULL);
+    mproc_condition_destroy(NULL);
+    mproc_event_destroy(NULL);
+    mproc_barrier_destroy(NULL);
+}
+END_TEST
+
+START_TEST(objects_leave_no_fds_open)
+{
+    int before = open_fds();
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 1, true), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    ck_assert_int_eq(mproc_barrier_create(&bar, 4), 0);
+    ck_assert_int_eq(open_fds(), before);
+}
+END_TEST
+
+/* ---- Stress: SIGKILL at random moments ---- */
+
+static int chaos_worker(void *arg, size_t len)
+{
+    (void)len;
+    unsigned seed = (unsigned)arg_of(arg);
+    while (!atomic_load(&sh->stop)) {
+        int rc = mproc_lock_acquire(lk, MPROC_FOREVER);
+        if (rc == MPROC_EOWNERDEAD)
+            sh->inside = 0; /* repair */
+        else if (rc != 0)
+            return 1;
+        if (sh->inside)
+            return 2; /* two holders at once */
+        sh->inside = 1;
+        sh->counter++;
+        sh->inside = 0;
+        if (mproc_lock_release(lk) != 0)
+            return 3;
+
+        rc = mproc_condition_acquire(cond, MPROC_FOREVER);
+        if (rc != 0 && rc != MPROC_EOWNERDEAD)
+            return 4;
+        if (mproc_condition_notify(cond, 1) != 0)
+            return 5;
+        rc = mproc_condition_wait(cond, (rand_r(&seed) % 3) * 0.002);
+        if (rc != 0 && rc != MPROC_EAGAIN && rc != MPROC_ETIMEDOUT &&
+            rc != MPROC_EOWNERDEAD)
+            return 6;
+        if (mproc_condition_release(cond) != 0)
+            return 7;
+
+        rc = mproc_semaphore_acquire(sem, 0.05);
+        if (rc == 0) {
+            if (rand_r(&seed) % 2)
+                usleep(100);
+            if (mproc_semaphore_release(sem) != 0)
+                return 8;
+        } else if (rc != MPROC_ETIMEDOUT) {
+            return 9;
+        }
+    }
+    return 0;
+}
+
+START_TEST(sync_survives_processes_killed_at_random)
+{
+    enum { ROUNDS = 200, WORKERS = 3 };
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    unsigned seed = 12345;
+    double t0 = now_s();
+    for (int round = 0; round < ROUNDS; round++) {
+        ck_assert_int_eq(mproc_semaphore_create(&sem, 2, true), 0);
+        atomic_store(&sh->stop, 0);
+        mproc_process *w[WORKERS];
+        for (int i = 0; i < WORKERS; i++)
+            w[i] = run(chaos_worker, round * WORKERS + i);
+        usleep(rand_r(&seed) % 4000);
+        int victim = (int)(rand_r(&seed) % WORKERS);
+        ck_assert_int_eq(mproc_process_kill(w[victim]), 0);
+        if (rand_r(&seed) % 4 == 0) /* sometimes a second one */
+            mproc_process_kill(w[(victim + 1) % WORKERS]);
+        usleep(rand_r(&seed) % 2000);
+        atomic_store(&sh->stop, 1);
+        for (int i = 0; i < WORKERS; i++) {
+            int code = join_code(w[i]);
+            ck_assert_msg(code == 0 || code == -SIGKILL,
+                          "round %d: worker %d exited %d", round, i, code);
+        }
+        /* The survivors - this process too - still get every lock. */
+        int rc = mproc_lock_acquire(lk, 5);
+        ck_assert(rc == 0 || rc == MPROC_EOWNERDEAD);
+        sh->inside = 0;
+        ck_assert_int_eq(mproc_lock_release(lk), 0);
+        rc = mproc_condition_acquire(cond, 5);
+        ck_assert(rc == 0 || rc == MPROC_EOWNERDEAD);
+        ck_assert_int_eq(mproc_condition_release(cond), 0);
+        mproc_semaphore_destroy(sem);
+        sem = NULL;
+    }
+    ck_assert(sh->counter > 0);
+    ck_assert_msg(now_s() - t0 < 50, "took %.1f s", now_s() - t0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sync");
+    TCase *tc = tcase_create("sync");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, lock_acquire_and_release_toggle_locked);
+    tcase_add_test(tc, lock_release_of_unlocked_is_einval);
+    tcase_add_test(tc, lock_try_when_held_is_eagain);
+    tcase_add_test(tc, lock_acquire_times_out_when_held);
+    tcase_add_test(tc, lock_nan_timeout_is_einval);
+    tcase_add_test(tc, lock_wait_absorbs_signals);
+    tcase_add_test(tc, lock_released_by_another_process);
+    tcase_add_test(tc, lock_excludes_other_processes);
+    tcase_add_test(tc, lock_holder_exit_gives_eownerdead_once);
+    tcase_add_test(tc,
+                   lock_holder_sigkill_wakes_blocked_waiter_with_eownerdead);
+    tcase_add_test(tc, lock_try_on_dead_holder_gives_eownerdead);
+    tcase_add_test(tc, lock_holder_with_reused_pid_counts_as_dead);
+    tcase_add_test(tc, lock_held_by_live_process_is_never_taken_over);
+    tcase_add_test(tc, lock_release_wakes_waiter_in_other_process);
+    tcase_add_test(tc, rlock_is_reentrant);
+    tcase_add_test(tc, rlock_is_owned_by_one_thread);
+    tcase_add_test(tc, rlock_is_not_owned_by_forked_child);
+    tcase_add_test(tc, rlock_holder_death_gives_eownerdead_with_one_level);
+    tcase_add_test(tc, semaphore_counts_units);
+    tcase_add_test(tc, semaphore_acquire_times_out);
+    tcase_add_test(tc, unbounded_semaphore_release_goes_above_start);
+    tcase_add_test(tc, bounded_semaphore_refuses_release_above_start);
+    tcase_add_test(tc, semaphore_create_rejects_bad_arguments);
+    tcase_add_test(tc, semaphore_release_wakes_waiter_in_other_process);
+    tcase_add_test(tc, condition_calls_without_lock_are_eperm);
+    tcase_add_test(tc, condition_wait_times_out_with_lock_held_at_same_depth);
+    tcase_add_test(tc, condition_notify_wakes_exactly_n_waiters);
+    tcase_add_test(tc, condition_over_given_rlock_shares_it);
+    tcase_add_test(tc, condition_lock_holder_death_gives_eownerdead);
+    tcase_add_test(tc, condition_still_wakes_live_waiter_after_waiter_death);
+    tcase_add_test(tc, condition_waiter_killed_after_wakeup_gives_eownerdead);
+    tcase_add_test(tc, event_set_clear_and_is_set);
+    tcase_add_test(tc, event_wait_times_out);
+    tcase_add_test(tc, event_set_wakes_every_waiter);
+    tcase_add_test(tc, event_waiter_sees_set_even_if_cleared_at_once);
+    tcase_add_test(tc, barrier_gives_each_party_its_own_index);
+    tcase_add_test(tc, barrier_is_reusable);
+    tcase_add_test(tc, barrier_with_one_party_returns_at_once);
+    tcase_add_test(tc, barrier_timeout_breaks_it_until_reset);
+    tcase_add_test(tc, barrier_timeout_breaks_it_for_other_waiters);
+    tcase_add_test(tc, barrier_abort_breaks_waiters);
+    tcase_add_test(tc, barrier_reset_breaks_waiters_and_empties_it);
+    tcase_add_test(tc, barrier_killed_party_breaks_it);
+    tcase_add_test(tc, create_rejects_null_out_and_destroy_accepts_null);
+    tcase_add_test(tc, objects_leave_no_fds_open);
+    suite_add_tcase(s, tc);
+
+    TCase *stress = tcase_create("stress");
+    tcase_set_tags(stress, "stress");
+    tcase_add_checked_fixture(stress, setup, teardown);
+    tcase_set_timeout(stress, 60);
+    tcase_add_test(stress, sync_survives_processes_killed_at_random);
+    suite_add_tcase(s, stress);
+    return run_suite(s);
+}
