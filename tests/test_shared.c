@@ -32,8 +32,7 @@ static bool checked_memory(void)
 }
 
 /* Starts target(arg) in a child process. */
-static mproc_process *start_child(mproc_target target, void *arg,
-                                  size_t arglen)
+static mproc_process *start_child(mproc_target target, void *arg, size_t arglen)
 {
     mproc_process *p;
     ck_assert_int_eq(mproc_process_create(&p, target, arg, arglen, NULL), 0);
@@ -268,8 +267,7 @@ END_TEST
 
 /* Synchronized arrays: the lock. */
 
-static const mproc_lock_kind lock_kinds[] = {MPROC_LOCK_RLOCK,
-                                             MPROC_LOCK_LOCK};
+static const mproc_lock_kind lock_kinds[] = {MPROC_LOCK_RLOCK, MPROC_LOCK_LOCK};
 
 static int add_under_lock(void *arg, size_t len)
 {
@@ -292,8 +290,7 @@ static int add_under_lock(void *arg, size_t len)
 START_TEST(value_lock_makes_increments_from_two_processes_exact)
 {
     mproc_lock_kind kind = lock_kinds[_i];
-    ck_assert_int_eq(mproc_value_create(&shared_arr, sizeof(int64_t), kind),
-                     0);
+    ck_assert_int_eq(mproc_value_create(&shared_arr, sizeof(int64_t), kind), 0);
     long n = 20000;
     mproc_process *p[2];
     for (int i = 0; i < 2; i++)
@@ -356,8 +353,7 @@ static int try_held_lock(void *arg, size_t len)
 
 START_TEST(array_lock_times_out_while_another_process_holds_it)
 {
-    ck_assert_int_eq(mproc_array_create(&shared_arr, 8, 1, lock_kinds[_i]),
-                     0);
+    ck_assert_int_eq(mproc_array_create(&shared_arr, 8, 1, lock_kinds[_i]), 0);
     ck_assert_int_eq(mproc_array_lock(shared_arr, MPROC_FOREVER), 0);
     ck_assert_int_eq(run_child(try_held_lock, NULL, 0), 0);
     ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
@@ -375,9 +371,8 @@ static int unlock_parents_lock(void *arg, size_t len)
 
 START_TEST(array_lock_may_be_released_by_another_process)
 {
-    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 1,
-                                        MPROC_LOCK_LOCK),
-                     0);
+    ck_assert_int_eq(
+        mproc_array_create(&shared_arr, sizeof(int), 1, MPROC_LOCK_LOCK), 0);
     *(int *)mproc_array_data(shared_arr) = 0; /* the child expects 0 */
     ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
     ck_assert_int_eq(run_child(unlock_parents_lock, NULL, 0), 0);
@@ -389,9 +384,8 @@ END_TEST
 
 START_TEST(array_rlock_release_by_another_process_is_eperm)
 {
-    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 1,
-                                        MPROC_LOCK_RLOCK),
-                     0);
+    ck_assert_int_eq(
+        mproc_array_create(&shared_arr, sizeof(int), 1, MPROC_LOCK_RLOCK), 0);
     *(int *)mproc_array_data(shared_arr) = MPROC_EPERM;
     ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
     ck_assert_int_eq(run_child(unlock_parents_lock, NULL, 0), 0);
@@ -413,9 +407,8 @@ static int lock_and_die(void *arg, size_t len)
 
 START_TEST(array_lock_holder_death_gives_eownerdead)
 {
-    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int), 2,
-                                        lock_kinds[_i]),
-                     0);
+    ck_assert_int_eq(
+        mproc_array_create(&shared_arr, sizeof(int), 2, lock_kinds[_i]), 0);
     ck_assert_int_eq(run_child(lock_and_die, NULL, 0), -SIGKILL);
     double t0 = now_s();
     ck_assert_int_eq(mproc_array_lock(shared_arr, 10), MPROC_EOWNERDEAD);
@@ -461,8 +454,7 @@ static int churn(void *arg, size_t len)
 START_TEST(array_lock_survives_holders_killed_at_random)
 {
     mproc_lock_kind kind = lock_kinds[_i];
-    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int64_t), 3,
-                                        kind),
+    ck_assert_int_eq(mproc_array_create(&shared_arr, sizeof(int64_t), 3, kind),
                      0);
     srand((unsigned)getpid());
     enum { WORKERS = 3, ROUNDS = 40 };
@@ -759,8 +751,8 @@ int main(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lock");
-    tcase_add_loop_test(tc, value_lock_makes_increments_from_two_processes_exact,
-                        0, 2);
+    tcase_add_loop_test(
+        tc, value_lock_makes_increments_from_two_processes_exact, 0, 2);
     tcase_add_test(tc, array_rlock_is_reentrant_and_owned);
     tcase_add_test(tc, array_lock_unlock_when_unlocked_is_einval);
     tcase_add_loop_test(tc, array_lock_nan_timeout_is_einval, 0, 2);
@@ -774,8 +766,7 @@ int main(void)
     tc = tcase_create("lock_stress");
     tcase_set_tags(tc, "stress");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, array_lock_survives_holders_killed_at_random, 0,
-                        2);
+    tcase_add_loop_test(tc, array_lock_survives_holders_killed_at_random, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("shm");
