@@ -98,7 +98,7 @@ _Static_assert(sizeof(union array_lock) <= DATA_OFF - LOCK_OFF,
 
 static union array_lock *lock_of(const mproc_array *a)
 {
-    return (union array_lock *)((char *)a->base + LOCK_OFF);
+    return (union array_lock *)(void *)((char *)a->base + LOCK_OFF);
 }
 
 int mproc_array_create(mproc_array **out, size_t elem_size, size_t count,
