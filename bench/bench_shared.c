@@ -4,7 +4,7 @@
  * "sum 10^8 int64": one pass summing an array of 10^8 int64, over a RawArray
  * (memfd, MAP_SHARED) and over private malloc'd memory (the floor), both
  * filled first and summed by the same function, the two measured in
- * alternation so that machine noise falls on both alike.
+ * alternating 8 MiB blocks so that machine noise falls on both alike.
  *
  * "Value += 1 under its lock, 2 processes": two processes each add 1 to a
  * synchronized Value (its default RLock) N times, taking the lock around
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define SUM_N 100000000L
+#define BLOCK (1L << 20)
 #define INCS 1000000L /* per process */
 
 __attribute__((noinline)) static int64_t sum(const int64_t *p, long n)
@@ -35,12 +36,31 @@ static void fill(int64_t *p, long n)
         p[i] = i;
 }
 
-static double time_sum(const int64_t *p)
+/*
+ * One rep: sums both arrays whole, in blocks of BLOCK elements (8 MiB, far
+ * beyond the caches) taken in alternation, and adds up each side's block
+ * times, so that load from other processes on the machine falls on both
+ * sides alike. Which side goes first alternates from block to block.
+ */
+static int time_sums(const int64_t *priv, const int64_t *shared,
+                     double *priv_ms, double *shared_ms)
 {
-    double t0 = bench_now();
-    int64_t s = sum(p, SUM_N);
-    double ms = (bench_now() - t0) * 1e3;
-    return s == SUM_N * (SUM_N - 1) / 2 ? ms : -1;
+    int64_t s[2] = {0, 0};
+    double t[2] = {0, 0};
+    const int64_t *side[2] = {priv, shared};
+    for (long b = 0; b < SUM_N; b += BLOCK) {
+        long n = SUM_N - b < BLOCK ? SUM_N - b : BLOCK;
+        for (int k = 0; k < 2; k++) {
+            int i = (int)((b / BLOCK + k) % 2);
+            double t0 = bench_now();
+            s[i] += sum(side[i] + b, n);
+            t[i] += bench_now() - t0;
+        }
+    }
+    *priv_ms = t[0] * 1e3;
+    *shared_ms = t[1] * 1e3;
+    int64_t want = SUM_N * (SUM_N - 1) / 2;
+    return s[0] == want && s[1] == want ? 0 : -1;
 }
 
 static int bench_sum(void)
@@ -54,12 +74,9 @@ static int bench_sum(void)
     fill(priv, SUM_N);
     fill(shared, SUM_N);
     double floor_ms[REPS], mproc_ms[REPS];
-    for (int r = 0; r < REPS; r++) {
-        floor_ms[r] = time_sum(priv);
-        mproc_ms[r] = time_sum(shared);
-        if (floor_ms[r] < 0 || mproc_ms[r] < 0)
+    for (int r = 0; r < REPS; r++)
+        if (time_sums(priv, shared, &floor_ms[r], &mproc_ms[r]) != 0)
             return 1;
-    }
     free(priv);
     mproc_array_destroy(a);
     bench_report("sum 10^8 int64", "malloc (floor)",

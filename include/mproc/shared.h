@@ -112,7 +112,8 @@ MPROC_API size_t mproc_array_len(const mproc_array *a);
  * Returns 0 when acquired; MPROC_EOWNERDEAD when acquired but the previous
  * holder died holding it (the data may be half-updated: repair it, then
  * unlock as usual); MPROC_EAGAIN (timeout 0) or MPROC_ETIMEDOUT when the
- * lock was not acquired; MPROC_EINVAL for an array made with
+ * lock was not acquired (MPROC_EAGAIN also when an RLock's depth would
+ * pass 2^32 - 1); MPROC_EINVAL for an array made with
  * MPROC_LOCK_NONE (Python's RawArray has no lock) or a NaN timeout.
  * A signal never interrupts the wait. Thread- and process-safe.
  */
