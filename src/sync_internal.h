@@ -74,6 +74,15 @@ int mproc__lock_acquire(mproc__lock *l, double timeout);
 int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline);
 
 /*
+ * mproc__lock_requeue - move up to n sleepers from futex word (if it still
+ * holds expected) onto l's futex, marking l WAITERS so that its release
+ * wakes them one at a time. The caller holds l. Condition.notify uses it:
+ * a notified waiter then wakes once, when the lock is free.
+ */
+void mproc__lock_requeue(mproc__lock *l, _Atomic uint32_t *word,
+                         uint32_t expected, int n);
+
+/*
  * mproc__lock_release - free the lock, whoever holds it (Python's Lock may
  * be released by any process), waking one sleeper if any. Release ordering.
  * Returns 0, or MPROC_EINVAL if the lock was not held.
@@ -116,8 +125,9 @@ uint32_t mproc__rlock_release_all(mproc__rlock *r);
 
 /*
  * mproc__rlock_acquire_depth - take r, as long as it takes, with the given
- * recursion depth (after mproc__rlock_release_all). Returns 0 or
- * MPROC_EOWNERDEAD.
+ * recursion depth (after mproc__rlock_release_all). The word is marked
+ * WAITERS, as after any sleep: others may sleep on it (mproc__lock_requeue).
+ * Returns 0 or MPROC_EOWNERDEAD.
  */
 int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth);
 
@@ -133,12 +143,26 @@ int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
                       int64_t deadline);
 
 /*
+ * mproc__sync_take - take one unit from a counter word (a Semaphore's
+ * value, a Condition's wake-up tokens): decrement it if it is above 0, with
+ * acquire ordering. Returns whether a unit was taken.
+ */
+static inline bool mproc__sync_take(_Atomic uint32_t *word)
+{
+    uint32_t v = atomic_load_explicit(word, memory_order_relaxed);
+    while (v > 0)
+        if (atomic_compare_exchange_weak_explicit(
+                word, &v, v - 1, memory_order_acquire, memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/*
  * mproc__sync_map - map a zero-filled shared page (or more) for a sync
  * object named name, with the header words magic and version at its start.
  * Returns 0 and sets *addr, or an error of mproc__shared_map.
  */
-int mproc__sync_map(const char *name, size_t size, uint32_t magic,
-                    void **addr);
+int mproc__sync_map(const char *name, size_t size, uint32_t magic, void **addr);
 
 /* The first word of every live sync handle, and of a destroyed one. */
 #define MPROC__SYNC_LIVE 0x6d53594eu /* "mSYN" */

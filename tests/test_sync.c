@@ -331,7 +331,8 @@ static void *try_rlock_thread(void *arg)
     (void)arg;
     intptr_t rel = mproc_rlock_release(rl);
     intptr_t acq = mproc_rlock_acquire(rl, 0);
-    return (void *)(intptr_t)(rel == MPROC_EPERM && acq == MPROC_EAGAIN ? 0 : 1);
+    return (void *)(intptr_t)(rel == MPROC_EPERM && acq == MPROC_EAGAIN ? 0
+                                                                        : 1);
 }
 
 START_TEST(rlock_is_owned_by_one_thread)
@@ -527,6 +528,40 @@ START_TEST(condition_notify_wakes_exactly_n_waiters)
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(join_code(w[i]), 0);
     ck_assert_int_eq(atomic_load(&sh->woken), 3);
+}
+END_TEST
+
+static int pong_on_condition(void *arg, size_t len)
+{
+    (void)len;
+    if (mproc_condition_acquire(cond, 10) != 0)
+        return 1;
+    for (long i = 0; i < arg_of(arg); i++) {
+        while (sh->counter == 0)
+            if (mproc_condition_wait(cond, 10) != 0)
+                return 2;
+        sh->counter = 0;
+        if (mproc_condition_notify(cond, 1) != 0)
+            return 3;
+    }
+    return mproc_condition_release(cond) == 0 ? 0 : 4;
+}
+
+START_TEST(condition_notifier_that_then_waits_never_takes_its_own_notify)
+{
+    /* Regression: a notify followed at once by the notifier's own wait
+     * must wake the other waiter, not the notifier (a ping-pong hung). */
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    mproc_process *p = run(pong_on_condition, 2000);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    for (int i = 0; i < 2000; i++) {
+        sh->counter = 1;
+        ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+        while (sh->counter == 1)
+            ck_assert_int_eq(mproc_condition_wait(cond, 10), 0);
+    }
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert_int_eq(join_code(p), 0);
 }
 END_TEST
 
@@ -839,6 +874,8 @@ static int chaos_worker(void *arg, size_t len)
             return 2; /* two holders at once */
         sh->inside = 1;
         sh->counter++;
+        if (rand_r(&seed) % 4 == 0)
+            usleep(200); /* a long hold: a kill lands in it often */
         sh->inside = 0;
         if (mproc_lock_release(lk) != 0)
             return 3;
@@ -848,6 +885,8 @@ static int chaos_worker(void *arg, size_t len)
             return 4;
         if (mproc_condition_notify(cond, 1) != 0)
             return 5;
+        if (rand_r(&seed) % 4 == 0)
+            usleep(200);
         rc = mproc_condition_wait(cond, (rand_r(&seed) % 3) * 0.002);
         if (rc != 0 && rc != MPROC_EAGAIN && rc != MPROC_ETIMEDOUT &&
             rc != MPROC_EOWNERDEAD)
@@ -943,6 +982,8 @@ int main(void)
     tcase_add_test(tc, condition_calls_without_lock_are_eperm);
     tcase_add_test(tc, condition_wait_times_out_with_lock_held_at_same_depth);
     tcase_add_test(tc, condition_notify_wakes_exactly_n_waiters);
+    tcase_add_test(
+        tc, condition_notifier_that_then_waits_never_takes_its_own_notify);
     tcase_add_test(tc, condition_over_given_rlock_shares_it);
     tcase_add_test(tc, condition_lock_holder_death_gives_eownerdead);
     tcase_add_test(tc, condition_still_wakes_live_waiter_after_waiter_death);

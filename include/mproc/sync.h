@@ -195,8 +195,7 @@ MPROC_API void mproc_semaphore_destroy(mproc_semaphore *s);
  * Condition; several Conditions may share one lock.
  * Returns as mproc_lock_create.
  */
-MPROC_API int mproc_condition_create(mproc_condition **out,
-                                     mproc_rlock *lock);
+MPROC_API int mproc_condition_create(mproc_condition **out, mproc_rlock *lock);
 
 /* mproc_condition_acquire, _release - acquire or release the underlying
  * RLock: the same results as mproc_rlock_acquire and _release. */

@@ -4,34 +4,46 @@
  * Layout of the page (memfd "mproc-condition"):
  *   header    magic, version
  *   own_lock  the Condition's own RLock, when none was given (own line)
- *   signals   wake-up tokens not yet taken: the futex word (own line)
+ *   gen       notify generation: the futex word waiters sleep on (own line)
+ *   signals   wake-up tokens not yet taken
  *   waiting   waiters not yet given a token
  *
  * Wake-ups are tokens, not addressed to a waiter. wait, holding the lock,
- * counts itself in waiting, releases the lock entirely and sleeps until it
- * can take a token (a compare-and-swap decrementing signals > 0).
- * notify(n), holding the lock, moves k = min(n, waiting) from waiting to
- * signals and wakes k sleepers. A waiter whose timeout passes re-takes the
- * lock, then takes a token if one is left (a notify raced with its timeout:
- * it counts as notified) or else removes itself from waiting.
+ * notes the generation g, counts itself in waiting, releases the lock
+ * entirely and sleeps on gen. notify(n), holding the lock, moves
+ * k = min(n, waiting) from waiting to signals, bumps gen and requeues k
+ * sleepers from gen onto the lock's futex (FUTEX_CMP_REQUEUE, marking the
+ * lock WAITERS): they wake as the lock is released, one per release, and
+ * find it free - no wake-up into a lock the notifier still holds. Every
+ * waiter re-takes the lock marked WAITERS, so each release passes the
+ * wake-up on to the next requeued waiter. A waiter may take a token (a
+ * compare-and-swap decrementing signals > 0) only once gen != g, that is once a
+ * notify came after it began to wait: a thread that notifies and then waits can
+ * never take its own notification, nor can any later arrival. A waiter whose
+ * timeout passes re-takes the lock, then takes a token if it may and one is
+ * left (a notify raced with its timeout: it counts as notified), or else
+ * removes itself from waiting.
  *
  * Invariant, whenever the lock is free: waiting + signals == the waiters
- * inside wait that have not taken a token. Each notify thus makes exactly
- * k waiters return notified (never more: a token is taken once), though
- * not necessarily the ones asleep longest. waiting and the decision to
- * leave it are changed only under the lock; signals also lock-free by
- * takers, which only decrease it, so a timed-out waiter that finds no token
- * under the lock is certainly still counted in waiting.
+ * inside wait that have not taken a token. So each notify makes exactly k
+ * waiters return notified (a token is taken once), all of them waiting
+ * before the notify, though not necessarily the longest-waiting ones.
+ * waiting, gen and the decision to leave are changed only under the lock;
+ * signals also lock-free by takers, which only decrease it, so a timed-out
+ * waiter that finds no token under the lock is certainly still counted in
+ * waiting. notify adds the tokens before it publishes the new gen (release
+ * ordering), and waiters read gen (acquire) before looking for tokens.
  *
- * Crash. notify adds to signals before it subtracts from waiting, so a
- * notifier killed between the two leaves waiting too high (a phantom), not
- * a live waiter uncounted. A waiter killed while waiting is such a phantom
- * too. A phantom can never keep a live sleeper asleep - any sleeper takes
- * any token - but a notify may hand it a token, which a later waiter takes
- * as one spurious wake-up; after that the counts are exact again. A
- * notifier killed before its futex wake leaves tokens that sleepers find at
- * the end of their slice (50 ms). A process killed holding the lock is the
- * RLock's owner death: MPROC_EOWNERDEAD to the next holder.
+ * Crash. notify adds to signals and bumps gen before it subtracts from
+ * waiting, so a notifier killed in between leaves waiting too high (a
+ * phantom), never a live waiter uncounted. A waiter killed while waiting is
+ * such a phantom too. A phantom never keeps a live sleeper asleep - any
+ * eligible waiter takes any token - but a notify may hand it a token,
+ * which a later waiter takes as one spurious wake-up; the counts are then
+ * exact again. A notifier killed before its requeue leaves sleepers that
+ * see the new gen at the end of their slice (50 ms). A process killed
+ * holding the lock is the RLock's owner death: MPROC_EOWNERDEAD to the next
+ * holder.
  */
 #include "sync_internal.h"
 
@@ -42,7 +54,8 @@
 struct cond_shm {
     mproc__sync_header hdr;
     alignas(MPROC__CACHE_LINE) mproc__rlock own_lock;
-    alignas(MPROC__CACHE_LINE) _Atomic uint32_t signals;
+    alignas(MPROC__CACHE_LINE) _Atomic uint32_t gen;
+    _Atomic uint32_t signals;
     _Atomic uint32_t waiting;
 };
 
@@ -65,6 +78,7 @@ int mproc_condition_create(mproc_condition **out, mproc_rlock *lock)
     mproc_condition *c = h;
     c->shm = shm;
     mproc__rlock_init(&c->shm->own_lock);
+    atomic_init(&c->shm->gen, 0);
     atomic_init(&c->shm->signals, 0);
     atomic_init(&c->shm->waiting, 0);
     c->lock = given ? given : &c->shm->own_lock;
@@ -94,13 +108,7 @@ int mproc_condition_release(mproc_condition *c)
 /* Takes a wake-up token if one is left. */
 static bool take_token(struct cond_shm *m)
 {
-    uint32_t s = atomic_load_explicit(&m->signals, memory_order_acquire);
-    while (s > 0)
-        if (atomic_compare_exchange_weak_explicit(&m->signals, &s, s - 1,
-                                                  memory_order_acq_rel,
-                                                  memory_order_acquire))
-            return true;
-    return false;
+    return mproc__sync_take(&m->signals);
 }
 
 int mproc_condition_wait(mproc_condition *c, double timeout)
@@ -112,19 +120,26 @@ int mproc_condition_wait(mproc_condition *c, double timeout)
         return MPROC_EINVAL;
     int64_t deadline;
     mproc__deadline(timeout, &deadline);
+    uint32_t g = atomic_load_explicit(&m->gen, memory_order_relaxed);
     uint32_t w = atomic_load_explicit(&m->waiting, memory_order_relaxed);
     atomic_store_explicit(&m->waiting, w + 1, memory_order_relaxed);
     uint32_t depth = mproc__rlock_release_all(c->lock);
 
-    bool notified;
-    while (!(notified = take_token(m)))
-        if (mproc__sync_sleep(&m->signals, 0, deadline) == MPROC_ETIMEDOUT)
+    bool notified = false;
+    for (;;) {
+        uint32_t now = atomic_load_explicit(&m->gen, memory_order_acquire);
+        if (now != g && (notified = take_token(m)))
             break;
+        if (mproc__sync_sleep(&m->gen, now, deadline) == MPROC_ETIMEDOUT)
+            break;
+    }
 
     int rc = mproc__rlock_acquire_depth(c->lock, depth);
-    if (!notified && !(notified = take_token(m))) {
+    if (!notified) {
+        if (atomic_load_explicit(&m->gen, memory_order_acquire) != g)
+            notified = take_token(m);
         w = atomic_load_explicit(&m->waiting, memory_order_relaxed);
-        if (w > 0) /* 0 only after a holder died mid-notify */
+        if (!notified && w > 0) /* 0 only after a holder died mid-notify */
             atomic_store_explicit(&m->waiting, w - 1, memory_order_relaxed);
     }
     if (rc == MPROC_EOWNERDEAD)
@@ -141,9 +156,11 @@ int mproc_condition_notify(mproc_condition *c, unsigned n)
     uint32_t k = n < w ? n : w;
     if (k == 0)
         return 0;
-    atomic_fetch_add_explicit(&m->signals, k, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&m->signals, k, memory_order_relaxed);
+    uint32_t g = atomic_fetch_add_explicit(&m->gen, 1, memory_order_release);
     atomic_store_explicit(&m->waiting, w - k, memory_order_relaxed);
-    mproc__futex_wake(&m->signals, (int)(k > INT32_MAX ? INT32_MAX : k));
+    mproc__lock_requeue(&c->lock->lock, &m->gen, g + 1,
+                        (int)(k > INT32_MAX ? INT32_MAX : k));
     return 0;
 }
 

@@ -56,7 +56,8 @@ int mproc_lock_create(mproc_lock **out)
 
 static struct lock_shm *lock_shm(const mproc_lock *l)
 {
-    MPROC__CHECK(l && l->magic == MPROC__SYNC_LIVE, "invalid or destroyed Lock");
+    MPROC__CHECK(l && l->magic == MPROC__SYNC_LIVE,
+                 "invalid or destroyed Lock");
     return l->shm;
 }
 
@@ -100,7 +101,8 @@ int mproc_rlock_create(mproc_rlock **out)
 
 mproc__rlock *mproc__rlock_of(mproc_rlock *r)
 {
-    MPROC__CHECK(r && r->magic == MPROC__SYNC_LIVE, "invalid or destroyed RLock");
+    MPROC__CHECK(r && r->magic == MPROC__SYNC_LIVE,
+                 "invalid or destroyed RLock");
     return &r->shm->lock;
 }
 

@@ -59,7 +59,7 @@
 #define W MPROC__LOCK_WAITERS
 
 /* Polls of the word before sleeping on a contended lock. */
-#define SPIN 200
+#define SPIN 300
 
 static inline void cpu_relax(void)
 {
@@ -100,8 +100,7 @@ int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
     return 0;
 }
 
-int mproc__sync_map(const char *name, size_t size, uint32_t magic,
-                    void **addr)
+int mproc__sync_map(const char *name, size_t size, uint32_t magic, void **addr)
 {
     void *p;
     int rc = mproc__shared_map(name, size, 0, &p, NULL);
@@ -154,12 +153,13 @@ static bool take_over(mproc__lock *l, uint64_t v, uint64_t me)
     return cas(l, &v, me | W);
 }
 
-int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline)
+/* Acquires l for me, the free word becoming me | mark; spins first. */
+static int acquire_slow(mproc__lock *l, uint64_t me, uint64_t mark,
+                        int64_t deadline)
 {
-    uint64_t me = mproc__self_token();
     for (int i = 0; i < SPIN; i++) {
         uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
-        if (v == 0 && cas(l, &v, me))
+        if (v == 0 && cas(l, &v, me | mark))
             return 0;
         cpu_relax();
     }
@@ -186,6 +186,18 @@ int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline)
         if (rc == MPROC_ETIMEDOUT)
             return MPROC_ETIMEDOUT;
     }
+}
+
+int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline)
+{
+    return acquire_slow(l, mproc__self_token(), 0, deadline);
+}
+
+void mproc__lock_requeue(mproc__lock *l, _Atomic uint32_t *word,
+                         uint32_t expected, int n)
+{
+    atomic_fetch_or_explicit(&l->own, W, memory_order_relaxed);
+    mproc__futex_requeue(word, expected, futex_half(l), n);
 }
 
 int mproc__lock_acquire(mproc__lock *l, double timeout)
@@ -289,7 +301,8 @@ uint32_t mproc__rlock_release_all(mproc__rlock *r)
 
 int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth)
 {
-    int rc = mproc__lock_acquire(&r->lock, MPROC_FOREVER);
+    /* Marked WAITERS: other waiters may have been requeued to the lock. */
+    int rc = acquire_slow(&r->lock, mproc__self_token(), W, MPROC__NO_DEADLINE);
     rlock_own(r, depth);
     return rc;
 }

@@ -69,13 +69,7 @@ static struct sem_shm *sem_shm(const mproc_semaphore *s)
 /* Takes a unit if one is there. */
 static bool try_take(struct sem_shm *m)
 {
-    uint32_t v = atomic_load_explicit(&m->value, memory_order_relaxed);
-    while (v > 0)
-        if (atomic_compare_exchange_weak_explicit(&m->value, &v, v - 1,
-                                                  memory_order_acquire,
-                                                  memory_order_relaxed))
-            return true;
-    return false;
+    return mproc__sync_take(&m->value);
 }
 
 int mproc_semaphore_acquire(mproc_semaphore *s, double timeout)

@@ -154,5 +154,8 @@ bool mproc__token_alive(uint64_t token)
         /* Gone between the two looks, or /proc is unreadable: only the
          * first is proof of death. */
         return !(kill(pid, 0) != 0 && errno == ESRCH);
-    return state != 'Z' && state != 'X' && make_token(pid, start) == token;
+    /* A token made while /proc was unreadable has no start time: then the
+     * PID alone must do. */
+    return state != 'Z' && state != 'X' &&
+           (token >> 32 == 0 || make_token(pid, start) == token);
 }

@@ -144,4 +144,14 @@ int mproc__shm_unlink(const char *path);
 /* mproc__random_bytes - len bytes from getrandom; 0 or a negative errno. */
 int mproc__random_bytes(void *buf, size_t len);
 
+/* sync area: futex_requeue.c */
+
+/*
+ * mproc__futex_requeue - move up to n sleepers (waking none) from the
+ * process-shared futex from to to, if *from still equals expected.
+ * Returns the number moved, or a negative errno (-EAGAIN: *from differed).
+ */
+int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
+                         _Atomic uint32_t *to, int n);
+
 #endif /* MPROC_SYS_H */
