@@ -9,6 +9,7 @@
 
 #include "mproc/errors.h"
 #include "mproc/process.h"
+#include "mproc/shared.h"
 #include "mproc/sync.h"
 
 #endif /* MPROC_H */

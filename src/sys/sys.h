@@ -137,6 +137,30 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
 void mproc__shared_unmap(void *addr, size_t size);
 
+/* shm.c (shared area): named POSIX shared memory, as CPython names it. */
+
+/*
+ * mproc__shm_create - create the block path ("/name") exclusively, mode
+ * 0600, sized to size bytes and mapped MAP_SHARED at *addr. Returns 0;
+ * -EEXIST when taken; MPROC_ENOMEM when the size cannot be backed or
+ * mapped; another negative errno value. On failure the name is unlinked
+ * again and nothing stays open or mapped.
+ */
+int mproc__shm_create(const char *path, size_t size, void **addr);
+
+/*
+ * mproc__shm_open - map the existing block path whole: *size its size,
+ * *addr the mapping. Returns 0; -ENOENT; MPROC_EINVAL for a block of size
+ * 0; MPROC_ENOMEM; another negative errno value. Nothing stays open.
+ */
+int mproc__shm_open(const char *path, size_t *size, void **addr);
+
+/* mproc__shm_unlink - remove the name path; 0 or a negative errno. */
+int mproc__shm_unlink(const char *path);
+
+/* mproc__random_bytes - len bytes from getrandom; 0 or a negative errno. */
+int mproc__random_bytes(void *buf, size_t len);
+
 /* sync area: futex_requeue.c */
 
 /*
