@@ -120,4 +120,20 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
 void mproc__shared_unmap(void *addr, size_t size);
 
+/* mem.c (queue): pages of a shared mapping. */
+
+/*
+ * mproc__mem_populate - allocate the pages of [addr, addr+len) of a shared
+ * mapping now (page-aligned addr). Returns 0, or MPROC_ENOMEM when the
+ * memory is not there (where a write would have raised SIGBUS). On kernels
+ * without MADV_POPULATE_WRITE it does nothing and returns 0.
+ */
+int mproc__mem_populate(void *addr, size_t len);
+
+/*
+ * mproc__mem_discard - give back the pages of [addr, addr+len) of a shared
+ * memfd mapping (page-aligned): they read as zeros afterwards.
+ */
+void mproc__mem_discard(void *addr, size_t len);
+
 #endif /* MPROC_SYS_H */
