@@ -85,6 +85,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -193,6 +194,80 @@ static struct shared *shared_of(mproc_queue *q)
     return q->s;
 }
 
+/*
+ * A call's time budget. The deadline is computed from the timeout only
+ * when the call first has to wait (reading the clock costs more than a
+ * whole uncontended put on some virtual machines), which moves the start
+ * of the timeout by no more than the call's own non-waiting work.
+ */
+struct budget {
+    double timeout;
+    int64_t deadline;
+    bool known;
+};
+
+static int budget_init(struct budget *b, double timeout)
+{
+    if (timeout != timeout) /* NaN */
+        return MPROC_EINVAL;
+    b->timeout = timeout;
+    b->deadline = MPROC__NO_DEADLINE;
+    b->known = timeout < 0;
+    return 0;
+}
+
+static int64_t deadline_of(struct budget *b)
+{
+    if (!b->known) {
+        mproc__deadline(b->timeout, &b->deadline);
+        b->known = true;
+    }
+    return b->deadline;
+}
+
+/* Whether the budget is spent; reads the clock only for timeouts > 0. */
+static bool spent(struct budget *b)
+{
+    if (b->timeout < 0)
+        return false;
+    return b->timeout == 0 || mproc__now() >= deadline_of(b);
+}
+
+static int expired(const struct budget *b)
+{
+    return mproc__expired(b->timeout);
+}
+
+/*
+ * This process's token, cached. mproc__self_token() checks getpid() on
+ * every call, a syscall since glibc 2.25; here a fork handler forgets the
+ * cached token in the child instead (a process made by a raw clone that
+ * skips fork handlers must not use a queue its parent used).
+ */
+static _Atomic uint64_t self_cache;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_forget(void)
+{
+    atomic_store_explicit(&self_cache, 0, memory_order_relaxed);
+}
+
+static void self_register(void)
+{
+    pthread_atfork(NULL, NULL, self_forget);
+}
+
+static uint64_t self_token(void)
+{
+    uint64_t t = RELAXED(&self_cache);
+    if (t)
+        return t;
+    pthread_once(&self_once, self_register);
+    t = mproc__self_token();
+    atomic_store_explicit(&self_cache, t, memory_order_relaxed);
+    return t;
+}
+
 /* ---- locks ---------------------------------------------------------- */
 
 /* The futex half of a lock word: its low 32 bits (the holder's PID). */
@@ -216,16 +291,17 @@ static bool lock_steal(_Atomic uint64_t *lock, uint64_t held)
 {
     if (held == 0 || mproc__token_alive(held & ~LOCK_WAITERS))
         return false;
-    return lock_cas(lock, &held, mproc__self_token() | LOCK_WAITERS);
+    return lock_cas(lock, &held, self_token() | LOCK_WAITERS);
 }
 
 /*
- * Takes lock by deadline. Returns 0, 1 when it was taken over from a dead
+ * Takes lock within the budget, but waits at least LOCK_GRACE_NS whatever
+ * the call's timeout. Returns 0, 1 when it was taken over from a dead
  * holder (the caller repairs), or MPROC_ETIMEDOUT.
  */
-static int lock_take(_Atomic uint64_t *lock, int64_t deadline)
+static int lock_take(_Atomic uint64_t *lock, struct budget *b)
 {
-    uint64_t self = mproc__self_token(), v = 0;
+    uint64_t self = self_token(), v = 0;
     if (lock_cas(lock, &v, self))
         return 0;
     for (int i = 0; i < SPIN; i++) {
@@ -234,6 +310,9 @@ static int lock_take(_Atomic uint64_t *lock, int64_t deadline)
         if (v == 0 && lock_cas(lock, &v, self))
             return 0;
     }
+    int64_t deadline = mproc__now() + LOCK_GRACE_NS;
+    if (deadline_of(b) > deadline)
+        deadline = deadline_of(b);
     for (;;) {
         v = RELAXED(lock);
         if (v == 0) {
@@ -268,13 +347,6 @@ static void lock_give(_Atomic uint64_t *lock)
     uint64_t old = atomic_exchange_explicit(lock, 0, memory_order_release);
     if (old & LOCK_WAITERS)
         mproc__futex_wake(futex_half(lock), 1);
-}
-
-/* A lock wait lasts at least LOCK_GRACE_NS, whatever the call's timeout. */
-static int64_t lock_deadline(int64_t deadline)
-{
-    int64_t grace = mproc__now() + LOCK_GRACE_NS;
-    return deadline > grace ? deadline : grace;
 }
 
 /* ---- waiting and waking ---------------------------------------------- */
@@ -446,12 +518,12 @@ static void p_repair(mproc_queue *q)
     wake(&s->data);
 }
 
-static int p_lock(mproc_queue *q, int64_t deadline, double timeout)
+static int p_lock(mproc_queue *q, struct budget *b)
 {
-    int rc = lock_take(&q->s->plock, lock_deadline(deadline));
+    int rc = lock_take(&q->s->plock, b);
     if (rc == 1)
         p_repair(q);
-    return rc < 0 ? mproc__expired(timeout) : 0;
+    return rc < 0 ? expired(b) : 0;
 }
 
 /* Unbounded: takes the pages up to end (and some ahead) before writing. */
@@ -477,7 +549,7 @@ static int take_pages(mproc_queue *q, uint64_t end)
  * bytes are free and, if items, a message may begin.
  */
 static int wait_room(mproc_queue *q, uint64_t need, bool items,
-                     int64_t deadline, double timeout)
+                     struct budget *b)
 {
     struct shared *s = q->s;
     for (int i = 0;; i++) {
@@ -486,8 +558,8 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
         if (has_room(q, LOAD(&s->tail), need) &&
             (!items || has_item_room(q, LOAD(&s->nput))))
             return 0;
-        if (mproc__now() >= deadline)
-            return mproc__expired(timeout);
+        if (b->timeout == 0)
+            return MPROC_EAGAIN;
         if (i < SPIN) {
             cpu_relax();
             continue;
@@ -498,19 +570,20 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
         if (has_room(q, LOAD(&s->tail), need) &&
             (!items || has_item_room(q, LOAD(&s->nput))))
             return 0;
-        if (mproc__futex_wait(&s->room.seq, seq, deadline) == MPROC_ETIMEDOUT)
-            return mproc__expired(timeout);
+        if (spent(b) || mproc__futex_wait(&s->room.seq, seq, deadline_of(b)) ==
+                            MPROC_ETIMEDOUT)
+            return expired(b);
     }
 }
 
 /* Puts a message that fits the ring as one record. */
 static int put_whole(mproc_queue *q, const void *data, size_t len,
-                     int64_t deadline, double timeout)
+                     struct budget *b)
 {
     struct shared *s = q->s;
     uint64_t need = HDR + round16(len);
     for (;;) {
-        int rc = p_lock(q, deadline, timeout);
+        int rc = p_lock(q, b);
         if (rc)
             return rc;
         if (RELAXED(&s->state) != Q_OPEN) {
@@ -532,7 +605,7 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
         lock_give(&s->plock);
         if (s->unbounded)
             return MPROC_ENOMEM;
-        rc = wait_room(q, need, true, deadline, timeout);
+        rc = wait_room(q, need, true, b);
         if (rc)
             return rc;
     }
@@ -544,10 +617,10 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
  * ABORT record; the first waits for an item slot.
  */
 static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
-                      int64_t deadline, double timeout)
+                      struct budget *b)
 {
     struct shared *s = q->s;
-    int rc = p_lock(q, deadline, timeout);
+    int rc = p_lock(q, b);
     if (rc)
         return rc;
     size_t off = 0;
@@ -560,7 +633,7 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
         uint64_t want = 2 * HDR + round16(min_u64(len - off, q->cap / 4));
         uint64_t room = room_at(q, tail, want);
         if (room < want || (off == 0 && !has_item_room(q, nput))) {
-            rc = wait_room(q, want, off == 0, deadline, timeout);
+            rc = wait_room(q, want, off == 0, b);
             if (rc)
                 break;
             continue;
@@ -583,17 +656,17 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len,
                     double timeout)
 {
-    int64_t deadline;
-    if (!q || (!data && len > 0) || mproc__deadline(timeout, &deadline))
+    struct budget b;
+    if (!q || (!data && len > 0) || budget_init(&b, timeout))
         return MPROC_EINVAL;
     struct shared *s = shared_of(q);
     if (RELAXED(&s->state) != Q_OPEN)
         return MPROC_ESHUTDOWN;
     if (len <= q->cap - HDR)
-        return put_whole(q, data, len, deadline, timeout);
+        return put_whole(q, data, len, &b);
     if (s->unbounded)
         return MPROC_ENOMEM;
-    return put_stream(q, data, len, deadline, timeout);
+    return put_stream(q, data, len, &b);
 }
 
 int mproc_queue_put_nowait(mproc_queue *q, const void *data, size_t len)
@@ -656,16 +729,16 @@ static void c_repair(mproc_queue *q)
     wake(&s->done);
 }
 
-static int c_lock(mproc_queue *q, int64_t deadline, double timeout)
+static int c_lock(mproc_queue *q, struct budget *b)
 {
-    int rc = lock_take(&q->s->clock, lock_deadline(deadline));
+    int rc = lock_take(&q->s->clock, b);
     if (rc == 1)
         c_repair(q);
-    return rc < 0 ? mproc__expired(timeout) : 0;
+    return rc < 0 ? expired(b) : 0;
 }
 
 /* Waits, without the consumers' lock, until a record seems to be there. */
-static int wait_data(mproc_queue *q, int64_t deadline, double timeout)
+static int wait_data(mproc_queue *q, struct budget *b)
 {
     struct shared *s = q->s;
     for (int i = 0;; i++) {
@@ -673,8 +746,8 @@ static int wait_data(mproc_queue *q, int64_t deadline, double timeout)
             return 0;
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
-        if (mproc__now() >= deadline)
-            return mproc__expired(timeout);
+        if (b->timeout == 0)
+            return MPROC_EAGAIN;
         if (i < SPIN) {
             cpu_relax();
             continue;
@@ -684,8 +757,9 @@ static int wait_data(mproc_queue *q, int64_t deadline, double timeout)
             return 0;
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
-        if (mproc__futex_wait(&s->data.seq, seq, deadline) == MPROC_ETIMEDOUT)
-            return mproc__expired(timeout);
+        if (spent(b) || mproc__futex_wait(&s->data.seq, seq, deadline_of(b)) ==
+                            MPROC_ETIMEDOUT)
+            return expired(b);
     }
 }
 
@@ -784,14 +858,14 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
 static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
                double timeout)
 {
-    int64_t deadline;
-    if (mproc__deadline(timeout, &deadline))
+    struct budget b;
+    if (budget_init(&b, timeout))
         return MPROC_EINVAL;
     struct shared *s = shared_of(q);
     for (;;) {
-        int rc = wait_data(q, deadline, timeout);
+        int rc = wait_data(q, &b);
         if (rc == 0)
-            rc = c_lock(q, deadline, timeout);
+            rc = c_lock(q, &b);
         if (rc)
             return rc;
         rc = take_message(q, buf, cap, out, len);
@@ -866,7 +940,9 @@ int mproc_queue_shutdown(mproc_queue *q, bool immediate)
     while (st < want && !atomic_compare_exchange_weak(&s->state, &st, want))
         ;
     if (immediate) {
-        c_lock(q, MPROC__NO_DEADLINE, MPROC_FOREVER);
+        struct budget forever;
+        budget_init(&forever, MPROC_FOREVER);
+        c_lock(q, &forever);
         uint64_t head;
         while (data_at(q, head = RELAXED(&s->head))) {
             struct rec r = *rec_at(q, head);
@@ -904,8 +980,8 @@ static bool all_done(struct shared *s)
 
 int mproc_queue_join(mproc_queue *q, double timeout)
 {
-    int64_t deadline;
-    if (!q || mproc__deadline(timeout, &deadline))
+    struct budget b;
+    if (!q || budget_init(&b, timeout))
         return MPROC_EINVAL;
     struct shared *s = shared_of(q);
     if (!s->joinable)
@@ -916,9 +992,10 @@ int mproc_queue_join(mproc_queue *q, double timeout)
         uint32_t seq = prepare_sleep(&s->done);
         if (all_done(s))
             return 0;
-        if (mproc__now() >= deadline ||
-            mproc__futex_wait(&s->done.seq, seq, deadline) == MPROC_ETIMEDOUT)
-            return mproc__expired(timeout);
+        if (spent(&b) ||
+            mproc__futex_wait(&s->done.seq, seq, deadline_of(&b)) ==
+                MPROC_ETIMEDOUT)
+            return expired(&b);
     }
 }
 
