@@ -108,7 +108,7 @@ static double big(mproc_queue *q)
     pid_t pid = fork();
     if (pid == 0) {
         unsigned char *in = malloc(BIG);
-        memset(in, 0, BIG);
+        memset(in, 1, BIG); /* not 0: malloc+memset 0 may become calloc */
         mproc_queue_put(ctl, "r", 1, -1);
         if (mproc_queue_get(q, in, BIG, &len, -1) != 0 || len != BIG)
             _exit(1);

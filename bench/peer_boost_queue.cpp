@@ -111,7 +111,7 @@ static double big()
     pid_t pid = fork();
     if (pid == 0) {
         unsigned char *in = (unsigned char *)malloc(BIG);
-        std::memset(in, 0, BIG);
+        std::memset(in, 1, BIG); // not 0: may become calloc
         ctl.send("r", 1, 0);
         q.receive(in, BIG, len, prio);
         ctl.send("d", 1, 0);
