@@ -152,10 +152,22 @@ static double median_of(double (*fn)(void))
     return bench_median(v, REPS);
 }
 
-static double t11(void) { return throughput(1, 1, N_THROUGHPUT); }
-static double t22(void) { return throughput(2, 2, N_THROUGHPUT); }
-static double t44(void) { return throughput(4, 4, N_THROUGHPUT); }
-static double pp(void) { return pingpong(N_PINGPONG); }
+static double t11(void)
+{
+    return throughput(1, 1, N_THROUGHPUT);
+}
+static double t22(void)
+{
+    return throughput(2, 2, N_THROUGHPUT);
+}
+static double t44(void)
+{
+    return throughput(4, 4, N_THROUGHPUT);
+}
+static double pp(void)
+{
+    return pingpong(N_PINGPONG);
+}
 
 int main(void)
 {

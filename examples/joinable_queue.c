@@ -8,10 +8,9 @@
  *             print(f'Working on {item}'); print(f'Finished {item}')
  *             q.task_done()
  *     q = JoinableQueue()
- *     for i in range(WORKERS): Process(target=worker, args=(q,), daemon=True).start()
- *     for item in range(30): q.put(item)
- *     q.join()
- *     print('All work completed')
+ *     for i in range(WORKERS): Process(target=worker, args=(q,),
+ * daemon=True).start() for item in range(30): q.put(item) q.join() print('All
+ * work completed')
  *
  * Here the workers end cleanly: after join the queue is shut down, each
  * worker's get fails with MPROC_ESHUTDOWN and it returns.

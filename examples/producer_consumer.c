@@ -122,7 +122,6 @@ int main(void)
     for (int i = 0; i < CONSUMERS; i++)
         failed |= finish(consumers[i]);
     mproc_queue_destroy(q);
-    printf("all %d producers and %d consumers joined\n", PRODUCERS,
-           CONSUMERS);
+    printf("all %d producers and %d consumers joined\n", PRODUCERS, CONSUMERS);
     return failed ? 1 : 0;
 }

@@ -99,7 +99,7 @@
 #define DEFAULT_BOUNDED_CAP ((uint64_t)1 << 20)
 #define MIN_UNBOUNDED_CAP ((uint64_t)64 << 20)
 #define MAX_CAP ((uint64_t)1 << 40)
-#define LIVENESS_NS 50000000   /* a lock waiter re-checks its holder */
+#define LIVENESS_NS 50000000    /* a lock waiter re-checks its holder */
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200
 #define RECLAIM_MIN ((uint64_t)256 << 10)
@@ -391,7 +391,8 @@ static struct rec *rec_at(mproc_queue *q, uint64_t pos)
 
 static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
 {
-    size_t off = (size_t)(pos & q->mask), first = (size_t)min_u64(n, q->cap - off);
+    size_t off = (size_t)(pos & q->mask),
+           first = (size_t)min_u64(n, q->cap - off);
     if (first)
         memcpy(q->ring + off, src, first);
     if (n > first)
@@ -400,7 +401,8 @@ static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
 
 static void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
 {
-    size_t off = (size_t)(pos & q->mask), first = (size_t)min_u64(n, q->cap - off);
+    size_t off = (size_t)(pos & q->mask),
+           first = (size_t)min_u64(n, q->cap - off);
     if (first)
         memcpy(dst, q->ring + off, first);
     if (n > first)
@@ -639,8 +641,8 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
             continue;
         }
         uint64_t n = min_u64(len - off, (room - 2 * HDR) & ~(uint64_t)15);
-        uint32_t flags = (off == 0 ? REC_FIRST : 0) |
-                         (off + n == len ? REC_LAST : 0);
+        uint32_t flags =
+            (off == 0 ? REC_FIRST : 0) | (off + n == len ? REC_LAST : 0);
         write_rec(q, tail, len, data + off, (uint32_t)n, flags);
         p_commit(s, tail + HDR + round16(n), nput + (off == 0),
                  flags & REC_LAST ? 0 : P_STREAMING);
@@ -992,9 +994,8 @@ int mproc_queue_join(mproc_queue *q, double timeout)
         uint32_t seq = prepare_sleep(&s->done);
         if (all_done(s))
             return 0;
-        if (spent(&b) ||
-            mproc__futex_wait(&s->done.seq, seq, deadline_of(&b)) ==
-                MPROC_ETIMEDOUT)
+        if (spent(&b) || mproc__futex_wait(&s->done.seq, seq,
+                                           deadline_of(&b)) == MPROC_ETIMEDOUT)
             return expired(&b);
     }
 }

@@ -15,9 +15,8 @@
 
 static mproc_queue *make_queue(size_t maxsize, size_t capacity, bool joinable)
 {
-    mproc_queue_opts o = {.maxsize = maxsize,
-                          .capacity = capacity,
-                          .joinable = joinable};
+    mproc_queue_opts o = {
+        .maxsize = maxsize, .capacity = capacity, .joinable = joinable};
     mproc_queue *q = NULL;
     ck_assert_int_eq(mproc_queue_create(&q, &o), 0);
     ck_assert_ptr_nonnull(q);
@@ -506,7 +505,7 @@ static int put_expect_shutdown(mproc_queue *q, long len)
 {
     static unsigned char buf[1 << 16];
     return mproc_queue_put(q, buf, (size_t)len, 10.0) == MPROC_ESHUTDOWN ? 0
-                                                                          : 1;
+                                                                         : 1;
 }
 
 START_TEST(queue_shutdown_wakes_blocked_putters)
@@ -648,8 +647,7 @@ START_TEST(queue_bad_arguments_are_einval)
     ck_assert_int_eq(mproc_queue_get(NULL, &c, 1, &len, 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_queue_get(q, &c, 1, NULL, 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_queue_get(q, NULL, 1, &len, 0), MPROC_EINVAL);
-    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0.0 / 0.0),
-                     MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0.0 / 0.0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_queue_get_alloc(q, NULL, &len, 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_queue_shutdown(NULL, false), MPROC_EINVAL);
     ck_assert_int_eq(mproc_queue_task_done(NULL), MPROC_EINVAL);
@@ -796,9 +794,9 @@ static int st_producer(mproc_queue *q, long id)
     uint64_t x = round * 7919u + (uint64_t)id + 1;
     unsigned char *buf = malloc(ST_MAX);
     for (uint32_t seq = 0; seq < ST_MSGS; seq++) {
-        size_t len = sizeof(struct st_hdr) +
-                     (st_rand(&x) % 4 == 0 ? 4100 + st_rand(&x) % 1800
-                                           : st_rand(&x) % 300);
+        size_t len = sizeof(struct st_hdr) + (st_rand(&x) % 4 == 0
+                                                  ? 4100 + st_rand(&x) % 1800
+                                                  : st_rand(&x) % 300);
         struct st_hdr h = {round, (uint32_t)id, seq, (uint32_t)len, 0};
         fill(buf + sizeof h, len - sizeof h, st_rand(&x));
         h.sum = fnv(buf + sizeof h, len - sizeof h);
@@ -879,11 +877,11 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
                 killed_inside++;
                 continue;
             }
-            ck_assert_msg(status[i] == 0, "round %u: process %d exit %d",
-                          round, i, status[i]);
+            ck_assert_msg(status[i] == 0, "round %u: process %d exit %d", round,
+                          i, status[i]);
         }
-        bool consumer_died = victim >= ST_PRODUCERS &&
-                             status[victim] == 128 + SIGKILL;
+        bool consumer_died =
+            victim >= ST_PRODUCERS && status[victim] == 128 + SIGKILL;
         int missing = 0;
         for (int p = 0; p < ST_PRODUCERS; p++) {
             bool in_flight_seen = false;
@@ -944,7 +942,8 @@ int main(void)
     tcase_add_test(tc, queue_qsize_empty_full_track_contents);
     tcase_add_test(tc,
                    queue_three_producers_two_consumers_exactly_once_in_order);
-    tcase_add_test(tc, queue_bounded_three_producers_two_consumers_exactly_once);
+    tcase_add_test(tc,
+                   queue_bounded_three_producers_two_consumers_exactly_once);
     tcase_add_test(tc, queue_created_before_fork_is_shared_with_the_child);
     tcase_add_test(tc, queue_shutdown_wakes_blocked_getters);
     tcase_add_test(tc, queue_shutdown_wakes_blocked_putters);
