@@ -520,12 +520,19 @@ static void p_repair(mproc_queue *q)
     wake(&s->data);
 }
 
+/* Takes one side's lock, repairing after a dead holder. */
+static int side_lock(mproc_queue *q, _Atomic uint64_t *lock,
+                     void (*repair)(mproc_queue *), struct budget *b)
+{
+    int rc = lock_take(lock, b);
+    if (rc == 1)
+        repair(q);
+    return rc < 0 ? expired(b) : 0;
+}
+
 static int p_lock(mproc_queue *q, struct budget *b)
 {
-    int rc = lock_take(&q->s->plock, b);
-    if (rc == 1)
-        p_repair(q);
-    return rc < 0 ? expired(b) : 0;
+    return side_lock(q, &q->s->plock, p_repair, b);
 }
 
 /* Unbounded: takes the pages up to end (and some ahead) before writing. */
@@ -733,10 +740,7 @@ static void c_repair(mproc_queue *q)
 
 static int c_lock(mproc_queue *q, struct budget *b)
 {
-    int rc = lock_take(&q->s->clock, b);
-    if (rc == 1)
-        c_repair(q);
-    return rc < 0 ? expired(b) : 0;
+    return side_lock(q, &q->s->clock, c_repair, b);
 }
 
 /* Waits, without the consumers' lock, until a record seems to be there. */

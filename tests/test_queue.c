@@ -131,35 +131,34 @@ static int put_big(mproc_queue *q, long n)
     return rc == 0 ? 0 : 1;
 }
 
-START_TEST(queue_message_larger_than_capacity_streams_through)
+/* A child puts n bytes through a bounded queue; this process gets them. */
+static void stream_through(size_t maxsize, size_t capacity, size_t n,
+                           bool alloc)
 {
-    mproc_queue *q = make_queue(2, 4096, false);
-    const size_t n = 1000 * 1000 + 3;
+    mproc_queue *q = make_queue(maxsize, capacity, false);
     pid_t pid = spawn(put_big, q, (long)n);
-    void *data;
+    void *data = alloc ? NULL : malloc(n);
     size_t len;
-    ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 10.0), 0);
+    if (alloc)
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 10.0), 0);
+    else
+        ck_assert_int_eq(mproc_queue_get(q, data, n, &len, 10.0), 0);
     ck_assert_uint_eq(len, n);
     ck_assert(check_fill(data, n, 7));
     free(data);
     ck_assert_int_eq(wait_exit(pid), 0);
     mproc_queue_destroy(q);
 }
+
+START_TEST(queue_message_larger_than_capacity_streams_through)
+{
+    stream_through(2, 4096, 1000 * 1000 + 3, true);
+}
 END_TEST
 
 START_TEST(queue_64mib_message_streams_through_bounded_queue)
 {
-    mproc_queue *q = make_queue(1, 0, false);
-    const size_t n = 64u << 20;
-    pid_t pid = spawn(put_big, q, (long)n);
-    unsigned char *buf = malloc(n);
-    size_t len;
-    ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0), 0);
-    ck_assert_uint_eq(len, n);
-    ck_assert(check_fill(buf, n, 7));
-    free(buf);
-    ck_assert_int_eq(wait_exit(pid), 0);
-    mproc_queue_destroy(q);
+    stream_through(1, 0, 64u << 20, false);
 }
 END_TEST
 
