@@ -75,6 +75,16 @@ static void roundtrip(mproc_queue *q, size_t n)
     free(out);
 }
 
+/* Asserts that the next message is the one byte want. */
+static void assert_next_byte(mproc_queue *q, char want)
+{
+    char c = 0;
+    size_t len = 0;
+    ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), 0);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(c, want);
+}
+
 /* ---- sizes and order ------------------------------------------------- */
 
 START_TEST(queue_zero_byte_message_roundtrips)
@@ -303,10 +313,7 @@ START_TEST(queue_blocked_put_wakes_when_a_get_makes_room)
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
     ck_assert(now_s() - t0 < 4.0);
     ck_assert_int_eq(wait_exit(pid), 0);
-    char c;
-    size_t len;
-    ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), 0);
-    ck_assert_int_eq(c, 'b');
+    assert_next_byte(q, 'b');
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -467,10 +474,7 @@ START_TEST(queue_created_before_fork_is_shared_with_the_child)
     mproc_queue *q = make_queue(0, 0, false);
     pid_t pid = spawn(put_one_later, q, 0);
     ck_assert_int_eq(wait_exit(pid), 0);
-    char c;
-    size_t len;
-    ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), 0);
-    ck_assert_int_eq(c, 'x');
+    assert_next_byte(q, 'x');
     mproc_queue_destroy(q);
 }
 END_TEST
