@@ -6,7 +6,7 @@
  * absolute 64-bit counters that never wrap; a position's place in the ring
  * is pos & (cap - 1). The ring holds records, each 16-byte aligned:
  *
- *     struct rec { u64 total; u32 len; u32 flags; }  then len bytes, padded
+ *     u64 total; u64 len << 8 | flags;  then len bytes, padded to 16
  *
  * A message that fits is one record flagged FIRST|LAST. A message larger
  * than a bounded ring is a FIRST record, middle records and a LAST record
@@ -110,9 +110,11 @@ enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4 };
 enum { P_STREAMING = 1 };
 enum { Q_OPEN = 0, Q_SHUTDOWN = 1, Q_SHUTDOWN_NOW = 2 };
 
+/* A record header as read from the ring (where it is packed in 16 bytes:
+ * the total, then len << 8 | flags). */
 struct rec {
     uint64_t total; /* message length (FIRST record) */
-    uint32_t len;   /* payload bytes in this record */
+    uint64_t len;   /* payload bytes in this record */
     uint32_t flags; /* REC_* */
 };
 
@@ -384,9 +386,16 @@ static uint32_t prepare_sleep(struct waitq *w)
 
 /* ---- the ring --------------------------------------------------------- */
 
-static struct rec *rec_at(mproc_queue *q, uint64_t pos)
+static uint64_t *rec_at(mproc_queue *q, uint64_t pos)
 {
-    return (struct rec *)(void *)(q->ring + (pos & q->mask));
+    return (uint64_t *)(void *)(q->ring + (pos & q->mask));
+}
+
+static struct rec read_rec(mproc_queue *q, uint64_t pos)
+{
+    const uint64_t *h = rec_at(q, pos);
+    struct rec r = {h[0], h[1] >> 8, (uint32_t)(h[1] & 0xff)};
+    return r;
 }
 
 static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
@@ -489,12 +498,11 @@ static void p_commit(struct shared *s, uint64_t tail, uint64_t nput,
 }
 
 static void write_rec(mproc_queue *q, uint64_t pos, uint64_t total,
-                      const void *data, uint32_t len, uint32_t flags)
+                      const void *data, uint64_t len, uint32_t flags)
 {
-    struct rec *r = rec_at(q, pos);
-    r->total = total;
-    r->len = len;
-    r->flags = flags;
+    uint64_t *h = rec_at(q, pos);
+    h[0] = total;
+    h[1] = (uint64_t)len << 8 | flags;
     copy_in(q, pos + HDR, data, len);
 }
 
@@ -605,7 +613,7 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
                 lock_give(&s->plock);
                 return rc;
             }
-            write_rec(q, tail, len, data, (uint32_t)len, REC_FIRST | REC_LAST);
+            write_rec(q, tail, len, data, len, REC_FIRST | REC_LAST);
             p_commit(s, tail + need, nput + 1, 0);
             lock_give(&s->plock);
             wake(&s->data);
@@ -650,7 +658,7 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
         uint64_t n = min_u64(len - off, (room - 2 * HDR) & ~(uint64_t)15);
         uint32_t flags =
             (off == 0 ? REC_FIRST : 0) | (off + n == len ? REC_LAST : 0);
-        write_rec(q, tail, len, data + off, (uint32_t)n, flags);
+        write_rec(q, tail, len, data + off, n, flags);
         p_commit(s, tail + HDR + round16(n), nput + (off == 0),
                  flags & REC_LAST ? 0 : P_STREAMING);
         wake(&s->data);
@@ -808,7 +816,7 @@ static int take_rest(mproc_queue *q, unsigned char *dst, uint64_t total,
             wait_stream(q, head);
             continue;
         }
-        struct rec r = *rec_at(q, head);
+        struct rec r = read_rec(q, head);
         if (r.flags & REC_ABORT) {
             consume(q, &r, false);
             return 1;
@@ -835,7 +843,7 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
         uint64_t head = RELAXED(&s->head);
         if (!data_at(q, head))
             return 1;
-        struct rec r = *rec_at(q, head);
+        struct rec r = read_rec(q, head);
         if (!(r.flags & REC_FIRST)) { /* rest of a dead consumer's stream */
             consume(q, &r, false);
             continue;
@@ -951,7 +959,7 @@ int mproc_queue_shutdown(mproc_queue *q, bool immediate)
         c_lock(q, &forever);
         uint64_t head;
         while (data_at(q, head = RELAXED(&s->head))) {
-            struct rec r = *rec_at(q, head);
+            struct rec r = read_rec(q, head);
             consume(q, &r, false);
         }
         lock_give(&s->clock);
