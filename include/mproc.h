@@ -11,5 +11,6 @@
 #include "mproc/process.h"
 #include "mproc/shared.h"
 #include "mproc/sync.h"
+#include "mproc/queue.h"
 
 #endif /* MPROC_H */

@@ -171,4 +171,20 @@ int mproc__random_bytes(void *buf, size_t len);
 int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
                          _Atomic uint32_t *to, int n);
 
+/* mem.c (queue): pages of a shared mapping. */
+
+/*
+ * mproc__mem_populate - allocate the pages of [addr, addr+len) of a shared
+ * mapping now (page-aligned addr). Returns 0, or MPROC_ENOMEM when the
+ * memory is not there (where a write would have raised SIGBUS). On kernels
+ * without MADV_POPULATE_WRITE it does nothing and returns 0.
+ */
+int mproc__mem_populate(void *addr, size_t len);
+
+/*
+ * mproc__mem_discard - give back the pages of [addr, addr+len) of a shared
+ * memfd mapping (page-aligned): they read as zeros afterwards.
+ */
+void mproc__mem_discard(void *addr, size_t len);
+
 #endif /* MPROC_SYS_H */

@@ -1,0 +1,1091 @@
+/*
+ * queue.c - Queue, SimpleQueue and JoinableQueue over one shared ring.
+ *
+ * Layout. One memfd mapping: a control block (struct shared, one page)
+ * followed by the ring of cap bytes (a power of two). Byte positions are
+ * absolute 64-bit counters that never wrap; a position's place in the ring
+ * is pos & (cap - 1). The ring holds records, each 16-byte aligned:
+ *
+ *     u64 total; u64 len << 8 | flags;  then len bytes, padded to 16
+ *
+ * A message that fits is one record flagged FIRST|LAST. A message larger
+ * than a bounded ring is a FIRST record, middle records and a LAST record
+ * (total: the message's length, in the FIRST record); a stream its
+ * producer gave up on ends with a record flagged ABORT alone. A record
+ * never splits its header across the end of the ring (positions and cap
+ * are multiples of 16); its payload may wrap, and is copied in two parts.
+ *
+ * Two locks. The producers' lock guards tail (end of committed records),
+ * nput (messages begun) and pflags (STREAMING while a message is half
+ * sent); the consumers' lock guards head, nget (messages begun to be got)
+ * and nabort (messages that ended without being delivered). Each group
+ * sits on its own cache line; freed (the position producers may write up
+ * to, less cap) and each wait word have lines of their own, so the one
+ * producer and the one consumer of a 1->1 queue write disjoint lines and
+ * read each other's only to learn of progress (and each handle caches the
+ * last value it saw of tail, freed and nget: they only grow, so a stale
+ * copy is a safe under-estimate and the shared line is re-read only when
+ * the copy says "no room" or "no data"). Only consumers ever take both
+ * locks, consumers' first, and never wait for the producers' lock (they
+ * take it only when it is free or its holder is dead), so there is no
+ * lock-order cycle; a streaming producer waits for room while holding its
+ * lock, which is how chunks of one message stay contiguous.
+ *
+ * A lock is a 64-bit word: 0 when free, else the holder's process token
+ * (mproc__self_token: PID in the low 32 bits, start time above) with bit
+ * 31 (above any PID) set while others may sleep on it. Taking it is one
+ * compare-and-swap; waiters spin briefly, then sleep on the word's low
+ * half (a futex) for at most 50 ms at a time. When a wait runs out with
+ * the same holder still in the word, the waiter asks /proc whether the
+ * holder lives (mproc__token_alive) and if not takes the lock over with a
+ * compare-and-swap (one winner) and repairs what the holder left. So a
+ * process polls only while a lock is held by another for over 50 ms.
+ *
+ * Commit and repair. Each side's state changes by a redo journal: the
+ * lock holder first writes the record bytes into free ring space (nobody
+ * reads there), then the new (tail, nput, pflags) into pj_*, sets
+ * pj_valid, stores the three values, clears pj_valid. A takeover replays a
+ * valid journal (finishing a commit the dead holder began) and ignores
+ * anything else it wrote (bytes past tail are free space). So a record is
+ * either wholly committed or absent. If the dead producer was in the middle
+ * of a stream (STREAMING after replay), the new holder appends an ABORT
+ * record; a streaming producer always leaves 16 bytes free for that, so it
+ * never waits. The consumers' side is the same with (head, nget, nabort).
+ * A consumer killed in a stream leaves its remaining records at the head:
+ * the next consumer sees a record that is not FIRST and discards up to the
+ * end of that message. Crash consistency needs only program order of the
+ * stores (a killed process stops at an instruction boundary and its stores
+ * up to there reach memory), which release stores give; readers in other
+ * processes pair their acquire loads of tail / freed with them, so bytes
+ * are written before they are published and read before they are freed.
+ *
+ * Sleeping. Producers wait for room and item slots, consumers for data,
+ * joiners for done, each on a struct waitq: a futex sequence word, an
+ * announce counter and a handled copy. A sleeper bumps announce, fences,
+ * reads the sequence, re-checks its condition, and futex-waits on the
+ * sequence. The other side, after it publishes a change, fences and, only
+ * if announce differs from handled, bumps the sequence, wakes every
+ * sleeper and then stores handled = the announce it read. So there is no
+ * syscall when nobody sleeps; no lost wake-up (either the sleeper's
+ * re-check sees the change or the waker sees the announcement); a waker
+ * killed before its wake call leaves handled behind, so the next waker
+ * wakes instead; and a sleeper that died costs one needless wake. Sleeps
+ * on data and room are not bounded: nothing there depends on another
+ * process's life, except a consumer that waits in the middle of a stream,
+ * which re-checks the producers' lock every 50 ms.
+ *
+ * Unbounded queues. The ring is a sparse mapping of (by default) the
+ * machine's RAM, rounded up to a power of two. A producer takes the pages
+ * it will write ahead of time with MADV_POPULATE_WRITE (so running out of
+ * memory is MPROC_ENOMEM, not SIGBUS), and a consumer gives back whole
+ * drained pages with MADV_REMOVE in batches of 256 KiB (or when the queue
+ * runs empty) before it advances freed past them: pages are never given
+ * back while a producer may write them.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define QUEUE_MAGIC 0x6d715155u  /* shared block */
+#define HANDLE_MAGIC 0x68715155u /* process-local handle */
+#define QUEUE_VERSION 1u
+#define CACHELINE 64
+#define HDR 16u
+#define MIN_CAP 64u
+#define DEFAULT_BOUNDED_CAP ((uint64_t)1 << 20)
+#define MIN_UNBOUNDED_CAP ((uint64_t)64 << 20)
+#define MAX_CAP ((uint64_t)1 << 40)
+#define LIVENESS_NS 50000000    /* a lock waiter re-checks its holder */
+#define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
+#define SPIN 200
+#define RECLAIM_MIN ((uint64_t)256 << 10)
+#define POPULATE_AHEAD ((uint64_t)1 << 20)
+#define LOCK_WAITERS ((uint64_t)1 << 31)
+
+enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4 };
+enum { P_STREAMING = 1 };
+enum { Q_OPEN = 0, Q_SHUTDOWN = 1, Q_SHUTDOWN_NOW = 2 };
+
+/* A record header as read from the ring (where it is packed in 16 bytes:
+ * the total, then len << 8 | flags). */
+struct rec {
+    uint64_t total; /* message length (FIRST record) */
+    uint64_t len;   /* payload bytes in this record */
+    uint32_t flags; /* REC_* */
+};
+
+/* A condition to sleep on: see wake() and prepare_sleep(). */
+struct waitq {
+    _Atomic uint32_t seq;      /* bumped by a wake; the futex */
+    _Atomic uint32_t announce; /* bumped by each sleeper before it sleeps */
+    _Atomic uint32_t handled;  /* announce as of the last completed wake */
+};
+
+struct shared {
+    /* Written at create (state: once more, at shutdown). */
+    uint32_t magic, version;
+    uint64_t cap, maxsize, ring_off, page;
+    uint32_t joinable, unbounded;
+    _Atomic uint32_t state;
+
+    /* Producers: their lock and what it guards. */
+    _Alignas(CACHELINE) _Atomic uint64_t plock;
+    _Atomic uint64_t tail, nput;
+    _Atomic uint32_t pflags, pj_valid;
+    _Atomic uint64_t pj_tail, pj_nput;
+    _Atomic uint32_t pj_flags;
+    _Atomic uint64_t populated; /* unbounded: pages taken up to here */
+
+    /* Consumers: their lock and what it guards. */
+    _Alignas(CACHELINE) _Atomic uint64_t clock;
+    _Atomic uint64_t head, nget, nabort;
+    _Atomic uint32_t cj_valid;
+    _Atomic uint64_t cj_head, cj_nget, cj_nabort;
+
+    /* Written by consumers, read by producers: writable up to freed+cap. */
+    _Alignas(CACHELINE) _Atomic uint64_t freed;
+
+    _Alignas(CACHELINE) struct waitq data; /* consumers wait for records */
+    _Alignas(CACHELINE) struct waitq room; /* producers wait for room */
+    _Alignas(CACHELINE) struct waitq done; /* joiners wait for task_done */
+    _Atomic uint64_t ndone;                /* task_done calls */
+};
+
+struct mproc_queue {
+    uint32_t magic;
+    struct shared *s;
+    unsigned char *ring;
+    uint64_t cap, mask;
+    size_t map_size;
+    /* Last values seen of the shared counters (each only grows). */
+    _Atomic uint64_t tail_seen, freed_seen, nget_seen;
+};
+
+#define LOAD(p) atomic_load_explicit(p, memory_order_acquire)
+#define RELAXED(p) atomic_load_explicit(p, memory_order_relaxed)
+#define STORE(p, v) atomic_store_explicit(p, v, memory_order_release)
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+static inline uint64_t round16(uint64_t n)
+{
+    return (n + 15) & ~(uint64_t)15;
+}
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static struct shared *shared_of(mproc_queue *q)
+{
+    MPROC__CHECK(q->magic == HANDLE_MAGIC, "mproc_queue used after destroy");
+    return q->s;
+}
+
+/*
+ * A call's time budget. The deadline is computed from the timeout only
+ * when the call first has to wait (reading the clock costs more than a
+ * whole uncontended put on some virtual machines), which moves the start
+ * of the timeout by no more than the call's own non-waiting work.
+ */
+struct budget {
+    double timeout;
+    int64_t deadline;
+    bool known;
+};
+
+static int budget_init(struct budget *b, double timeout)
+{
+    if (timeout != timeout) /* NaN */
+        return MPROC_EINVAL;
+    b->timeout = timeout;
+    b->deadline = MPROC__NO_DEADLINE;
+    b->known = timeout < 0;
+    return 0;
+}
+
+static int64_t deadline_of(struct budget *b)
+{
+    if (!b->known) {
+        mproc__deadline(b->timeout, &b->deadline);
+        b->known = true;
+    }
+    return b->deadline;
+}
+
+/* Whether the budget is spent; reads the clock only for timeouts > 0. */
+static bool spent(struct budget *b)
+{
+    if (b->timeout < 0)
+        return false;
+    return b->timeout == 0 || mproc__now() >= deadline_of(b);
+}
+
+static int expired(const struct budget *b)
+{
+    return mproc__expired(b->timeout);
+}
+
+/*
+ * This process's token, cached. mproc__self_token() checks getpid() on
+ * every call, a syscall since glibc 2.25; here a fork handler forgets the
+ * cached token in the child instead (a process made by a raw clone that
+ * skips fork handlers must not use a queue its parent used).
+ */
+static _Atomic uint64_t self_cache;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_forget(void)
+{
+    atomic_store_explicit(&self_cache, 0, memory_order_relaxed);
+}
+
+static void self_register(void)
+{
+    pthread_atfork(NULL, NULL, self_forget);
+}
+
+static uint64_t self_token(void)
+{
+    uint64_t t = RELAXED(&self_cache);
+    if (t)
+        return t;
+    pthread_once(&self_once, self_register);
+    t = mproc__self_token();
+    atomic_store_explicit(&self_cache, t, memory_order_relaxed);
+    return t;
+}
+
+/* ---- locks ---------------------------------------------------------- */
+
+/* The futex half of a lock word: its low 32 bits (the holder's PID). */
+static _Atomic uint32_t *futex_half(_Atomic uint64_t *lock)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (_Atomic uint32_t *)(void *)lock;
+#else
+    return (_Atomic uint32_t *)(void *)lock + 1;
+#endif
+}
+
+static bool lock_cas(_Atomic uint64_t *lock, uint64_t *expect, uint64_t want)
+{
+    return atomic_compare_exchange_strong_explicit(
+        lock, expect, want, memory_order_acquire, memory_order_relaxed);
+}
+
+/* Takes over lock from a dead holder seen as held, if it is still so. */
+static bool lock_steal(_Atomic uint64_t *lock, uint64_t held)
+{
+    if (held == 0 || mproc__token_alive(held & ~LOCK_WAITERS))
+        return false;
+    return lock_cas(lock, &held, self_token() | LOCK_WAITERS);
+}
+
+/*
+ * Takes lock within the budget, but waits at least LOCK_GRACE_NS whatever
+ * the call's timeout. Returns 0, 1 when it was taken over from a dead
+ * holder (the caller repairs), or MPROC_ETIMEDOUT.
+ */
+static int lock_take(_Atomic uint64_t *lock, struct budget *b)
+{
+    uint64_t self = self_token(), v = 0;
+    if (lock_cas(lock, &v, self))
+        return 0;
+    for (int i = 0; i < SPIN; i++) {
+        cpu_relax();
+        v = RELAXED(lock);
+        if (v == 0 && lock_cas(lock, &v, self))
+            return 0;
+    }
+    int64_t deadline = mproc__now() + LOCK_GRACE_NS;
+    if (deadline_of(b) > deadline)
+        deadline = deadline_of(b);
+    for (;;) {
+        v = RELAXED(lock);
+        if (v == 0) {
+            /* Others may sleep too: keep the waiters bit for them. */
+            if (lock_cas(lock, &v, self | LOCK_WAITERS))
+                return 0;
+            continue;
+        }
+        if (!(v & LOCK_WAITERS)) {
+            if (!lock_cas(lock, &v, v | LOCK_WAITERS))
+                continue;
+            v |= LOCK_WAITERS;
+        }
+        int64_t now = mproc__now();
+        if (now < deadline) {
+            int64_t until =
+                deadline - now > LIVENESS_NS ? now + LIVENESS_NS : deadline;
+            if (mproc__futex_wait(futex_half(lock), (uint32_t)v, until) !=
+                MPROC_ETIMEDOUT)
+                continue;
+        }
+        /* The same holder kept it for a whole interval: is it alive? */
+        if (RELAXED(lock) == v && lock_steal(lock, v))
+            return 1;
+        if (mproc__now() >= deadline)
+            return MPROC_ETIMEDOUT;
+    }
+}
+
+static void lock_give(_Atomic uint64_t *lock)
+{
+    uint64_t old = atomic_exchange_explicit(lock, 0, memory_order_release);
+    if (old & LOCK_WAITERS)
+        mproc__futex_wake(futex_half(lock), 1);
+}
+
+/* ---- waiting and waking ---------------------------------------------- */
+
+/*
+ * Publishes a change to the sleepers on w, if any announced themselves
+ * since the last completed wake. handled is stored only after the wake
+ * call, so a waker killed before it leaves the wake to the next one.
+ */
+static void wake(struct waitq *w)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    uint32_t a = RELAXED(&w->announce);
+    if (a != RELAXED(&w->handled)) {
+        atomic_fetch_add(&w->seq, 1);
+        mproc__futex_wake(&w->seq, INT_MAX);
+        STORE(&w->handled, a);
+    }
+}
+
+/* Wakes every sleeper on w unconditionally (shutdown). */
+static void wake_all(struct waitq *w)
+{
+    atomic_fetch_add(&w->seq, 1);
+    mproc__futex_wake(&w->seq, INT_MAX);
+}
+
+/* Before a sleep: announce it, then read the sequence to sleep on. */
+static uint32_t prepare_sleep(struct waitq *w)
+{
+    atomic_fetch_add(&w->announce, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load(&w->seq);
+}
+
+/* ---- the ring --------------------------------------------------------- */
+
+static uint64_t *rec_at(mproc_queue *q, uint64_t pos)
+{
+    return (uint64_t *)(void *)(q->ring + (pos & q->mask));
+}
+
+static struct rec read_rec(mproc_queue *q, uint64_t pos)
+{
+    const uint64_t *h = rec_at(q, pos);
+    struct rec r = {h[0], h[1] >> 8, (uint32_t)(h[1] & 0xff)};
+    return r;
+}
+
+static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
+{
+    size_t off = (size_t)(pos & q->mask),
+           first = (size_t)min_u64(n, q->cap - off);
+    if (first)
+        memcpy(q->ring + off, src, first);
+    if (n > first)
+        memcpy(q->ring, (const unsigned char *)src + first, n - first);
+}
+
+static void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
+{
+    size_t off = (size_t)(pos & q->mask),
+           first = (size_t)min_u64(n, q->cap - off);
+    if (first)
+        memcpy(dst, q->ring + off, first);
+    if (n > first)
+        memcpy((unsigned char *)dst + first, q->ring, n - first);
+}
+
+/* Calls fn on the ring bytes of positions [from, to), split at the wrap. */
+static int ring_span(mproc_queue *q, uint64_t from, uint64_t to,
+                     int (*fn)(void *, size_t))
+{
+    while (from < to) {
+        uint64_t off = from & q->mask, n = min_u64(to - from, q->cap - off);
+        int rc = fn(q->ring + off, (size_t)n);
+        if (rc)
+            return rc;
+        from += n;
+    }
+    return 0;
+}
+
+static int discard_pages(void *addr, size_t len)
+{
+    mproc__mem_discard(addr, len);
+    return 0;
+}
+
+/* Whether a record starts at head: refreshes the cached tail if needed. */
+static bool data_at(mproc_queue *q, uint64_t head)
+{
+    if (LOAD(&q->tail_seen) > head)
+        return true;
+    uint64_t t = LOAD(&q->s->tail);
+    STORE(&q->tail_seen, t);
+    return t > head;
+}
+
+/* The bytes free at tail, re-reading freed if the cached value shows less
+ * than need (a stale copy only under-estimates: freed only grows). */
+static uint64_t room_at(mproc_queue *q, uint64_t tail, uint64_t need)
+{
+    uint64_t f = LOAD(&q->freed_seen);
+    if (f + q->cap < tail + need) {
+        f = LOAD(&q->s->freed);
+        STORE(&q->freed_seen, f);
+    }
+    return f + q->cap > tail ? f + q->cap - tail : 0;
+}
+
+static bool has_room(mproc_queue *q, uint64_t tail, uint64_t need)
+{
+    return room_at(q, tail, need) >= need;
+}
+
+/* Whether one more message may begin (fewer than maxsize queued). */
+static bool has_item_room(mproc_queue *q, uint64_t nput)
+{
+    uint64_t max = q->s->maxsize;
+    if (max == 0 || nput - LOAD(&q->nget_seen) < max)
+        return true;
+    uint64_t g = LOAD(&q->s->nget);
+    STORE(&q->nget_seen, g);
+    return nput - g < max;
+}
+
+/* ---- the producers' side --------------------------------------------- */
+
+/* Stores the journalled producer state (a commit, or its replay). */
+static void p_apply(struct shared *s)
+{
+    STORE(&s->pflags, RELAXED(&s->pj_flags));
+    STORE(&s->nput, RELAXED(&s->pj_nput)); /* before tail: nget <= nput */
+    STORE(&s->tail, RELAXED(&s->pj_tail));
+    STORE(&s->pj_valid, 0);
+}
+
+static void p_commit(struct shared *s, uint64_t tail, uint64_t nput,
+                     uint32_t flags)
+{
+    STORE(&s->pj_tail, tail);
+    STORE(&s->pj_nput, nput);
+    STORE(&s->pj_flags, flags);
+    STORE(&s->pj_valid, 1);
+    p_apply(s);
+}
+
+static void write_rec(mproc_queue *q, uint64_t pos, uint64_t total,
+                      const void *data, uint64_t len, uint32_t flags)
+{
+    uint64_t *h = rec_at(q, pos);
+    h[0] = total;
+    h[1] = (uint64_t)len << 8 | flags;
+    copy_in(q, pos + HDR, data, len);
+}
+
+/* Ends the stream in progress with an ABORT record (room is reserved). */
+static void write_abort(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    uint64_t tail = RELAXED(&s->tail);
+    MPROC__CHECK(has_room(q, tail, HDR), "mproc_queue: ring corrupted");
+    write_rec(q, tail, 0, NULL, 0, REC_ABORT);
+    p_commit(s, tail + HDR, RELAXED(&s->nput), 0);
+    wake(&s->data);
+}
+
+/* Repairs what a dead producer left, after taking its lock over. */
+static void p_repair(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    if (RELAXED(&s->pj_valid))
+        p_apply(s);
+    if (RELAXED(&s->pflags) & P_STREAMING)
+        write_abort(q);
+    wake(&s->data);
+}
+
+/* Takes one side's lock, repairing after a dead holder. */
+static int side_lock(mproc_queue *q, _Atomic uint64_t *lock,
+                     void (*repair)(mproc_queue *), struct budget *b)
+{
+    int rc = lock_take(lock, b);
+    if (rc == 1)
+        repair(q);
+    return rc < 0 ? expired(b) : 0;
+}
+
+static int p_lock(mproc_queue *q, struct budget *b)
+{
+    return side_lock(q, &q->s->plock, p_repair, b);
+}
+
+/* Unbounded: takes the pages up to end (and some ahead) before writing. */
+static int take_pages(mproc_queue *q, uint64_t end)
+{
+    struct shared *s = q->s;
+    uint64_t pop = RELAXED(&s->populated), pg = s->page;
+    if (end <= pop)
+        return 0;
+    uint64_t from = RELAXED(&s->tail) & ~(pg - 1);
+    if (from < pop)
+        from = pop;
+    uint64_t limit = LOAD(&s->freed) + q->cap; /* page-aligned */
+    uint64_t to = min_u64(((end + pg - 1) & ~(pg - 1)) + POPULATE_AHEAD, limit);
+    int rc = ring_span(q, from, to, mproc__mem_populate);
+    if (rc == 0)
+        STORE(&s->populated, to);
+    return rc;
+}
+
+/*
+ * Waits, without the producers' lock (or with it, streaming), until need
+ * bytes are free and, if items, a message may begin.
+ */
+static int wait_room(mproc_queue *q, uint64_t need, bool items,
+                     struct budget *b)
+{
+    struct shared *s = q->s;
+    for (int i = 0;; i++) {
+        if (RELAXED(&s->state) != Q_OPEN)
+            return MPROC_ESHUTDOWN;
+        if (has_room(q, LOAD(&s->tail), need) &&
+            (!items || has_item_room(q, LOAD(&s->nput))))
+            return 0;
+        if (b->timeout == 0)
+            return MPROC_EAGAIN;
+        if (i < SPIN) {
+            cpu_relax();
+            continue;
+        }
+        uint32_t seq = prepare_sleep(&s->room);
+        if (RELAXED(&s->state) != Q_OPEN)
+            return MPROC_ESHUTDOWN;
+        if (has_room(q, LOAD(&s->tail), need) &&
+            (!items || has_item_room(q, LOAD(&s->nput))))
+            return 0;
+        if (spent(b) || mproc__futex_wait(&s->room.seq, seq, deadline_of(b)) ==
+                            MPROC_ETIMEDOUT)
+            return expired(b);
+    }
+}
+
+/* Puts a message that fits the ring as one record. */
+static int put_whole(mproc_queue *q, const void *data, size_t len,
+                     struct budget *b)
+{
+    struct shared *s = q->s;
+    uint64_t need = HDR + round16(len);
+    for (;;) {
+        int rc = p_lock(q, b);
+        if (rc)
+            return rc;
+        if (RELAXED(&s->state) != Q_OPEN) {
+            lock_give(&s->plock);
+            return MPROC_ESHUTDOWN;
+        }
+        uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
+        if (has_room(q, tail, need) && has_item_room(q, nput)) {
+            if (s->unbounded && (rc = take_pages(q, tail + need)) != 0) {
+                lock_give(&s->plock);
+                return rc;
+            }
+            write_rec(q, tail, len, data, len, REC_FIRST | REC_LAST);
+            p_commit(s, tail + need, nput + 1, 0);
+            lock_give(&s->plock);
+            wake(&s->data);
+            return 0;
+        }
+        lock_give(&s->plock);
+        if (s->unbounded)
+            return MPROC_ENOMEM;
+        rc = wait_room(q, need, true, b);
+        if (rc)
+            return rc;
+    }
+}
+
+/*
+ * Puts a message larger than the ring as a stream of records, holding the
+ * producers' lock throughout. Each record leaves HDR bytes free for an
+ * ABORT record; the first waits for an item slot.
+ */
+static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
+                      struct budget *b)
+{
+    struct shared *s = q->s;
+    int rc = p_lock(q, b);
+    if (rc)
+        return rc;
+    size_t off = 0;
+    while (off < len) {
+        if (RELAXED(&s->state) != Q_OPEN) {
+            rc = MPROC_ESHUTDOWN;
+            break;
+        }
+        uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
+        uint64_t want = 2 * HDR + round16(min_u64(len - off, q->cap / 4));
+        uint64_t room = room_at(q, tail, want);
+        if (room < want || (off == 0 && !has_item_room(q, nput))) {
+            rc = wait_room(q, want, off == 0, b);
+            if (rc)
+                break;
+            continue;
+        }
+        uint64_t n = min_u64(len - off, (room - 2 * HDR) & ~(uint64_t)15);
+        uint32_t flags =
+            (off == 0 ? REC_FIRST : 0) | (off + n == len ? REC_LAST : 0);
+        write_rec(q, tail, len, data + off, n, flags);
+        p_commit(s, tail + HDR + round16(n), nput + (off == 0),
+                 flags & REC_LAST ? 0 : P_STREAMING);
+        wake(&s->data);
+        off += n;
+    }
+    if (rc && off > 0)
+        write_abort(q);
+    lock_give(&s->plock);
+    return rc;
+}
+
+int mproc_queue_put(mproc_queue *q, const void *data, size_t len,
+                    double timeout)
+{
+    struct budget b;
+    if (!q || (!data && len > 0) || budget_init(&b, timeout))
+        return MPROC_EINVAL;
+    struct shared *s = shared_of(q);
+    if (RELAXED(&s->state) != Q_OPEN)
+        return MPROC_ESHUTDOWN;
+    if (len <= q->cap - HDR)
+        return put_whole(q, data, len, &b);
+    if (s->unbounded)
+        return MPROC_ENOMEM;
+    return put_stream(q, data, len, &b);
+}
+
+int mproc_queue_put_nowait(mproc_queue *q, const void *data, size_t len)
+{
+    return mproc_queue_put(q, data, len, 0);
+}
+
+/* ---- the consumers' side --------------------------------------------- */
+
+static void c_apply(struct shared *s)
+{
+    STORE(&s->nabort, RELAXED(&s->cj_nabort));
+    STORE(&s->nget, RELAXED(&s->cj_nget));
+    STORE(&s->head, RELAXED(&s->cj_head));
+    STORE(&s->cj_valid, 0);
+}
+
+/* Gives the ring up to head back to the producers. */
+static void release_room(mproc_queue *q, uint64_t head)
+{
+    struct shared *s = q->s;
+    if (!s->unbounded) {
+        STORE(&s->freed, head);
+    } else {
+        uint64_t f = RELAXED(&s->freed), to = head & ~(s->page - 1);
+        if (to > f && (to - f >= RECLAIM_MIN || head == LOAD(&s->tail))) {
+            ring_span(q, f, to, discard_pages);
+            STORE(&s->freed, to);
+        }
+    }
+    wake(&s->room);
+}
+
+/*
+ * Consumes the record r at head. delivered: a final record that completes
+ * a message handed to the caller; any other final record (ABORT, or LAST
+ * of a message discarded) counts the message as never delivered.
+ */
+static void consume(mproc_queue *q, const struct rec *r, bool delivered)
+{
+    struct shared *s = q->s;
+    uint64_t head = RELAXED(&s->head) + HDR + round16(r->len);
+    bool aborted = !delivered && (r->flags & (REC_LAST | REC_ABORT));
+    STORE(&s->cj_head, head);
+    STORE(&s->cj_nget, RELAXED(&s->nget) + (r->flags & REC_FIRST ? 1 : 0));
+    STORE(&s->cj_nabort, RELAXED(&s->nabort) + (aborted ? 1 : 0));
+    STORE(&s->cj_valid, 1);
+    c_apply(s);
+    release_room(q, head);
+    if (aborted)
+        wake(&s->done);
+}
+
+static void c_repair(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    if (RELAXED(&s->cj_valid))
+        c_apply(s);
+    release_room(q, RELAXED(&s->head));
+    wake(&s->done);
+}
+
+static int c_lock(mproc_queue *q, struct budget *b)
+{
+    return side_lock(q, &q->s->clock, c_repair, b);
+}
+
+/* Waits, without the consumers' lock, until a record seems to be there. */
+static int wait_data(mproc_queue *q, struct budget *b)
+{
+    struct shared *s = q->s;
+    for (int i = 0;; i++) {
+        if (data_at(q, LOAD(&s->head)))
+            return 0;
+        if (RELAXED(&s->state) != Q_OPEN)
+            return MPROC_ESHUTDOWN;
+        if (b->timeout == 0)
+            return MPROC_EAGAIN;
+        if (i < SPIN) {
+            cpu_relax();
+            continue;
+        }
+        uint32_t seq = prepare_sleep(&s->data);
+        if (data_at(q, LOAD(&s->head)))
+            return 0;
+        if (RELAXED(&s->state) != Q_OPEN)
+            return MPROC_ESHUTDOWN;
+        if (spent(b) || mproc__futex_wait(&s->data.seq, seq, deadline_of(b)) ==
+                            MPROC_ETIMEDOUT)
+            return expired(b);
+    }
+}
+
+/*
+ * In the middle of a stream, with the consumers' lock: waits up to 50 ms
+ * for the next record, then, if the producers' lock is held by a dead
+ * process, takes it over so that the repair ends the stream.
+ */
+static void wait_stream(mproc_queue *q, uint64_t head)
+{
+    struct shared *s = q->s;
+    for (int i = 0; i < SPIN; i++) {
+        if (data_at(q, head))
+            return;
+        cpu_relax();
+    }
+    uint32_t seq = prepare_sleep(&s->data);
+    if (data_at(q, head))
+        return;
+    if (mproc__futex_wait(&s->data.seq, seq, mproc__now() + LIVENESS_NS) !=
+        MPROC_ETIMEDOUT)
+        return;
+    if (lock_steal(&s->plock, RELAXED(&s->plock))) {
+        p_repair(q);
+        lock_give(&s->plock);
+    }
+}
+
+/*
+ * Takes the rest of a stream whose FIRST record gave got of total bytes.
+ * Returns 0 when complete, 1 when its producer withdrew it.
+ */
+static int take_rest(mproc_queue *q, unsigned char *dst, uint64_t total,
+                     uint64_t got)
+{
+    struct shared *s = q->s;
+    while (got < total) {
+        uint64_t head = RELAXED(&s->head);
+        if (!data_at(q, head)) {
+            wait_stream(q, head);
+            continue;
+        }
+        struct rec r = read_rec(q, head);
+        if (r.flags & REC_ABORT) {
+            consume(q, &r, false);
+            return 1;
+        }
+        MPROC__CHECK(!(r.flags & REC_FIRST) && r.len <= total - got,
+                     "mproc_queue: ring corrupted");
+        copy_out(q, head + HDR, dst + got, r.len);
+        got += r.len;
+        consume(q, &r, true);
+    }
+    return 0;
+}
+
+/*
+ * With the consumers' lock: takes the message at the head into buf (cap
+ * bytes) or, when out is not NULL, a new buffer. Returns 0, MPROC_EMSGSIZE,
+ * MPROC_ENOMEM, or 1 when no message is there.
+ */
+static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
+                        size_t *len)
+{
+    struct shared *s = q->s;
+    for (;;) {
+        uint64_t head = RELAXED(&s->head);
+        if (!data_at(q, head))
+            return 1;
+        struct rec r = read_rec(q, head);
+        if (!(r.flags & REC_FIRST)) { /* rest of a dead consumer's stream */
+            consume(q, &r, false);
+            continue;
+        }
+        if (!out && r.total > cap) {
+            *len = (size_t)r.total;
+            return MPROC_EMSGSIZE;
+        }
+        unsigned char *dst = buf;
+        if (out && !(dst = malloc(r.total ? (size_t)r.total : 1)))
+            return MPROC_ENOMEM;
+        copy_out(q, head + HDR, dst, r.len);
+        consume(q, &r, true);
+        if (!(r.flags & REC_LAST) && take_rest(q, dst, r.total, r.len)) {
+            if (out)
+                free(dst);
+            continue;
+        }
+        if (out)
+            *out = dst;
+        *len = (size_t)r.total;
+        return 0;
+    }
+}
+
+static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
+               double timeout)
+{
+    struct budget b;
+    if (budget_init(&b, timeout))
+        return MPROC_EINVAL;
+    struct shared *s = shared_of(q);
+    for (;;) {
+        int rc = wait_data(q, &b);
+        if (rc == 0)
+            rc = c_lock(q, &b);
+        if (rc)
+            return rc;
+        rc = take_message(q, buf, cap, out, len);
+        lock_give(&s->clock);
+        if (rc <= 0)
+            return rc;
+    }
+}
+
+int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len,
+                    double timeout)
+{
+    if (!q || !len || (!buf && cap > 0))
+        return MPROC_EINVAL;
+    return get(q, buf, cap, NULL, len, timeout);
+}
+
+int mproc_queue_get_nowait(mproc_queue *q, void *buf, size_t cap, size_t *len)
+{
+    return mproc_queue_get(q, buf, cap, len, 0);
+}
+
+int mproc_queue_get_alloc(mproc_queue *q, void **data, size_t *len,
+                          double timeout)
+{
+    if (!q || !data || !len)
+        return MPROC_EINVAL;
+    void *p;
+    size_t n;
+    int rc = get(q, NULL, 0, &p, &n, timeout);
+    if (rc == 0) {
+        *data = p;
+        *len = n;
+    }
+    return rc;
+}
+
+/* ---- queries, shutdown, joinable ------------------------------------- */
+
+size_t mproc_queue_qsize(mproc_queue *q)
+{
+    if (!q)
+        return 0;
+    struct shared *s = shared_of(q);
+    uint64_t got = LOAD(&s->nget); /* first: then nput >= it */
+    return (size_t)(LOAD(&s->nput) - got);
+}
+
+bool mproc_queue_empty(mproc_queue *q)
+{
+    return mproc_queue_qsize(q) == 0;
+}
+
+bool mproc_queue_full(mproc_queue *q)
+{
+    if (!q)
+        return false;
+    struct shared *s = shared_of(q);
+    if (s->unbounded)
+        return false;
+    return mproc_queue_qsize(q) >= s->maxsize ||
+           LOAD(&s->freed) + q->cap < LOAD(&s->tail) + HDR;
+}
+
+int mproc_queue_shutdown(mproc_queue *q, bool immediate)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    struct shared *s = shared_of(q);
+    uint32_t want = immediate ? Q_SHUTDOWN_NOW : Q_SHUTDOWN;
+    uint32_t st = atomic_load(&s->state);
+    while (st < want && !atomic_compare_exchange_weak(&s->state, &st, want))
+        ;
+    if (immediate) {
+        struct budget forever;
+        budget_init(&forever, MPROC_FOREVER);
+        c_lock(q, &forever);
+        uint64_t head;
+        while (data_at(q, head = RELAXED(&s->head))) {
+            struct rec r = read_rec(q, head);
+            consume(q, &r, false);
+        }
+        lock_give(&s->clock);
+    }
+    wake_all(&s->data);
+    wake_all(&s->room);
+    wake_all(&s->done);
+    return 0;
+}
+
+int mproc_queue_task_done(mproc_queue *q)
+{
+    if (!q)
+        return MPROC_EINVAL;
+    struct shared *s = shared_of(q);
+    if (!s->joinable)
+        return MPROC_EINVAL;
+    uint64_t done = atomic_load(&s->ndone);
+    do {
+        if (done + LOAD(&s->nabort) >= LOAD(&s->nput))
+            return MPROC_EINVAL;
+    } while (!atomic_compare_exchange_weak(&s->ndone, &done, done + 1));
+    wake(&s->done);
+    return 0;
+}
+
+static bool all_done(struct shared *s)
+{
+    uint64_t put = LOAD(&s->nput);
+    return atomic_load(&s->ndone) + LOAD(&s->nabort) >= put;
+}
+
+int mproc_queue_join(mproc_queue *q, double timeout)
+{
+    struct budget b;
+    if (!q || budget_init(&b, timeout))
+        return MPROC_EINVAL;
+    struct shared *s = shared_of(q);
+    if (!s->joinable)
+        return MPROC_EINVAL;
+    for (;;) {
+        if (all_done(s))
+            return 0;
+        uint32_t seq = prepare_sleep(&s->done);
+        if (all_done(s))
+            return 0;
+        if (spent(&b) || mproc__futex_wait(&s->done.seq, seq,
+                                           deadline_of(&b)) == MPROC_ETIMEDOUT)
+            return expired(&b);
+    }
+}
+
+/* ---- lifetime --------------------------------------------------------- */
+
+static uint64_t pow2_at_least(uint64_t n)
+{
+    uint64_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* The default ring of an unbounded queue: RAM, as a power of two. */
+static uint64_t default_unbounded_cap(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
+    uint64_t ram = pages > 0 && pg > 0 ? (uint64_t)pages * (uint64_t)pg : 0;
+    ram = pow2_at_least(ram);
+    if (ram < MIN_UNBOUNDED_CAP)
+        ram = MIN_UNBOUNDED_CAP;
+    return ram > MAX_CAP ? MAX_CAP : ram;
+}
+
+int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
+{
+    mproc_queue_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (!out || o.capacity > MAX_CAP)
+        return MPROC_EINVAL;
+    bool unbounded = o.maxsize == 0;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t cap = o.capacity;
+    if (cap == 0)
+        cap = unbounded ? default_unbounded_cap() : DEFAULT_BOUNDED_CAP;
+    cap = pow2_at_least(cap < MIN_CAP ? MIN_CAP : cap);
+    if (unbounded && cap < page)
+        cap = page;
+    uint64_t ring_off = (sizeof(struct shared) + page - 1) & ~(page - 1);
+
+    mproc_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return MPROC_ENOMEM;
+    void *addr;
+    size_t map_size = (size_t)(ring_off + cap);
+    int rc = mproc__shared_map("mproc-queue", map_size,
+                               unbounded ? MPROC__MAP_SPARSE : 0, &addr, NULL);
+    if (rc) {
+        free(q);
+        return rc;
+    }
+    struct shared *s = addr; /* zero-filled */
+    s->version = QUEUE_VERSION;
+    s->cap = cap;
+    s->maxsize = o.maxsize;
+    s->ring_off = ring_off;
+    s->page = page;
+    s->joinable = o.joinable;
+    s->unbounded = unbounded;
+    s->magic = QUEUE_MAGIC;
+    q->s = s;
+    q->ring = (unsigned char *)addr + ring_off;
+    q->cap = cap;
+    q->mask = cap - 1;
+    q->map_size = map_size;
+    q->magic = HANDLE_MAGIC;
+    *out = q;
+    return 0;
+}
+
+void mproc_queue_destroy(mproc_queue *q)
+{
+    if (!q)
+        return;
+    shared_of(q);
+    q->magic = 0;
+    mproc__shared_unmap(q->s, q->map_size);
+    free(q);
+}

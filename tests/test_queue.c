@@ -1,0 +1,972 @@
+/* test_queue.c - Queue, SimpleQueue and JoinableQueue. */
+#include "check_main.h"
+#include "internal.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static mproc_queue *make_queue(size_t maxsize, size_t capacity, bool joinable)
+{
+    mproc_queue_opts o = {
+        .maxsize = maxsize, .capacity = capacity, .joinable = joinable};
+    mproc_queue *q = NULL;
+    ck_assert_int_eq(mproc_queue_create(&q, &o), 0);
+    ck_assert_ptr_nonnull(q);
+    return q;
+}
+
+/* Runs fn(arg) in a forked child that exits with its value. */
+static pid_t spawn(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        mproc__exit(fn(q, arg));
+    return pid;
+}
+
+/* The exit status of pid (or 128 + signal). */
+static int wait_exit(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Fills buf with bytes derived from seed (8 at a time). */
+static void fill(unsigned char *buf, size_t n, uint64_t seed)
+{
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < n; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(buf + i, &x, n - i < 8 ? n - i : 8);
+    }
+}
+
+static bool check_fill(const unsigned char *buf, size_t n, uint64_t seed)
+{
+    unsigned char *want = malloc(n ? n : 1);
+    fill(want, n, seed);
+    bool ok = memcmp(want, buf, n) == 0;
+    free(want);
+    return ok;
+}
+
+static void roundtrip(mproc_queue *q, size_t n)
+{
+    unsigned char *in = malloc(n ? n : 1), *out = malloc(n ? n : 1);
+    fill(in, n, n);
+    ck_assert_int_eq(mproc_queue_put(q, in, n, MPROC_FOREVER), 0);
+    size_t len = 12345;
+    ck_assert_int_eq(mproc_queue_get(q, out, n, &len, 1.0), 0);
+    ck_assert_uint_eq(len, n);
+    ck_assert(memcmp(in, out, n) == 0);
+    free(in);
+    free(out);
+}
+
+/* Asserts that the next message is the one byte want. */
+static void assert_next_byte(mproc_queue *q, char want)
+{
+    char c = 0;
+    size_t len = 0;
+    ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), 0);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(c, want);
+}
+
+/* ---- sizes and order ------------------------------------------------- */
+
+START_TEST(queue_zero_byte_message_roundtrips)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, NULL, 0, 0), 0);
+    size_t len = 99;
+    ck_assert_int_eq(mproc_queue_get(q, NULL, 0, &len, 0), 0);
+    ck_assert_uint_eq(len, 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_one_byte_message_roundtrips)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    roundtrip(q, 1);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_4mib_message_roundtrips)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    roundtrip(q, 4u << 20);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_64mib_message_roundtrips_in_one_process)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    roundtrip(q, 64u << 20);
+    roundtrip(q, 64u << 20); /* the ring's pages given back, taken again */
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_sizes_around_the_ring_wrap_roundtrip)
+{
+    mproc_queue *q = make_queue(4, 256, false);
+    for (size_t n = 0; n <= 240; n += 7)
+        roundtrip(q, n);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+static int put_big(mproc_queue *q, long n)
+{
+    unsigned char *buf = malloc((size_t)n);
+    fill(buf, (size_t)n, 7);
+    int rc = mproc_queue_put(q, buf, (size_t)n, 10.0);
+    free(buf);
+    return rc == 0 ? 0 : 1;
+}
+
+/* A child puts n bytes through a bounded queue; this process gets them. */
+static void stream_through(size_t maxsize, size_t capacity, size_t n,
+                           bool alloc)
+{
+    mproc_queue *q = make_queue(maxsize, capacity, false);
+    pid_t pid = spawn(put_big, q, (long)n);
+    void *data = alloc ? NULL : malloc(n);
+    size_t len;
+    if (alloc)
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 10.0), 0);
+    else
+        ck_assert_int_eq(mproc_queue_get(q, data, n, &len, 10.0), 0);
+    ck_assert_uint_eq(len, n);
+    ck_assert(check_fill(data, n, 7));
+    free(data);
+    ck_assert_int_eq(wait_exit(pid), 0);
+    mproc_queue_destroy(q);
+}
+
+START_TEST(queue_message_larger_than_capacity_streams_through)
+{
+    stream_through(2, 4096, 1000 * 1000 + 3, true);
+}
+END_TEST
+
+START_TEST(queue_64mib_message_streams_through_bounded_queue)
+{
+    stream_through(1, 0, 64u << 20, false);
+}
+END_TEST
+
+START_TEST(queue_is_fifo_for_one_producer)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    for (uint32_t i = 0; i < 1000; i++)
+        ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 1000);
+    for (uint32_t i = 0; i < 1000; i++) {
+        uint32_t v;
+        size_t len;
+        ck_assert_int_eq(mproc_queue_get_nowait(q, &v, sizeof v, &len), 0);
+        ck_assert_uint_eq(v, i);
+    }
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_get_alloc_returns_a_buffer_to_free)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "hello", 5, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, NULL, 0, 0), 0);
+    void *data = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 0), 0);
+    ck_assert_uint_eq(len, 5);
+    ck_assert(memcmp(data, "hello", 5) == 0);
+    free(data);
+    data = NULL;
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 0), 0);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_ptr_nonnull(data);
+    free(data);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 0), MPROC_EAGAIN);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_emsgsize_keeps_message_then_get_succeeds)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "0123456789", 10, 0), 0);
+    char buf[16];
+    size_t len = 0;
+    ck_assert_int_eq(mproc_queue_get(q, buf, 4, &len, 0), MPROC_EMSGSIZE);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 1);
+    ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), 0);
+    ck_assert_uint_eq(len, 10);
+    ck_assert(memcmp(buf, "0123456789", 10) == 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_emsgsize_on_a_streamed_message_keeps_it)
+{
+    mproc_queue *q = make_queue(1, 1024, false);
+    const size_t n = 100000;
+    pid_t pid = spawn(put_big, q, (long)n);
+    char small[8];
+    size_t len = 0;
+    ck_assert_int_eq(mproc_queue_get(q, small, sizeof small, &len, 10.0),
+                     MPROC_EMSGSIZE);
+    ck_assert_uint_eq(len, n);
+    unsigned char *buf = malloc(n);
+    ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0), 0);
+    ck_assert(check_fill(buf, n, 7));
+    free(buf);
+    ck_assert_int_eq(wait_exit(pid), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* ---- blocking and timeouts ---------------------------------------------- */
+
+START_TEST(queue_get_nowait_on_empty_is_eagain)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    char c;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), MPROC_EAGAIN);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_get_times_out_when_empty)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    char c;
+    size_t len;
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0.1), MPROC_ETIMEDOUT);
+    double dt = now_s() - t0;
+    ck_assert(dt >= 0.09 && dt < 2.0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_put_blocks_at_maxsize_with_both_timeout_codes)
+{
+    mproc_queue *q = make_queue(2, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 0), 0);
+    ck_assert(mproc_queue_full(q));
+    ck_assert_int_eq(mproc_queue_put_nowait(q, "c", 1), MPROC_EAGAIN);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_put(q, "c", 1, 0.1), MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 >= 0.09);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 2);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_put_blocks_when_ring_bytes_run_out)
+{
+    mproc_queue *q = make_queue(100, 256, false);
+    char buf[100] = {0};
+    ck_assert_int_eq(mproc_queue_put(q, buf, 100, 0), 0); /* 128 bytes */
+    ck_assert_int_eq(mproc_queue_put(q, buf, 100, 0), 0); /* 256: full */
+    ck_assert_int_eq(mproc_queue_put(q, buf, 0, 0), MPROC_EAGAIN);
+    ck_assert(mproc_queue_full(q));
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+static int get_one_later(mproc_queue *q, long delay_us)
+{
+    usleep((useconds_t)delay_us);
+    char buf[8];
+    size_t len;
+    return mproc_queue_get(q, buf, sizeof buf, &len, 5.0) == 0 ? 0 : 1;
+}
+
+START_TEST(queue_blocked_put_wakes_when_a_get_makes_room)
+{
+    mproc_queue *q = make_queue(1, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    pid_t pid = spawn(get_one_later, q, 50000);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
+    ck_assert(now_s() - t0 < 4.0);
+    ck_assert_int_eq(wait_exit(pid), 0);
+    assert_next_byte(q, 'b');
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+static int put_one_later(mproc_queue *q, long delay_us)
+{
+    usleep((useconds_t)delay_us);
+    return mproc_queue_put(q, "x", 1, 5.0) == 0 ? 0 : 1;
+}
+
+START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    pid_t pid = spawn(put_one_later, q, 50000);
+    char c = 0;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0), 0);
+    ck_assert_int_eq(c, 'x');
+    ck_assert_int_eq(wait_exit(pid), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_unbounded_put_too_big_for_ring_is_enomem)
+{
+    mproc_queue *q = make_queue(0, 65536, false);
+    size_t n = 100000;
+    unsigned char *buf = calloc(1, n);
+    ck_assert_int_eq(mproc_queue_put(q, buf, n, MPROC_FOREVER), MPROC_ENOMEM);
+    ck_assert_int_eq(mproc_queue_put(q, buf, 60000, MPROC_FOREVER), 0);
+    ck_assert_int_eq(mproc_queue_put(q, buf, 60000, MPROC_FOREVER),
+                     MPROC_ENOMEM);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 1);
+    free(buf);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_unbounded_queue_never_full)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    for (int i = 0; i < 10000; i++)
+        ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
+    ck_assert(!mproc_queue_full(q));
+    ck_assert_uint_eq(mproc_queue_qsize(q), 10000);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_qsize_empty_full_track_contents)
+{
+    mproc_queue *q = make_queue(3, 0, false);
+    ck_assert(mproc_queue_empty(q));
+    ck_assert(!mproc_queue_full(q));
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
+    ck_assert(!mproc_queue_empty(q));
+    ck_assert(mproc_queue_full(q));
+    ck_assert_uint_eq(mproc_queue_qsize(q), 3);
+    int v;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get(q, &v, sizeof v, &len, 0), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 2);
+    ck_assert(!mproc_queue_full(q));
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* ---- many processes ---------------------------------------------------- */
+
+#define MP_PRODUCERS 3
+#define MP_CONSUMERS 2
+#define MP_ITEMS 2000
+
+struct item {
+    uint32_t producer, seq;
+};
+
+/* Shared tally of what the consumers received. */
+static _Atomic uint32_t *tally;
+
+static int mp_producer(mproc_queue *q, long id)
+{
+    for (uint32_t i = 0; i < MP_ITEMS; i++) {
+        struct item it = {(uint32_t)id, i};
+        if (mproc_queue_put(q, &it, sizeof it, 10.0) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int mp_consumer(mproc_queue *q, long id)
+{
+    (void)id;
+    int64_t last[MP_PRODUCERS];
+    for (int p = 0; p < MP_PRODUCERS; p++)
+        last[p] = -1;
+    for (;;) {
+        struct item it;
+        size_t len;
+        int rc = mproc_queue_get(q, &it, sizeof it, &len, 10.0);
+        if (rc == MPROC_ESHUTDOWN)
+            return 0;
+        if (rc != 0 || len != sizeof it || it.producer >= MP_PRODUCERS ||
+            it.seq >= MP_ITEMS)
+            return 1;
+        if ((int64_t)it.seq <= last[it.producer])
+            return 2; /* out of order for its producer */
+        last[it.producer] = it.seq;
+        atomic_fetch_add(&tally[it.producer * MP_ITEMS + it.seq], 1);
+    }
+}
+
+static _Atomic uint32_t *shared_tally(size_t n)
+{
+    void *p = mmap(NULL, n * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(p != MAP_FAILED);
+    return p;
+}
+
+static void run_exactly_once(size_t maxsize, size_t capacity)
+{
+    size_t n = MP_PRODUCERS * MP_ITEMS;
+    tally = shared_tally(n);
+    mproc_queue *q = make_queue(maxsize, capacity, false);
+    pid_t prod[MP_PRODUCERS], cons[MP_CONSUMERS];
+    for (int i = 0; i < MP_CONSUMERS; i++)
+        cons[i] = spawn(mp_consumer, q, i);
+    for (int i = 0; i < MP_PRODUCERS; i++)
+        prod[i] = spawn(mp_producer, q, i);
+    for (int i = 0; i < MP_PRODUCERS; i++)
+        ck_assert_int_eq(wait_exit(prod[i]), 0);
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    for (int i = 0; i < MP_CONSUMERS; i++)
+        ck_assert_int_eq(wait_exit(cons[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_uint_eq(tally[i], 1);
+    munmap((void *)tally, n * sizeof(uint32_t));
+    mproc_queue_destroy(q);
+}
+
+START_TEST(queue_three_producers_two_consumers_exactly_once_in_order)
+{
+    run_exactly_once(0, 0);
+}
+END_TEST
+
+START_TEST(queue_bounded_three_producers_two_consumers_exactly_once)
+{
+    run_exactly_once(16, 256);
+}
+END_TEST
+
+START_TEST(queue_created_before_fork_is_shared_with_the_child)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    pid_t pid = spawn(put_one_later, q, 0);
+    ck_assert_int_eq(wait_exit(pid), 0);
+    assert_next_byte(q, 'x');
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+static int get_expect_shutdown(mproc_queue *q, long unused)
+{
+    (void)unused;
+    char c;
+    size_t len;
+    return mproc_queue_get(q, &c, 1, &len, 10.0) == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+START_TEST(queue_shutdown_wakes_blocked_getters)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    pid_t a = spawn(get_expect_shutdown, q, 0);
+    pid_t b = spawn(get_expect_shutdown, q, 0);
+    usleep(50000);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    ck_assert_int_eq(wait_exit(a), 0);
+    ck_assert_int_eq(wait_exit(b), 0);
+    ck_assert(now_s() - t0 < 2.0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+static int put_expect_shutdown(mproc_queue *q, long len)
+{
+    static unsigned char buf[1 << 16];
+    return mproc_queue_put(q, buf, (size_t)len, 10.0) == MPROC_ESHUTDOWN ? 0
+                                                                         : 1;
+}
+
+START_TEST(queue_shutdown_wakes_blocked_putters)
+{
+    mproc_queue *q = make_queue(1, 4096, false);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    pid_t a = spawn(put_expect_shutdown, q, 1);     /* waits for an item */
+    pid_t b = spawn(put_expect_shutdown, q, 60000); /* a stream */
+    usleep(50000);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    ck_assert_int_eq(wait_exit(a), 0);
+    ck_assert_int_eq(wait_exit(b), 0);
+    ck_assert(now_s() - t0 < 2.0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_shutdown_lets_gets_drain_then_fails_them)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "c", 1, 0), MPROC_ESHUTDOWN);
+    char c;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0), 0);
+    ck_assert_int_eq(c, 'a');
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, MPROC_FOREVER), 0);
+    ck_assert_int_eq(c, 'b');
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, MPROC_FOREVER),
+                     MPROC_ESHUTDOWN);
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_immediate_shutdown_discards_what_is_left)
+{
+    mproc_queue *q = make_queue(0, 0, true);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
+    int v;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get(q, &v, sizeof v, &len, 0), 0);
+    ck_assert_int_eq(mproc_queue_shutdown(q, true), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    ck_assert(mproc_queue_empty(q));
+    ck_assert_int_eq(mproc_queue_get(q, &v, sizeof v, &len, 0),
+                     MPROC_ESHUTDOWN);
+    /* The one taken is not done yet; the four discarded are. */
+    ck_assert_int_eq(mproc_queue_join(q, 0), MPROC_EAGAIN);
+    ck_assert_int_eq(mproc_queue_task_done(q), 0);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* ---- JoinableQueue ------------------------------------------------------ */
+
+static int worker_task_done(mproc_queue *q, long n)
+{
+    for (long i = 0; i < n; i++) {
+        int v;
+        size_t len;
+        if (mproc_queue_get(q, &v, sizeof v, &len, 5.0) != 0)
+            return 1;
+        usleep(1000);
+        if (mproc_queue_task_done(q) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+START_TEST(queue_join_returns_once_every_task_is_done)
+{
+    mproc_queue *q = make_queue(0, 0, true);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* nothing put */
+    for (int i = 0; i < 20; i++)
+        ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
+    pid_t pid = spawn(worker_task_done, q, 20);
+    ck_assert_int_eq(mproc_queue_join(q, 10.0), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    ck_assert_int_eq(wait_exit(pid), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_join_times_out_while_tasks_are_pending)
+{
+    mproc_queue *q = make_queue(0, 0, true);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_join(q, 0), MPROC_EAGAIN);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_join(q, 0.05), MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 >= 0.04);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_too_many_task_done_calls_are_einval)
+{
+    mproc_queue *q = make_queue(0, 0, true);
+    ck_assert_int_eq(mproc_queue_task_done(q), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_task_done(q), 0);
+    ck_assert_int_eq(mproc_queue_task_done(q), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_task_done_and_join_need_a_joinable_queue)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    ck_assert_int_eq(mproc_queue_task_done(q), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_join(q, 0), MPROC_EINVAL);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* ---- misuse ------------------------------------------------------------- */
+
+START_TEST(queue_bad_arguments_are_einval)
+{
+    mproc_queue *q = NULL;
+    ck_assert_int_eq(mproc_queue_create(NULL, NULL), MPROC_EINVAL);
+    mproc_queue_opts o = {.capacity = (size_t)1 << 41};
+    ck_assert_int_eq(mproc_queue_create(&q, &o), MPROC_EINVAL);
+    ck_assert_ptr_null(q);
+    q = make_queue(0, 0, false);
+    char c;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_put(NULL, "a", 1, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_put(q, NULL, 1, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0.0 / 0.0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get(NULL, &c, 1, &len, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, NULL, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get(q, NULL, 1, &len, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0.0 / 0.0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, NULL, &len, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_shutdown(NULL, false), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_task_done(NULL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_join(NULL, 0), MPROC_EINVAL);
+    ck_assert_uint_eq(mproc_queue_qsize(NULL), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    mproc_queue_destroy(q);
+    mproc_queue_destroy(NULL);
+}
+END_TEST
+
+START_TEST(queue_create_destroy_leaks_no_fd)
+{
+    int before = open_fds();
+    for (int i = 0; i < 50; i++) {
+        mproc_queue *q = make_queue((size_t)(i % 2), 0, i % 3 == 0);
+        mproc_queue_destroy(q);
+    }
+    ck_assert_int_eq(open_fds(), before);
+}
+END_TEST
+
+/* ---- crash consistency -------------------------------------------------- */
+
+static int put_stream_forever(mproc_queue *q, long n)
+{
+    unsigned char *buf = calloc(1, (size_t)n);
+    mproc_queue_put(q, buf, (size_t)n, MPROC_FOREVER);
+    return 1; /* never gets here: no consumer takes the stream */
+}
+
+static int put_ok(mproc_queue *q, long unused)
+{
+    (void)unused;
+    return mproc_queue_put(q, "ok", 2, 5.0) == 0 ? 0 : 1;
+}
+
+START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
+{
+    mproc_queue *q = make_queue(4, 4096, false);
+    pid_t pid = spawn(put_stream_forever, q, 100000);
+    while (mproc_queue_qsize(q) == 0) /* its first piece is in */
+        usleep(1000);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(wait_exit(pid), 128 + SIGKILL);
+    /* Whoever next needs the dead producer's lock (the get, waiting in the
+     * stream, or the put) takes it over and withdraws the stream; the get
+     * discards the pieces and gets the next message. */
+    double t0 = now_s();
+    pid = spawn(put_ok, q, 0);
+    void *buf;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &buf, &len, 5.0), 0);
+    ck_assert_uint_eq(len, 2);
+    ck_assert(memcmp(buf, "ok", 2) == 0);
+    free(buf);
+    ck_assert(now_s() - t0 < 3.0);
+    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+static int get_ok_after_stream(mproc_queue *q, long n)
+{
+    unsigned char *buf = malloc((size_t)n);
+    size_t len;
+    int rc = mproc_queue_get(q, buf, (size_t)n, &len, 10.0);
+    rc = rc != 0 ? 1 : len != 2 || memcmp(buf, "ok", 2) != 0 ? 2 : 0;
+    if (rc == 0 && mproc_queue_task_done(q) != 0)
+        rc = 3;
+    free(buf);
+    return rc;
+}
+
+START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
+{
+    mproc_queue *q = make_queue(4, 4096, true);
+    pid_t putter = spawn(put_stream_forever, q, 100000);
+    while (mproc_queue_qsize(q) == 0) /* the ring is full of its stream */
+        usleep(1000);
+    kill(putter, SIGSTOP);
+    pid_t getter = spawn(get_ok_after_stream, q, 200000);
+    while (mproc_queue_qsize(q) != 0) /* the getter is inside the stream */
+        usleep(1000);
+    usleep(20000);
+    kill(putter, SIGKILL);
+    ck_assert_int_eq(wait_exit(putter), 128 + SIGKILL);
+    usleep(300000); /* the getter notices the death and withdraws it */
+    ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0), 0);
+    ck_assert_int_eq(wait_exit(getter), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* withdrawn counts done */
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/*
+ * The stress test: rounds of producers and consumers of checksummed
+ * messages of random sizes (some streamed through a small ring), one of
+ * them SIGKILLed at a random moment each round. Every message a producer
+ * finished putting is received exactly once, unless the killed consumer
+ * took it; none is received twice or torn; order per producer holds; and
+ * the queue goes on working for the next round.
+ */
+#define ST_ROUNDS 220
+#define ST_PRODUCERS 3
+#define ST_CONSUMERS 2
+#define ST_MSGS 30
+#define ST_MAX 6000
+
+struct st_hdr {
+    uint32_t round, producer, seq, len;
+    uint64_t sum;
+};
+
+struct st_board {
+    _Atomic uint32_t round;
+    _Atomic uint8_t got[ST_PRODUCERS][ST_MSGS];
+    _Atomic uint8_t put[ST_PRODUCERS][ST_MSGS];
+};
+
+static struct st_board *board;
+
+static uint64_t fnv(const unsigned char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t st_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static int st_producer(mproc_queue *q, long id)
+{
+    uint32_t round = atomic_load(&board->round);
+    uint64_t x = round * 7919u + (uint64_t)id + 1;
+    unsigned char *buf = malloc(ST_MAX);
+    for (uint32_t seq = 0; seq < ST_MSGS; seq++) {
+        size_t len = sizeof(struct st_hdr) + (st_rand(&x) % 4 == 0
+                                                  ? 4100 + st_rand(&x) % 1800
+                                                  : st_rand(&x) % 300);
+        struct st_hdr h = {round, (uint32_t)id, seq, (uint32_t)len, 0};
+        fill(buf + sizeof h, len - sizeof h, st_rand(&x));
+        h.sum = fnv(buf + sizeof h, len - sizeof h);
+        memcpy(buf, &h, sizeof h);
+        if (mproc_queue_put(q, buf, len, MPROC_FOREVER) != 0)
+            return 10;
+        atomic_store(&board->put[id][seq], 1);
+    }
+    free(buf);
+    return 0;
+}
+
+static int st_consumer(mproc_queue *q, long id)
+{
+    (void)id;
+    uint32_t round = atomic_load(&board->round);
+    int last[ST_PRODUCERS] = {-1, -1, -1};
+    unsigned char *buf = malloc(ST_MAX);
+    for (;;) {
+        size_t len;
+        int rc = mproc_queue_get(q, buf, ST_MAX, &len, MPROC_FOREVER);
+        if (rc != 0)
+            return 20;
+        if (len == 0)
+            return 0; /* stop */
+        struct st_hdr h;
+        if (len < sizeof h)
+            return 21;
+        memcpy(&h, buf, sizeof h);
+        if (h.len != len || h.sum != fnv(buf + sizeof h, len - sizeof h))
+            return 22; /* torn or corrupted */
+        if (h.round != round)
+            continue; /* a rolled-forward message of a killed producer */
+        if (h.producer >= ST_PRODUCERS || h.seq >= ST_MSGS)
+            return 23;
+        if ((int)h.seq <= last[h.producer])
+            return 24;
+        last[h.producer] = (int)h.seq;
+        if (atomic_fetch_add(&board->got[h.producer][h.seq], 1) != 0)
+            return 25; /* delivered twice */
+    }
+}
+
+START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
+{
+    board = mmap(NULL, sizeof *board, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert(board != MAP_FAILED);
+    mproc_queue *q = make_queue(8, 4096, false);
+    uint64_t x = (uint64_t)getpid() * 2654435761u + 12345;
+    int killed_inside = 0;
+    for (uint32_t round = 1; round <= ST_ROUNDS; round++) {
+        /* Leftover stop messages of a round whose consumer was killed. */
+        char c;
+        size_t len;
+        while (mproc_queue_get(q, &c, 1, &len, 0) == 0)
+            ;
+        memset((void *)board, 0, sizeof *board);
+        atomic_store(&board->round, round);
+        pid_t pid[ST_PRODUCERS + ST_CONSUMERS];
+        for (int i = 0; i < ST_CONSUMERS; i++)
+            pid[ST_PRODUCERS + i] = spawn(st_consumer, q, i);
+        for (int i = 0; i < ST_PRODUCERS; i++)
+            pid[i] = spawn(st_producer, q, i);
+        int victim = (int)(st_rand(&x) % (ST_PRODUCERS + ST_CONSUMERS));
+        usleep((useconds_t)(st_rand(&x) % 3000));
+        kill(pid[victim], SIGKILL);
+
+        int status[ST_PRODUCERS + ST_CONSUMERS];
+        for (int i = 0; i < ST_PRODUCERS; i++)
+            status[i] = wait_exit(pid[i]);
+        for (int i = 0; i < ST_CONSUMERS; i++)
+            ck_assert_int_eq(mproc_queue_put(q, NULL, 0, MPROC_FOREVER), 0);
+        for (int i = 0; i < ST_CONSUMERS; i++)
+            status[ST_PRODUCERS + i] = wait_exit(pid[ST_PRODUCERS + i]);
+        for (int i = 0; i < ST_PRODUCERS + ST_CONSUMERS; i++) {
+            if (status[i] == 128 + SIGKILL && i == victim) {
+                killed_inside++;
+                continue;
+            }
+            ck_assert_msg(status[i] == 0, "round %u: process %d exit %d", round,
+                          i, status[i]);
+        }
+        bool consumer_died =
+            victim >= ST_PRODUCERS && status[victim] == 128 + SIGKILL;
+        int missing = 0;
+        for (int p = 0; p < ST_PRODUCERS; p++) {
+            bool in_flight_seen = false;
+            for (int s = 0; s < ST_MSGS; s++) {
+                uint8_t got = atomic_load(&board->got[p][s]);
+                ck_assert_uint_le(got, 1);
+                if (atomic_load(&board->put[p][s])) {
+                    missing += got == 0;
+                } else if (!in_flight_seen) {
+                    in_flight_seen = true; /* may or may not have arrived */
+                } else {
+                    ck_assert_msg(got == 0, "round %u: never put, got", round);
+                }
+            }
+        }
+        ck_assert_msg(missing <= (consumer_died ? 1 : 0),
+                      "round %u: %d messages lost", round, missing);
+    }
+    /* Still a working queue. */
+    char c;
+    size_t len;
+    while (mproc_queue_get(q, &c, 1, &len, 0) == 0)
+        ;
+    ck_assert_int_eq(mproc_queue_put(q, "z", 1, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0), 0);
+    ck_assert_int_eq(c, 'z');
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    ck_assert_int_gt(killed_inside, ST_ROUNDS / 2);
+    mproc_queue_destroy(q);
+    munmap(board, sizeof *board);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("queue");
+    TCase *tc = tcase_create("queue");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, queue_zero_byte_message_roundtrips);
+    tcase_add_test(tc, queue_one_byte_message_roundtrips);
+    tcase_add_test(tc, queue_4mib_message_roundtrips);
+    tcase_add_test(tc, queue_64mib_message_roundtrips_in_one_process);
+    tcase_add_test(tc, queue_sizes_around_the_ring_wrap_roundtrip);
+    tcase_add_test(tc, queue_message_larger_than_capacity_streams_through);
+    tcase_add_test(tc, queue_64mib_message_streams_through_bounded_queue);
+    tcase_add_test(tc, queue_is_fifo_for_one_producer);
+    tcase_add_test(tc, queue_get_alloc_returns_a_buffer_to_free);
+    tcase_add_test(tc, queue_emsgsize_keeps_message_then_get_succeeds);
+    tcase_add_test(tc, queue_emsgsize_on_a_streamed_message_keeps_it);
+    tcase_add_test(tc, queue_get_nowait_on_empty_is_eagain);
+    tcase_add_test(tc, queue_get_times_out_when_empty);
+    tcase_add_test(tc, queue_put_blocks_at_maxsize_with_both_timeout_codes);
+    tcase_add_test(tc, queue_put_blocks_when_ring_bytes_run_out);
+    tcase_add_test(tc, queue_blocked_put_wakes_when_a_get_makes_room);
+    tcase_add_test(tc, queue_blocked_get_wakes_when_a_put_arrives);
+    tcase_add_test(tc, queue_unbounded_put_too_big_for_ring_is_enomem);
+    tcase_add_test(tc, queue_unbounded_queue_never_full);
+    tcase_add_test(tc, queue_qsize_empty_full_track_contents);
+    tcase_add_test(tc,
+                   queue_three_producers_two_consumers_exactly_once_in_order);
+    tcase_add_test(tc,
+                   queue_bounded_three_producers_two_consumers_exactly_once);
+    tcase_add_test(tc, queue_created_before_fork_is_shared_with_the_child);
+    tcase_add_test(tc, queue_shutdown_wakes_blocked_getters);
+    tcase_add_test(tc, queue_shutdown_wakes_blocked_putters);
+    tcase_add_test(tc, queue_shutdown_lets_gets_drain_then_fails_them);
+    tcase_add_test(tc, queue_immediate_shutdown_discards_what_is_left);
+    tcase_add_test(tc, queue_join_returns_once_every_task_is_done);
+    tcase_add_test(tc, queue_join_times_out_while_tasks_are_pending);
+    tcase_add_test(tc, queue_too_many_task_done_calls_are_einval);
+    tcase_add_test(tc, queue_task_done_and_join_need_a_joinable_queue);
+    tcase_add_test(tc, queue_bad_arguments_are_einval);
+    tcase_add_test(tc, queue_create_destroy_leaks_no_fd);
+    tcase_add_test(tc, queue_producer_killed_mid_stream_is_withdrawn);
+    tcase_add_test(tc, queue_getter_waiting_mid_stream_survives_producer_death);
+    suite_add_tcase(s, tc);
+
+    TCase *stress = tcase_create("queue_stress");
+    tcase_set_tags(stress, "stress");
+    tcase_set_timeout(stress, 60);
+    tcase_add_test(stress,
+                   queue_survives_random_sigkill_of_producers_and_consumers);
+    suite_add_tcase(s, stress);
+    return run_suite(s);
+}
