@@ -9,5 +9,6 @@
 
 #include "mproc/errors.h"
 #include "mproc/process.h"
+#include "mproc/connection.h"
 
 #endif /* MPROC_H */
