@@ -103,6 +103,9 @@ def main():
             cases.append(("py listen, C client, right key, " + url,
                           [exe, PY_PEER, "listen", url, KEY, "-", "ok"],
                           lambda a: [peer, "client", a, KEY, "-", "ok"]))
+            if url.startswith("tcp://["):
+                continue  # CPython's Client cannot reach IPv6 (it takes
+                # every 2-tuple for AF_INET); its Listener can, above.
             cases.append(("C listen, py client, right key, " + url,
                           [peer, "listen", url, KEY, "-", "ok"],
                           lambda a: [exe, PY_PEER, "client", a, KEY, "ok"]))
