@@ -11,7 +11,8 @@
  *         print(conn.recv_bytes())            # => 'hello'
  *         arr = array('i', [0, 0, 0, 0, 0])
  *         print(conn.recv_bytes_into(arr))    # => 8
- *         print(arr)                          # => array('i', [42, 1729, 0, 0, 0])
+ *         print(arr)                          # => array('i', [42, 1729, 0, 0,
+ * 0])
  *
  * Here the listener takes port 0 (the kernel picks a free one) and the
  * client runs in a child process. Both sides authenticate each other with

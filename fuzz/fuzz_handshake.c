@@ -18,9 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *digests[8] = {"md5",      "sha256",   "sha384",
-                                     "sha3_256", "sha3_384", "legacy",
-                                     "sha256",   "sha256"};
+    static const char *digests[8] = {"md5",      "sha256", "sha384", "sha3_256",
+                                     "sha3_384", "legacy", "sha256", "sha256"};
     if (size < 1)
         return 0;
     unsigned mode = data[0];
@@ -38,11 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *digest = mproc__digest_known(digests[(mode >> 1) & 7]);
     size_t keylen = (mode >> 4) & 15;
     int64_t deadline = mproc__now() + 2000000000;
-    int rc = mode & 1
-                 ? mproc__auth_server(c, "0123456789abcdef", keylen, digest,
-                                      deadline)
-                 : mproc__auth_client(c, "0123456789abcdef", keylen, digest,
-                                      deadline);
+    int rc = mode & 1 ? mproc__auth_server(c, "0123456789abcdef", keylen,
+                                           digest, deadline)
+                      : mproc__auth_client(c, "0123456789abcdef", keylen,
+                                           digest, deadline);
     assert(rc == MPROC_EAUTH || rc == MPROC_EPROTO || rc == MPROC_EOF ||
            rc == MPROC_EBADF);
     mproc_conn_close(c);

@@ -168,6 +168,9 @@ START_TEST(recv_returns_eof_when_peer_closed)
     ck_assert_int_eq(mproc_conn_poll(b, 0), 1);
     ck_assert_int_eq(mproc_conn_recv_bytes(b, buf, sizeof buf, &len),
                      MPROC_EOF);
+    ck_assert_int_eq(mproc_conn_recv_bytes(b, buf, sizeof buf, &len),
+                     MPROC_EOF); /* as Python's EOFError, every time */
+    ck_assert_int_ge(mproc_conn_fileno(b), 0);
     mproc_conn_close(b);
 }
 END_TEST
@@ -282,9 +285,8 @@ START_TEST(eight_byte_length_form_is_accepted)
 {
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
-    unsigned char frame[17] = {0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
-                               0,    0,    0,    5,    'h', 'e', 'l', 'l',
-                               'o'};
+    unsigned char frame[17] = {0xff, 0xff, 0xff, 0xff, 0,   0,   0,   0,  0,
+                               0,    0,    5,    'h',  'e', 'l', 'l', 'o'};
     raw_write(a, frame, sizeof frame);
     char buf[8];
     size_t len;
@@ -318,8 +320,8 @@ static void *big_sender(void *arg)
 START_TEST(send_over_2gib_uses_eight_byte_header)
 {
     size_t n = ((size_t)1 << 31) + 3;
-    void *zeros = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
-                       MAP_NORESERVE, -1, 0);
+    void *zeros = mmap(NULL, n, PROT_READ,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     ck_assert_ptr_ne(zeros, MAP_FAILED);
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, false), 0);
@@ -424,8 +426,7 @@ static int quick_exit_target(void *arg, size_t len)
 START_TEST(wait_sees_a_process_sentinel)
 {
     mproc_process *p;
-    ck_assert_int_eq(mproc_process_create(&p, quick_exit_target, NULL, 0,
-                                          NULL),
+    ck_assert_int_eq(mproc_process_create(&p, quick_exit_target, NULL, 0, NULL),
                      0);
     ck_assert_int_eq(mproc_process_start(p), 0);
     mproc_conn *a, *b;
@@ -468,8 +469,7 @@ static int echo_client(void *arg)
 {
     struct client_arg *ca = arg;
     mproc_conn *c = NULL;
-    int rc = mproc_client_with(&c, ca->address, ca->key, ca->keylen,
-                               &ca->opts);
+    int rc = mproc_client_with(&c, ca->address, ca->key, ca->keylen, &ca->opts);
     if (rc != ca->expect)
         return 10;
     if (rc < 0)
@@ -571,10 +571,20 @@ END_TEST
 START_TEST(listener_rejects_malformed_addresses)
 {
     static const char *bad[] = {
-        "",           "foo",       "ipc://",          "tcp://",
-        "tcp://host", "tcp://:-1", "tcp://h:70000",   "tcp://::1:5",
-        "tcp://[::1", "tcp://[]:1", "tcp://h:12a",    "udp://h:1",
-        "ipc://" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "",
+        "foo",
+        "ipc://",
+        "tcp://",
+        "tcp://host",
+        "tcp://:-1",
+        "tcp://h:70000",
+        "tcp://::1:5",
+        "tcp://[::1",
+        "tcp://[]:1",
+        "tcp://h:12a",
+        "udp://h:1",
+        "ipc://"
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -590,8 +600,7 @@ START_TEST(listener_rejects_malformed_addresses)
     ck_assert_int_eq(mproc_client(&c, "tcp://:5", NULL, 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_client(&c, "abstract://", NULL, 0), MPROC_EINVAL);
     mproc_conn_opts o = {.digest = "sha512"};
-    ck_assert_int_eq(mproc_listener_create_with(&l, "abstract://", NULL, 0,
-                                                &o),
+    ck_assert_int_eq(mproc_listener_create_with(&l, "abstract://", NULL, 0, &o),
                      MPROC_EINVAL);
 }
 END_TEST
@@ -599,8 +608,7 @@ END_TEST
 START_TEST(client_to_missing_address_fails)
 {
     mproc_conn *c = NULL;
-    ck_assert_int_eq(mproc_client(&c, "ipc:///nonexistent/mproc.sock", NULL,
-                                  0),
+    ck_assert_int_eq(mproc_client(&c, "ipc:///nonexistent/mproc.sock", NULL, 0),
                      -ENOENT);
     ck_assert_int_eq(mproc_client(&c, abstract_addr("missing"), NULL, 0),
                      -ECONNREFUSED);
@@ -611,9 +619,9 @@ END_TEST
 START_TEST(wrong_key_fails_on_both_sides)
 {
     mproc_listener *l;
-    ck_assert_int_eq(mproc_listener_create(&l, abstract_addr("wrongkey"),
-                                           KEY, strlen(KEY)),
-                     0);
+    ck_assert_int_eq(
+        mproc_listener_create(&l, abstract_addr("wrongkey"), KEY, strlen(KEY)),
+        0);
     struct client_arg ca = {.address = mproc_listener_address(l),
                             .key = "other key",
                             .keylen = 9,
@@ -648,8 +656,7 @@ END_TEST
 START_TEST(no_key_skips_the_handshake)
 {
     mproc_listener *l;
-    ck_assert_int_eq(mproc_listener_create(&l, abstract_addr("nokey"), NULL,
-                                           0),
+    ck_assert_int_eq(mproc_listener_create(&l, abstract_addr("nokey"), NULL, 0),
                      0);
     struct client_arg ca = {0};
     accept_and_echo(l, &ca);
@@ -721,9 +728,8 @@ START_TEST(accept_bounds_a_stalled_handshake)
 {
     mproc_conn_opts o = {.handshake_timeout = 0.2};
     mproc_listener *l;
-    ck_assert_int_eq(mproc_listener_create_with(&l, "abstract://", KEY,
-                                                strlen(KEY), &o),
-                     0);
+    ck_assert_int_eq(
+        mproc_listener_create_with(&l, "abstract://", KEY, strlen(KEY), &o), 0);
     struct raw_peer rp = {mproc_listener_address(l), 0};
     pid_t pid = spawn(raw_client, &rp);
     mproc_conn *c;
@@ -739,8 +745,7 @@ END_TEST
 START_TEST(accept_rejects_an_oversized_handshake_frame)
 {
     mproc_listener *l;
-    ck_assert_int_eq(mproc_listener_create(&l, "abstract://", KEY,
-                                           strlen(KEY)),
+    ck_assert_int_eq(mproc_listener_create(&l, "abstract://", KEY, strlen(KEY)),
                      0);
     struct raw_peer rp = {mproc_listener_address(l), 1};
     pid_t pid = spawn(raw_client, &rp);
@@ -769,9 +774,9 @@ START_TEST(client_bounds_a_stalled_handshake)
     mproc_conn_opts o = {.handshake_timeout = 0.2};
     mproc_conn *c;
     double t0 = now_s();
-    ck_assert_int_eq(mproc_client_with(&c, mproc_listener_address(l), KEY,
-                                       strlen(KEY), &o),
-                     MPROC_ETIMEDOUT);
+    ck_assert_int_eq(
+        mproc_client_with(&c, mproc_listener_address(l), KEY, strlen(KEY), &o),
+        MPROC_ETIMEDOUT);
     ck_assert(now_s() - t0 < 5.0);
     kill(pid, SIGKILL);
     exit_status(pid);

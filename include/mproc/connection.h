@@ -78,8 +78,7 @@ MPROC_API int mproc_pipe(mproc_conn **a, mproc_conn **b, bool duplex);
  * when the peer has closed (no SIGPIPE is raised); another negative errno.
  * A failure after part of a frame went out closes the connection.
  */
-MPROC_API int mproc_conn_send_bytes(mproc_conn *c, const void *buf,
-                                    size_t len);
+MPROC_API int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t len);
 
 /*
  * mproc_conn_recv_bytes - receive one message into buf (Python's
@@ -147,8 +146,7 @@ MPROC_API void mproc_conn_close(mproc_conn *c);
  * timeout or NULL arrays with n > 0; MPROC_ENOMEM. Never fails with EINTR:
  * a signal only resumes the wait against the same deadline. Thread-safe.
  */
-MPROC_API int mproc_wait(const int *fds, size_t n, double timeout,
-                         int *ready);
+MPROC_API int mproc_wait(const int *fds, size_t n, double timeout, int *ready);
 
 /* Options of mproc_listener_create_with and mproc_client_with; a zeroed
  * struct or NULL is CPython 3.12+'s behaviour with a 10 s handshake bound. */

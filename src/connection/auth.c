@@ -38,7 +38,7 @@
 #define CHALLENGE "#CHALLENGE#"
 #define WELCOME "#WELCOME#"
 #define FAILURE "#FAILURE#"
-#define MESSAGE_LENGTH 40       /* random bytes of a modern challenge */
+#define MESSAGE_LENGTH 40 /* random bytes of a modern challenge */
 #define MD5ONLY_MESSAGE_LENGTH 20
 #define MD5_DIGEST_LEN 16
 #define MAX_DIGEST_NAME 8 /* strlen("sha3_256") */
@@ -166,8 +166,8 @@ static int deliver(mproc_conn *c, const void *key, size_t keylen,
 static int answer(mproc_conn *c, const void *key, size_t keylen,
                   int64_t deadline)
 {
-    unsigned char msg[CONN_HANDSHAKE_MAX], resp[1 + MAX_DIGEST_NAME + 1 +
-                                                EVP_MAX_MD_SIZE];
+    unsigned char msg[CONN_HANDSHAKE_MAX],
+        resp[1 + MAX_DIGEST_NAME + 1 + EVP_MAX_MD_SIZE];
     size_t plen = sizeof CHALLENGE - 1, mlen, rlen = 0;
     int rc = mproc__conn_recv_small(c, msg, sizeof msg, &mlen, deadline);
     if (rc < 0)

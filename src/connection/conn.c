@@ -141,7 +141,7 @@ int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t len)
 static int read_failed(mproc_conn *c, int rc, bool at_boundary)
 {
     if ((rc == 1 || rc == -ECONNRESET) && at_boundary)
-        return mproc__conn_fail(c, MPROC_EOF);
+        return MPROC_EOF; /* the stream is in step: later calls see EOF */
     if (rc == 1 || rc == -ECONNRESET)
         return mproc__conn_fail(c, MPROC_EPROTO);
     return mproc__conn_fail(c, rc);

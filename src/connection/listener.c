@@ -90,9 +90,9 @@ static int parse_unix(const char *name, bool abstract, bool listen,
     un->sun_path[0] = '\0';
     memcpy(un->sun_path + 1, name, n);
     /* An empty name binds with only the family: Linux autobind. */
-    a->len = n == 0 ? (unsigned)sizeof(sa_family_t)
-                    : (unsigned)(offsetof(struct sockaddr_un, sun_path) +
-                                 1 + n);
+    a->len = n == 0
+                 ? (unsigned)sizeof(sa_family_t)
+                 : (unsigned)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
     return 0;
 }
 
@@ -132,10 +132,11 @@ static int parse_tcp(const char *hp, bool listen, struct addr *a)
         return MPROC_EINVAL;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV}, *res;
+                             .ai_flags = AI_NUMERICSERV},
+                    *res;
     int e = getaddrinfo(any ? "0.0.0.0" : host, port, &hints, &res);
     if (e != 0)
-        return e == EAI_MEMORY ? MPROC_ENOMEM
+        return e == EAI_MEMORY   ? MPROC_ENOMEM
                : e == EAI_SYSTEM ? -errno
                                  : -ENOENT;
     memcpy(&a->ss, res->ai_addr, res->ai_addrlen);

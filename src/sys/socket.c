@@ -175,8 +175,8 @@ out:
 
 int mproc__sock_listen(const struct sockaddr *sa, unsigned salen, int backlog)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    0);
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     if (sa->sa_family != AF_UNIX) {
@@ -223,8 +223,8 @@ static int connect_once(int fd, const struct sockaddr *sa, unsigned salen)
 int mproc__sock_connect(const struct sockaddr *sa, unsigned salen,
                         int64_t deadline)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                    0);
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     int rc;

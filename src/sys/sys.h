@@ -156,8 +156,7 @@ int mproc__poll_fds(const int *fds, size_t n, int64_t deadline, int *ready);
  * mproc__sock_listen - a socket of family bound to sa and listening with
  * backlog; SO_REUSEADDR for TCP. Returns the fd or -errno.
  */
-int mproc__sock_listen(const struct sockaddr *sa, unsigned salen,
-                       int backlog);
+int mproc__sock_listen(const struct sockaddr *sa, unsigned salen, int backlog);
 
 /*
  * mproc__sock_accept - accept one connection on a listening fd, waiting

@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     }
     const char *got = rc == 0 ? "ok" : mproc_err_name(rc);
     if (strcmp(got, expect) != 0) {
-        fprintf(stderr, "interop_peer: connecting gave %s, expected %s\n",
-                got, expect);
+        fprintf(stderr, "interop_peer: connecting gave %s, expected %s\n", got,
+                expect);
         return 1;
     }
     int status = rc == 0 ? converse(c) : 0;
