@@ -6,7 +6,7 @@
  * messages, MPROC_EMSGSIZE (then keep the message), MPROC_EOF or
  * MPROC_EPROTO - never crash, hang, leak or allocate past the limit.
  */
-#include "connection/conn.h"
+#include "fuzz_peer.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -23,16 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned mode = data[0];
     data++;
     size--;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        abort();
-    /* Whatever fits in the socket is the peer's stream; then EOF. */
-    ssize_t n = send(sv[1], data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;
-    close(sv[1]);
-    mproc_conn *c;
-    if (mproc__conn_new(sv[0], true, true, &c) != 0)
-        abort();
+    int peer;
+    mproc_conn *c = conn_fed_with(data, size, &peer);
     static const size_t limits[4] = {0, 16, 1000, MPROC_CONN_DEFAULT_LIMIT};
     mproc_conn_set_limit(c, limits[mode & 3]);
     size_t cap = (mode >> 2) & 63;
@@ -62,5 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     mproc_conn_close(c);
+    close(peer);
     return 0;
 }

@@ -7,7 +7,7 @@
  * end with a code - never crash, hang, or read a frame over 256 bytes.
  * It can never succeed: our challenge is random, the peer's bytes fixed.
  */
-#include "connection/conn.h"
+#include "fuzz_peer.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -25,15 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned mode = data[0];
     data++;
     size--;
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        abort();
-    ssize_t n = send(sv[1], data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)n;
-    shutdown(sv[1], SHUT_WR); /* the peer is done; it still takes replies */
-    mproc_conn *c;
-    if (mproc__conn_new(sv[0], true, true, &c) != 0)
-        abort();
+    int peer;
+    mproc_conn *c = conn_fed_with(data, size, &peer);
     const char *digest = mproc__digest_known(digests[(mode >> 1) & 7]);
     size_t keylen = (mode >> 4) & 15;
     int64_t deadline = mproc__now() + 2000000000;
@@ -44,6 +37,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     assert(rc == MPROC_EAUTH || rc == MPROC_EPROTO || rc == MPROC_EOF ||
            rc == MPROC_EBADF);
     mproc_conn_close(c);
-    close(sv[1]);
+    close(peer);
     return 0;
 }

@@ -194,7 +194,7 @@ MPROC_API int mproc_listener_create_with(mproc_listener **out,
  * MPROC_EAUTH (wrong key, unsupported digest, rejected), MPROC_EPROTO
  * (malformed or oversized handshake frame), MPROC_ETIMEDOUT (stalled past
  * the handshake bound), MPROC_EOF (hung up). The listener stays usable
- * after each. MPROC_EBADF after close; MPROC_EINVAL for a NaN timeout.
+ * after each. MPROC_EINVAL for a NaN timeout.
  */
 MPROC_API int mproc_listener_accept(mproc_listener *l, mproc_conn **out,
                                     double timeout);

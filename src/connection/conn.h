@@ -15,7 +15,11 @@ struct mproc_conn {
     uint32_t magic;
     int fd;
     bool can_read, can_write;
-    bool broken;  /* an error closed it: fd shut down, kept until close */
+    /* An error closed it: fd shut down, kept until close. Atomic because
+     * a sending and a receiving thread may both read and set it; it
+     * orders nothing else (seq_cst, for simplicity: it is off the fast
+     * path's critical work, one load per call). */
+    _Atomic bool broken;
     bool pending; /* a header was read and its payload was not */
     uint64_t pending_len;
     size_t limit;

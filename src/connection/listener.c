@@ -194,19 +194,66 @@ static char *format_address(int fd)
     return out;
 }
 
-static int read_opts(const mproc_conn_opts *opts, double *timeout,
-                     const char **digest)
+/* What a listener or client is made from: parsed options and address. */
+struct settings {
+    double timeout;
+    const char *digest;
+    struct addr a;
+};
+
+static int prepare(const mproc_conn_opts *opts, const char *url, bool listen,
+                   struct settings *st)
 {
-    *timeout = MPROC_CONN_HANDSHAKE_TIMEOUT;
-    *digest = mproc__digest_known(NULL);
-    if (!opts)
-        return 0;
-    if (opts->handshake_timeout != opts->handshake_timeout)
-        return MPROC_EINVAL;
-    if (opts->handshake_timeout != 0)
-        *timeout = opts->handshake_timeout;
-    *digest = mproc__digest_known(opts->digest);
-    return *digest ? 0 : MPROC_EINVAL;
+    st->timeout = MPROC_CONN_HANDSHAKE_TIMEOUT;
+    st->digest = mproc__digest_known(NULL);
+    if (opts) {
+        if (opts->handshake_timeout != opts->handshake_timeout)
+            return MPROC_EINVAL; /* NaN */
+        if (opts->handshake_timeout != 0)
+            st->timeout = opts->handshake_timeout;
+        st->digest = mproc__digest_known(opts->digest);
+        if (!st->digest)
+            return MPROC_EINVAL;
+    }
+    return parse_address(url, listen, &st->a);
+}
+
+/*
+ * Wraps a connected fd (taken over) and, with a key, runs the handshake
+ * (server: challenge first) by the deadline. On failure nothing is left
+ * open; a connection an error closed mid-handshake reports MPROC_EPROTO.
+ */
+static int establish(int fd, bool tcp, const void *key, size_t keylen,
+                     const char *digest, bool server, int64_t deadline,
+                     mproc_conn **out)
+{
+    if (tcp)
+        mproc__sock_nodelay(fd);
+    mproc_conn *c;
+    int rc = mproc__conn_new(fd, true, true, &c);
+    if (rc < 0)
+        return rc;
+    if (key) {
+        rc = server ? mproc__auth_server(c, key, keylen, digest, deadline)
+                    : mproc__auth_client(c, key, keylen, digest, deadline);
+        if (rc < 0) {
+            mproc_conn_close(c);
+            return rc == MPROC_EBADF ? MPROC_EPROTO : rc;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* Frees a listener's memory, wiping the key; closes and unlinks nothing. */
+static void free_listener(mproc_listener *l)
+{
+    free(l->unlink_path);
+    free(l->address);
+    if (l->key)
+        OPENSSL_cleanse(l->key, l->keylen);
+    free(l->key);
+    free(l);
 }
 
 static void check(const mproc_listener *l)
@@ -219,63 +266,46 @@ int mproc_listener_create_with(mproc_listener **out, const char *address,
                                const void *authkey, size_t keylen,
                                const mproc_conn_opts *opts)
 {
-    double timeout;
-    const char *digest;
-    int rc = read_opts(opts, &timeout, &digest);
-    if (rc < 0)
-        return rc;
-    struct addr a;
-    rc = parse_address(address, true, &a);
+    struct settings st;
+    int rc = prepare(opts, address, true, &st);
     if (rc < 0)
         return rc;
     mproc_listener *l = calloc(1, sizeof *l);
     if (!l)
         return MPROC_ENOMEM;
-    l->fd = -1;
-    l->handshake_timeout = timeout;
-    l->digest = digest;
-    l->tcp = a.tcp;
+    l->handshake_timeout = st.timeout;
+    l->digest = st.digest;
+    l->tcp = st.a.tcp;
     l->has_key = authkey != NULL;
-    if (authkey) {
-        l->key = malloc(keylen ? keylen : 1);
-        if (!l->key)
-            goto nomem;
+    l->key = authkey ? malloc(keylen ? keylen : 1) : NULL;
+    l->keylen = keylen;
+    if (authkey && l->key)
         memcpy(l->key, authkey, keylen);
-        l->keylen = keylen;
+    if (authkey && !l->key) {
+        free_listener(l);
+        return MPROC_ENOMEM;
     }
-    if (a.ipc) {
-        l->unlink_path = strdup(((struct sockaddr_un *)&a.ss)->sun_path);
-        if (!l->unlink_path)
-            goto nomem;
+    l->fd =
+        mproc__sock_listen((struct sockaddr *)&st.a.ss, st.a.len, SOMAXCONN);
+    if (l->fd < 0) {
+        rc = l->fd;
+        free_listener(l);
+        return rc;
     }
-    rc = mproc__sock_listen((struct sockaddr *)&a.ss, a.len, SOMAXCONN);
-    if (rc < 0) {
-        free(l->unlink_path);
-        l->unlink_path = NULL; /* not ours: bind failed */
-        goto fail;
-    }
-    l->fd = rc;
     l->owner = getpid();
+    if (st.a.ipc)
+        l->unlink_path = strdup(((struct sockaddr_un *)&st.a.ss)->sun_path);
     l->address = format_address(l->fd);
-    if (!l->address)
-        goto nomem;
+    if (!l->address || (st.a.ipc && !l->unlink_path)) {
+        close(l->fd);
+        if (st.a.ipc)
+            unlink(((struct sockaddr_un *)&st.a.ss)->sun_path);
+        free_listener(l);
+        return MPROC_ENOMEM;
+    }
     l->magic = LISTENER_MAGIC;
     *out = l;
     return 0;
-nomem:
-    rc = MPROC_ENOMEM;
-fail:
-    if (l->fd >= 0) {
-        close(l->fd);
-        if (l->unlink_path)
-            unlink(l->unlink_path);
-    }
-    free(l->unlink_path);
-    if (l->key)
-        OPENSSL_cleanse(l->key, l->keylen);
-    free(l->key);
-    free(l);
-    return rc;
 }
 
 int mproc_listener_create(mproc_listener **out, const char *address,
@@ -287,8 +317,6 @@ int mproc_listener_create(mproc_listener **out, const char *address,
 int mproc_listener_accept(mproc_listener *l, mproc_conn **out, double timeout)
 {
     check(l);
-    if (l->fd < 0)
-        return MPROC_EBADF;
     int64_t deadline;
     int rc = mproc__deadline(timeout, &deadline);
     if (rc < 0)
@@ -298,22 +326,10 @@ int mproc_listener_accept(mproc_listener *l, mproc_conn **out, double timeout)
         return mproc__expired(timeout);
     if (fd < 0)
         return fd;
-    if (l->tcp)
-        mproc__sock_nodelay(fd);
-    mproc_conn *c;
-    rc = mproc__conn_new(fd, true, true, &c);
-    if (rc < 0)
-        return rc;
-    if (l->has_key) {
+    if (l->has_key)
         mproc__deadline(l->handshake_timeout, &deadline);
-        rc = mproc__auth_server(c, l->key, l->keylen, l->digest, deadline);
-        if (rc < 0) {
-            mproc_conn_close(c);
-            return rc == MPROC_EBADF ? MPROC_EPROTO : rc;
-        }
-    }
-    *out = c;
-    return 0;
+    return establish(fd, l->tcp, l->has_key ? l->key : NULL, l->keylen,
+                     l->digest, true, deadline, out);
 }
 
 const char *mproc_listener_address(const mproc_listener *l)
@@ -331,47 +347,25 @@ void mproc_listener_close(mproc_listener *l)
     close(l->fd);
     if (l->unlink_path && l->owner == getpid())
         unlink(l->unlink_path);
-    free(l->unlink_path);
-    free(l->address);
-    if (l->key)
-        OPENSSL_cleanse(l->key, l->keylen);
-    free(l->key);
-    free(l);
+    free_listener(l);
 }
 
 int mproc_client_with(mproc_conn **out, const char *address,
                       const void *authkey, size_t keylen,
                       const mproc_conn_opts *opts)
 {
-    double timeout;
-    const char *digest;
-    int rc = read_opts(opts, &timeout, &digest);
-    if (rc < 0)
-        return rc;
-    struct addr a;
-    rc = parse_address(address, false, &a);
+    struct settings st;
+    int rc = prepare(opts, address, false, &st);
     if (rc < 0)
         return rc;
     int64_t deadline;
-    mproc__deadline(timeout, &deadline);
-    int fd = mproc__sock_connect((struct sockaddr *)&a.ss, a.len, deadline);
+    mproc__deadline(st.timeout, &deadline);
+    int fd =
+        mproc__sock_connect((struct sockaddr *)&st.a.ss, st.a.len, deadline);
     if (fd < 0)
         return fd;
-    if (a.tcp)
-        mproc__sock_nodelay(fd);
-    mproc_conn *c;
-    rc = mproc__conn_new(fd, true, true, &c);
-    if (rc < 0)
-        return rc;
-    if (authkey) {
-        rc = mproc__auth_client(c, authkey, keylen, digest, deadline);
-        if (rc < 0) {
-            mproc_conn_close(c);
-            return rc == MPROC_EBADF ? MPROC_EPROTO : rc;
-        }
-    }
-    *out = c;
-    return 0;
+    return establish(fd, st.a.tcp, authkey, keylen, st.digest, false, deadline,
+                     out);
 }
 
 int mproc_client(mproc_conn **out, const char *address, const void *authkey,
