@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -811,6 +812,32 @@ START_TEST(pipes_leak_no_fds)
 }
 END_TEST
 
+static bool cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+    return fl >= 0 && (fl & FD_CLOEXEC);
+}
+
+START_TEST(every_fd_is_close_on_exec)
+{
+    mproc_conn *a, *b;
+    ck_assert_int_eq(mproc_pipe(&a, &b, false), 0);
+    ck_assert(cloexec(mproc_conn_fileno(a)) && cloexec(mproc_conn_fileno(b)));
+    mproc_conn_close(a);
+    mproc_conn_close(b);
+    mproc_listener *l;
+    ck_assert_int_eq(mproc_listener_create(&l, "tcp://127.0.0.1:0", NULL, 0),
+                     0);
+    mproc_conn *c, *s;
+    ck_assert_int_eq(mproc_client(&c, mproc_listener_address(l), NULL, 0), 0);
+    ck_assert_int_eq(mproc_listener_accept(l, &s, 10.0), 0);
+    ck_assert(cloexec(mproc_conn_fileno(c)) && cloexec(mproc_conn_fileno(s)));
+    mproc_conn_close(c);
+    mproc_conn_close(s);
+    mproc_listener_close(l);
+}
+END_TEST
+
 static Suite *connection_suite(void)
 {
     Suite *s = suite_create("connection");
@@ -865,6 +892,7 @@ static Suite *connection_suite(void)
     tcase_add_test(tc, accept_bounds_a_stalled_handshake);
     tcase_add_test(tc, accept_rejects_an_oversized_handshake_frame);
     tcase_add_test(tc, client_bounds_a_stalled_handshake);
+    tcase_add_test(tc, every_fd_is_close_on_exec);
     suite_add_tcase(s, tc);
     return s;
 }
