@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #define FIRST_CHUNK ((size_t)1 << 20)
+#define SMALL_FRAME 512 /* frames up to this size are copied and sent whole */
 
 int mproc__conn_new(int fd, bool can_read, bool can_write, mproc_conn **out)
 {
@@ -125,8 +126,16 @@ int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t len)
         hlen = 4;
     }
     struct iovec iov[2] = {{hdr, hlen}, {(void *)buf, len}};
+    int iovcnt = len ? 2 : 1;
+    unsigned char small[SMALL_FRAME];
+    if (len > 0 && len <= sizeof small - 4) { /* one plain send */
+        memcpy(small, hdr, 4);
+        memcpy(small + 4, buf, len);
+        iov[0] = (struct iovec){small, 4 + len};
+        iovcnt = 1;
+    }
     size_t sent = 0;
-    int rc = mproc__send_all(c->fd, iov, len ? 2 : 1, &sent);
+    int rc = mproc__send_all(c->fd, iov, iovcnt, &sent);
     if (rc == 0)
         return 0;
     if (rc == -EPIPE || rc == -ECONNRESET)

@@ -33,7 +33,9 @@ int mproc__send_all(int fd, struct iovec *iov, int iovcnt, size_t *sent)
     size_t total = 0;
     while (iovcnt > 0) {
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(fd, &m, MSG_NOSIGNAL);
+        ssize_t n = iovcnt == 1
+                        ? send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
+                        : sendmsg(fd, &m, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
