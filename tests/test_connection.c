@@ -320,10 +320,21 @@ static void *big_sender(void *arg)
 
 START_TEST(send_over_2gib_uses_eight_byte_header)
 {
-    size_t n = ((size_t)1 << 31) + 3;
-    void *zeros = mmap(NULL, n, PROT_READ,
+    /* 2 GiB + 3 of zeros without 2 GiB of memory or 500k page faults: one
+     * 1 MiB memfd mapped (populated) over and over. */
+    size_t n = ((size_t)1 << 31) + 3, chunk = (size_t)1 << 20;
+    size_t span = (n + chunk - 1) / chunk * chunk;
+    int mfd = memfd_create("zeros", MFD_CLOEXEC);
+    ck_assert_int_ge(mfd, 0);
+    ck_assert_int_eq(ftruncate(mfd, (off_t)chunk), 0);
+    char *zeros = mmap(NULL, span, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     ck_assert_ptr_ne(zeros, MAP_FAILED);
+    for (size_t off = 0; off < span; off += chunk)
+        ck_assert_ptr_ne(mmap(zeros + off, chunk, PROT_READ,
+                              MAP_SHARED | MAP_FIXED | MAP_POPULATE, mfd, 0),
+                         MAP_FAILED);
+    close(mfd);
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, false), 0);
     struct big_send s = {b, zeros, n, -1};
@@ -349,7 +360,7 @@ START_TEST(send_over_2gib_uses_eight_byte_header)
     }
     pthread_join(t, NULL);
     ck_assert_int_eq(s.rc, 0);
-    munmap(zeros, n);
+    munmap(zeros, span);
     mproc_conn_close(a);
     mproc_conn_close(b);
 }
