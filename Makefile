@@ -6,7 +6,7 @@ WERROR := $(if $(CI),ON,OFF)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build demo test bench sanitize valgrind format format-check \
-        install clean
+        install clean fuzz
 
 all: build
 
@@ -45,8 +45,30 @@ format:
 format-check: deps
 	clang-format --dry-run -Werror $(FORMAT_FILES)
 
+# libFuzzer targets (fuzz/fuzz_*.c), built with clang against the library
+# sources, each run FUZZ_TIME seconds on its seeds and a growing corpus.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 30
+FUZZ_CC ?= clang
+FUZZ_TARGETS = $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined -D_GNU_SOURCE -DMPROC_BUILDING \
+    -Iinclude -Isrc
+
+fuzz: deps
+	@mkdir -p $(FUZZ_BUILD)
+	@for t in $(FUZZ_TARGETS); do \
+	    $(FUZZ_CC) $(FUZZ_FLAGS) $(wildcard src/*.c src/*/*.c) fuzz/$$t.c \
+	        -lcrypto -lpthread -lm -o $(FUZZ_BUILD)/$$t || exit 1; \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
+	    echo "fuzzing $$t for $(FUZZ_TIME) s"; \
+	    $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	        -timeout=10 -print_final_stats=1 $(FUZZ_BUILD)/corpus-$$t \
+	        fuzz/seeds/$$t || exit 1; \
+	done
+
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

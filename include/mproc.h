@@ -12,5 +12,6 @@
 #include "mproc/shared.h"
 #include "mproc/sync.h"
 #include "mproc/queue.h"
+#include "mproc/connection.h"
 
 #endif /* MPROC_H */

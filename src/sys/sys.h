@@ -187,4 +187,68 @@ int mproc__mem_populate(void *addr, size_t len);
  */
 void mproc__mem_discard(void *addr, size_t len);
 
+/* socket.c - connections (area: connection). Every fd is close-on-exec;
+ * every send uses MSG_NOSIGNAL, so no call here can raise SIGPIPE. */
+
+struct iovec;
+struct sockaddr;
+
+/* mproc__socketpair - a connected AF_UNIX stream pair; 0 or -errno. */
+int mproc__socketpair(int sv[2]);
+
+/*
+ * mproc__send_all - send the iovecs whole (sendmsg, MSG_NOSIGNAL; the
+ * array is updated as it goes). Blocking; EINTR retried. Returns 0, or
+ * -errno with *sent (when not NULL) the bytes that went out before it.
+ */
+int mproc__send_all(int fd, struct iovec *iov, int iovcnt, size_t *sent);
+
+/*
+ * mproc__recv_exact - read exactly n bytes. With a deadline, waits by poll
+ * and reads without blocking; without one, blocks in recv. EINTR retried.
+ * Returns 0 when all n arrived; 1 on end of stream (*got says how many
+ * came first); -ETIMEDOUT past the deadline; another -errno.
+ */
+int mproc__recv_exact(int fd, void *buf, size_t n, size_t *got,
+                      int64_t deadline);
+
+/*
+ * mproc__poll_fds - wait until some of fds are readable (or hung up),
+ * until the deadline. ready[i] is set 1/0. Returns the count, 0 at the
+ * deadline, -EBADF for a negative or closed fd, -ENOMEM; EINTR retried.
+ */
+int mproc__poll_fds(const int *fds, size_t n, int64_t deadline, int *ready);
+
+/*
+ * mproc__sock_listen - a socket of family bound to sa and listening with
+ * backlog; SO_REUSEADDR for TCP. Returns the fd or -errno.
+ */
+int mproc__sock_listen(const struct sockaddr *sa, unsigned salen, int backlog);
+
+/*
+ * mproc__sock_accept - accept one connection on a listening fd, waiting
+ * until the deadline. Returns the fd, -ETIMEDOUT at the deadline, -errno.
+ */
+int mproc__sock_accept(int lfd, int64_t deadline);
+
+/*
+ * mproc__sock_connect - a socket connected to sa, waiting at most until
+ * the deadline. Returns the fd, -ETIMEDOUT, or -errno (-ECONNREFUSED...).
+ */
+int mproc__sock_connect(const struct sockaddr *sa, unsigned salen,
+                        int64_t deadline);
+
+/* mproc__sock_name - getsockname into sa (*salen in/out); 0 or -errno. */
+int mproc__sock_name(int fd, struct sockaddr *sa, unsigned *salen);
+
+/* mproc__sock_nodelay - set TCP_NODELAY; 0 or -errno. */
+int mproc__sock_nodelay(int fd);
+
+/* mproc__shutdown - shutdown(fd, how); 0 or -errno. */
+int mproc__shutdown(int fd, int how);
+
+/* mproc__random - n bytes from getrandom (blocks only before the pool is
+ * seeded at boot). Returns 0 or -errno. */
+int mproc__random(void *buf, size_t n);
+
 #endif /* MPROC_SYS_H */
