@@ -9,5 +9,6 @@
 
 #include "mproc/errors.h"
 #include "mproc/process.h"
+#include "mproc/pool.h"
 
 #endif /* MPROC_H */

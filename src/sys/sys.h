@@ -134,4 +134,14 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
 void mproc__shared_unmap(void *addr, size_t size);
 
+/* discard.c (pool) */
+
+/*
+ * mproc__shared_discard - give back the pages of [addr, addr + len) of a
+ * mapping made by mproc__shared_map (both page-aligned): they read as
+ * zeros afterwards, in every process that maps them. Returns 0 or a
+ * negative errno value.
+ */
+int mproc__shared_discard(void *addr, size_t len);
+
 #endif /* MPROC_SYS_H */
