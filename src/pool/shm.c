@@ -43,15 +43,20 @@
  * workers spin (Dekker-style: every word involved is accessed seq_cst).
  * The parent sleeps on `done_seq` in slices of at most 10 ms.
  *
- * Memory: the rings and the arena are sparse (MAP_NORESERVE); a worker
- * gives back its ring's consumed pages whenever it finds its ring empty,
- * and the parent gives back arena blocks of 1 MiB or more on free.
+ * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
+ * taken on touch. A worker that finds its ring empty, with its head past
+ * the first 4 MiB, rewinds to the ring's start (whose pages are warm)
+ * by writing a skip record, and gives back what it wrote past 64 MiB;
+ * so a ring holds about max(4 MiB, the largest burst of unconsumed
+ * results). The parent gives back arena blocks of 1 MiB or more on free.
  */
 #include "transport.h"
 
 #include "mproc/pool.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +67,9 @@
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
 #define RCAP ((uint64_t)256 << 20) /* bytes of each result ring */
-#define RCHUNK ((uint64_t)4 << 20) /* ring pages are given back by this */
+#define RWARM ((uint64_t)4 << 20) /* an empty ring rewinds past this */
+#define RKEEP ((uint64_t)64 << 20) /* ring pages kept when it rewinds */
+#define SKIP_SEQ UINT64_MAX        /* a record that only skips bytes */
 #define ARENA_MAX ((size_t)16 << 30)
 #define ARENA_MIN ((size_t)64 << 20)
 #define ALIGN 64
@@ -237,22 +244,6 @@ static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len)
     }
 }
 
-/* Gives back ring pages of positions [from, to), both RCHUNK multiples. */
-static void ring_discard(char *ring, uint64_t from, uint64_t to)
-{
-    if (to - from >= RCAP) {
-        mproc__shared_discard(ring, RCAP);
-        return;
-    }
-    uint64_t a = from % RCAP, b = to % RCAP;
-    if (a < b) {
-        mproc__shared_discard(ring + a, b - a);
-    } else if (a > b || from != to) {
-        mproc__shared_discard(ring + a, RCAP - a);
-        mproc__shared_discard(ring, b);
-    }
-}
-
 /* ---- the worker ------------------------------------------------------------ */
 
 /* Takes the next task; 0 and *seq, or 1 when the worker should exit. */
@@ -310,7 +301,7 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
 
 /* Publishes a result record in the worker's ring. */
 static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
-                 uint64_t *disc)
+                 uint64_t *hw)
 {
     struct shm_worker *w = &t->ws[i];
     char *ring = ring_of(t, i);
@@ -331,12 +322,21 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
         if (atomic_load(&w->rtail) == tail)
             mproc__futex_wait(&w->rtail_seq, s, MPROC__NO_DEADLINE);
     }
-    /* The ring is empty: nothing in it is live, give its pages back. */
-    if (head / RCHUNK != *disc / RCHUNK && atomic_load(&w->rtail) == head) {
-        uint64_t to = head & ~(RCHUNK - 1);
-        ring_discard(ring, *disc, to);
-        *disc = to;
+    /* The ring is empty: rewind to its start, whose pages are warm,
+     * with a skip record; give back pages written far past the start. */
+    uint64_t phys = head % RCAP, skip = RCAP - phys;
+    if (phys && phys + need > RWARM && need <= phys && skip >= sizeof *r &&
+        atomic_load(&w->rtail) == head) {
+        struct rec jump = {.seq = SKIP_SEQ, .index = skip};
+        ring_put(ring, head, &jump, sizeof jump);
+        if (*hw > RKEEP) {
+            mproc__shared_discard(ring + RKEEP, align_up(*hw, 4096) - RKEEP);
+            *hw = RKEEP;
+        }
+        head += skip;
     }
+    if (head % RCAP + need > *hw)
+        *hw = head % RCAP + need > RCAP ? RCAP : head % RCAP + need;
     ring_put(ring, head, r, sizeof *r);
     if (r->len)
         ring_put(ring, head + sizeof *r, data, r->len);
@@ -347,7 +347,7 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
 }
 
 static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
-                uint64_t *disc)
+                uint64_t *hw)
 {
     struct shm_worker *w = &t->ws[i];
     struct shm_slot *s = &t->slots[seq & MASK];
@@ -382,7 +382,7 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
             data = buf->data;
         }
     }
-    post(t, i, &r, data, disc);
+    post(t, i, &r, data, hw);
 }
 
 /* Says goodbye: the parent reaps and replaces this worker at once. */
@@ -401,6 +401,13 @@ static int worker_main(void *arg, size_t len)
     memcpy(&a, arg, sizeof a);
     mproc__tp *t = a.t;
     struct shm_worker *w = &t->ws[a.i];
+    /* terminate's SIGTERM must end the worker, whatever handler the
+     * caller had installed (a test runner's, say) */
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
     if (t->o.initializer) {
         int st = t->o.initializer(t->initarg, t->o.initarglen);
         if (st) {
@@ -411,12 +418,12 @@ static int worker_main(void *arg, size_t len)
         }
     }
     mproc_buf buf = {0};
-    uint64_t disc = 0, seq;
+    uint64_t hw = 0, seq;
     unsigned done = 0;
     while (!t->o.maxtasksperchild || done < t->o.maxtasksperchild) {
         if (claim(t, w, a.serial, &seq))
             break;
-        run(t, a.i, seq, &buf, &disc);
+        run(t, a.i, seq, &buf, &hw);
         done++;
     }
     free(buf.data);
@@ -557,9 +564,15 @@ static int collect(mproc__tp *t, unsigned i)
     uint64_t tail = atomic_load_explicit(&w->rtail, memory_order_relaxed);
     uint64_t head = atomic_load_explicit(&w->head, memory_order_acquire);
     int n = 0;
+    bool moved = false;
     while (tail != head) {
         struct rec r;
+        moved = true;
         ring_get(ring, tail, &r, sizeof r);
+        if (r.seq == SKIP_SEQ) {
+            tail += r.index;
+            continue;
+        }
         if (r.len > RCAP - sizeof r)
             mproc__die(__FILE__, __LINE__, "pool result ring corrupted");
         const void *data = NULL;
@@ -583,7 +596,7 @@ static int collect(mproc__tp *t, unsigned i)
         tail += sizeof r + align_up(r.len, 8);
         n++;
     }
-    if (n) {
+    if (moved) {
         atomic_store(&w->rtail, tail);
         if (atomic_load(&w->rwaiting)) {
             atomic_store(&w->rwaiting, 0);
@@ -622,7 +635,7 @@ static int spawn(mproc__tp *t, unsigned i)
     struct shm_worker *w = &t->ws[i];
     uint32_t serial = ++t->serials;
     if (atomic_load(&w->head))
-        ring_discard(ring_of(t, i), 0, RCAP);
+        mproc__shared_discard(ring_of(t, i), RCAP);
     atomic_store(&w->current, 0);
     atomic_store(&w->item, 0);
     atomic_store(&w->exiting, 0);
@@ -639,7 +652,13 @@ static int spawn(mproc__tp *t, unsigned i)
     int rc = mproc_process_create(&p, worker_main, &a, sizeof a, &po);
     if (rc < 0)
         return rc;
+    /* SIGTERM stays blocked in the child until it has reset the handler */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
     rc = mproc_process_start(p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc < 0) {
         mproc_process_destroy(p);
         return rc;
