@@ -38,9 +38,12 @@
  * task died with the worker and is rerun (retries) or failed with
  * MPROC_EWORKERDIED. The ring is then reset and a replacement forked.
  *
- * Waiting: idle workers spin briefly, then sleep on `work_seq`; the parent
- * wakes sleepers after publishing only when more tasks are queued than
- * workers spin (Dekker-style: every word involved is accessed seq_cst).
+ * Waiting: idle workers spin briefly, then sleep on `work_seq`, each
+ * showing how it waits in its own record's `mode` (so a dead worker
+ * leaves no stale count behind); the parent wakes sleepers after
+ * publishing only when more tasks are queued than live workers spin
+ * (Dekker-style: every word involved is accessed seq_cst), and again
+ * at every periodic check.
  * The parent sleeps on `done_seq` in slices of at most 10 ms.
  *
  * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
@@ -82,6 +85,10 @@ enum { ST_FREE = 0, ST_PENDING = 1, ST_RUNNING = 2 };
 #define PENDING(seq) (((uint64_t)(seq) << 2) | ST_PENDING)
 #define RUNNING(serial) (((uint64_t)(serial) << 2) | ST_RUNNING)
 
+/* A worker's mode, in its own record: a dead worker leaves no count
+ * behind in shared words that the parent would misread. */
+enum { MODE_BUSY = 0, MODE_SPINNING = 1, MODE_SLEEPING = 2 };
+
 enum { POOL_RUN = 0, POOL_CLOSING = 1, POOL_TERMINATED = 2 };
 
 struct shm_hdr {
@@ -91,8 +98,6 @@ struct shm_hdr {
     _Atomic uint32_t work_seq;
     _Atomic uint32_t state;
     alignas(64) _Atomic uint64_t next; /* written by the workers */
-    _Atomic uint32_t idle;
-    _Atomic uint32_t spinning;
     alignas(64) _Atomic uint32_t done_seq;
     _Atomic uint32_t parent_waiting;
 };
@@ -107,6 +112,7 @@ struct shm_worker {
     alignas(64) _Atomic uint64_t current; /* seq + 1 being claimed or run */
     _Atomic uint64_t item;                /* map item being run */
     _Atomic uint32_t exiting;             /* leaving of its own accord */
+    _Atomic uint32_t mode;                /* MODE_*: how it waits for work */
     _Atomic uint32_t init_failed;
     _Atomic int32_t init_status;
     alignas(64) _Atomic uint64_t head; /* result ring: worker writes */
@@ -251,19 +257,16 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
                  uint64_t *seq)
 {
     struct shm_hdr *h = t->h;
-    bool spinning = false;
     unsigned spins = 0;
     for (;;) {
         uint64_t n = atomic_load(&h->next);
         if (n < atomic_load(&h->tail)) {
-            if (spinning) {
-                atomic_fetch_sub(&h->spinning, 1);
-                spinning = false;
-            }
+            atomic_store(&w->mode, MODE_BUSY);
+            spins = 0;
             atomic_store(&w->current, n + 1);
             uint64_t expect = PENDING(n);
-            bool mine = atomic_compare_exchange_strong(&t->slots[n & MASK].state,
-                                                       &expect, RUNNING(serial));
+            bool mine = atomic_compare_exchange_strong(
+                &t->slots[n & MASK].state, &expect, RUNNING(serial));
             uint64_t cur = n;
             atomic_compare_exchange_strong(&h->next, &cur, n + 1);
             if (mine) {
@@ -274,28 +277,24 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
         }
         uint32_t st = atomic_load(&h->state);
         if (st == POOL_TERMINATED ||
-            (st == POOL_CLOSING && atomic_load(&h->next) >= atomic_load(&h->tail))) {
-            if (spinning)
-                atomic_fetch_sub(&h->spinning, 1);
+            (st == POOL_CLOSING &&
+             atomic_load(&h->next) >= atomic_load(&h->tail))) {
+            atomic_store(&w->mode, MODE_BUSY);
             return 1;
         }
-        if (!spinning) {
-            atomic_fetch_add(&h->spinning, 1);
-            spinning = true;
-            spins = 0;
-        }
-        if (++spins < WORKER_SPIN) {
+        if (spins++ == 0)
+            atomic_store(&w->mode, MODE_SPINNING);
+        if (spins < WORKER_SPIN) {
             relax();
             continue;
         }
-        atomic_fetch_add(&h->idle, 1);
-        atomic_fetch_sub(&h->spinning, 1);
-        spinning = false;
+        atomic_store(&w->mode, MODE_SLEEPING);
         uint32_t ws = atomic_load(&h->work_seq);
         if (atomic_load(&h->next) >= atomic_load(&h->tail) &&
             atomic_load(&h->state) == st)
             mproc__futex_wait(&h->work_seq, ws, MPROC__NO_DEADLINE);
-        atomic_fetch_sub(&h->idle, 1);
+        atomic_store(&w->mode, MODE_SPINNING);
+        spins = 1;
     }
 }
 
@@ -455,12 +454,23 @@ static bool publish(mproc__tp *t, const mproc__task *task)
     return true;
 }
 
+/* Wakes sleeping workers when more tasks are queued than workers spin.
+ * Only live workers' modes count (a dead one's is stale). */
 static void wake_workers(mproc__tp *t)
 {
     struct shm_hdr *h = t->h;
     uint64_t queued = t->tail - atomic_load(&h->next);
-    uint32_t spin = atomic_load(&h->spinning);
-    if (atomic_load(&h->idle) && queued > spin) {
+    uint32_t spin = 0, sleeping = 0;
+    if (queued == 0)
+        return;
+    for (unsigned i = 0; i < t->o.processes; i++) {
+        if (!t->w[i].proc)
+            continue;
+        uint32_t m = atomic_load(&t->ws[i].mode);
+        spin += m == MODE_SPINNING;
+        sleeping += m == MODE_SLEEPING;
+    }
+    if (sleeping && queued > spin) {
         atomic_fetch_add(&h->work_seq, 1);
         uint64_t n = queued - spin;
         mproc__futex_wake(&h->work_seq, n > INT_MAX ? INT_MAX : (int)n);
@@ -639,6 +649,7 @@ static int spawn(mproc__tp *t, unsigned i)
     atomic_store(&w->current, 0);
     atomic_store(&w->item, 0);
     atomic_store(&w->exiting, 0);
+    atomic_store(&w->mode, MODE_BUSY);
     atomic_store(&w->init_failed, 0);
     atomic_store(&w->init_status, 0);
     atomic_store(&w->head, 0);
@@ -754,6 +765,7 @@ int mproc__tp_poll(mproc__tp *t)
         n += check_workers(t);
         t->next_check = now + CHECK_NS;
         pump(t);
+        wake_workers(t);
     }
     return n;
 }
