@@ -44,14 +44,18 @@
  * publishing only when more tasks are queued than live workers spin
  * (Dekker-style: every word involved is accessed seq_cst), and again
  * at every periodic check.
- * The parent sleeps on `done_seq` in slices of at most 10 ms.
+ * The parent sleeps on `done_seq` in slices of at most 10 ms, after
+ * setting `parent_waiting`; the first worker to post takes the flag
+ * (exchange) and wakes it, so a burst of results costs one wake.
  *
  * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
  * taken on touch. A worker that finds its ring empty, with its head past
  * the first 4 MiB, rewinds to the ring's start (whose pages are warm)
  * by writing a skip record, and gives back what it wrote past 64 MiB;
  * so a ring holds about max(4 MiB, the largest burst of unconsumed
- * results). The parent gives back arena blocks of 1 MiB or more on free.
+ * results). The parent keeps up to 128 MiB of freed arena pages warm for
+ * the next job (a fresh page costs a fault and a clear) and gives back
+ * blocks of 1 MiB or more beyond that.
  */
 #include "transport.h"
 
@@ -77,9 +81,10 @@
 #define ARENA_MIN ((size_t)64 << 20)
 #define ALIGN 64
 #define CHECK_NS 10000000 /* death checks while waiting: every 10 ms */
-#define WORKER_SPIN 4000
+#define WORKER_SPIN 1000
 #define PARENT_SPIN 2000
 #define BIG_FREE ((uint64_t)1 << 20)
+#define ARENA_WARM ((uint64_t)128 << 20) /* freed pages kept mapped */
 
 enum { ST_FREE = 0, ST_PENDING = 1, ST_RUNNING = 2 };
 #define PENDING(seq) (((uint64_t)(seq) << 2) | ST_PENDING)
@@ -99,7 +104,8 @@ struct shm_hdr {
     _Atomic uint32_t state;
     alignas(64) _Atomic uint64_t next; /* written by the workers */
     alignas(64) _Atomic uint32_t done_seq;
-    _Atomic uint32_t parent_waiting;
+    _Atomic uint32_t parent_waiting; /* set by a sleeping parent thread,
+                                         cleared by the worker that wakes it */
 };
 
 struct shm_slot {
@@ -151,6 +157,7 @@ struct mproc__tp {
     char *arena;
     size_t arena_len;
     uint64_t top;
+    uint64_t warm; /* freed bytes not given back (approximate) */
     struct ext *free_list;
     /* parent-side bookkeeping */
     mproc__task *tasks; /* [NSLOTS]: the parent's copy of each slot */
@@ -341,7 +348,8 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
         ring_put(ring, head + sizeof *r, data, r->len);
     atomic_store(&w->head, head + need);
     atomic_fetch_add(&t->h->done_seq, 1);
-    if (atomic_load(&t->h->parent_waiting))
+    if (atomic_load(&t->h->parent_waiting) &&
+        atomic_exchange(&t->h->parent_waiting, 0))
         mproc__futex_wake(&t->h->done_seq, INT_MAX);
 }
 
@@ -389,7 +397,7 @@ static void leave(mproc__tp *t, struct shm_worker *w)
 {
     atomic_store(&w->exiting, 1);
     atomic_fetch_add(&t->h->done_seq, 1);
-    if (atomic_load(&t->h->parent_waiting))
+    if (atomic_exchange(&t->h->parent_waiting, 0))
         mproc__futex_wake(&t->h->done_seq, INT_MAX);
 }
 
@@ -788,7 +796,7 @@ void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
             return;
         relax();
     }
-    atomic_fetch_add(&h->parent_waiting, 1);
+    atomic_store(&h->parent_waiting, 1);
     seq = atomic_load(&h->done_seq);
     if (!results_waiting(t)) {
         int64_t now = mproc__now(), until = deadline;
@@ -796,7 +804,6 @@ void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
             until = now + CHECK_NS;
         mproc__futex_wait(&h->done_seq, seq, until);
     }
-    atomic_fetch_sub(&h->parent_waiting, 1);
 }
 
 size_t mproc__tp_inflight(mproc__tp *t)
@@ -850,6 +857,7 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
         if (e->len < need)
             continue;
         *off = e->off;
+        t->warm -= need < t->warm ? need : t->warm;
         e->off += need;
         e->len -= need;
         if (e->len == 0) {
@@ -860,6 +868,7 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
     }
     if (need > t->arena_len - t->top)
         return MPROC_ENOMEM;
+    t->warm -= need < t->warm ? need : t->warm; /* reuses freed pages */
     *off = t->top;
     t->top += need;
     return 0;
@@ -868,10 +877,12 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
 void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
 {
     uint64_t sz = align_up(len ? len : 1, ALIGN);
-    if (sz >= BIG_FREE) {
+    if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
         uint64_t a = align_up(off, 4096), b = (off + sz) & ~(uint64_t)4095;
         if (b > a)
             mproc__shared_discard(t->arena + a, b - a);
+    } else {
+        t->warm += sz;
     }
     struct ext **pp = &t->free_list, *prev = NULL;
     while (*pp && (*pp)->off < off) {
