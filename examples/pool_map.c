@@ -60,8 +60,8 @@ int main(void)
     for (int i = 0; i < 10; i++)
         range[i] = i;
     mproc_iter *it;
-    if (mproc_pool_imap_unordered(p, f, range, sizeof range[0],
-                                  sizeof range[0], 10, 1, &it) < 0)
+    if (mproc_pool_imap_unordered(p, f, range, sizeof range[0], sizeof range[0],
+                                  10, 1, &it) < 0)
         return 1;
     int64_t sum = 0, y;
     size_t index;

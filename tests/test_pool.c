@@ -84,8 +84,8 @@ static void check_squares(const int64_t *out, size_t n)
 static void map_squares(mproc_pool *p, size_t n, size_t chunksize)
 {
     int64_t *in = iota(n), *out = calloc(n ? n : 1, sizeof *out);
-    ck_assert_int_eq(mproc_pool_map(p, square, in, sizeof *in, out,
-                                    sizeof *out, n, chunksize),
+    ck_assert_int_eq(mproc_pool_map(p, square, in, sizeof *in, out, sizeof *out,
+                                    n, chunksize),
                      0);
     check_squares(out, n);
     free(in);
@@ -115,9 +115,8 @@ START_TEST(pool_map_task_failure_reports_item_and_status)
 {
     mproc_pool *p = make_pool(2);
     int64_t *in = iota(100), out[100];
-    ck_assert_int_eq(
-        mproc_pool_map(p, fail_at_42, in, 8, out, 8, 100, 10),
-        MPROC_ETASKFAILED);
+    ck_assert_int_eq(mproc_pool_map(p, fail_at_42, in, 8, out, 8, 100, 10),
+                     MPROC_ETASKFAILED);
     mproc_async *r;
     ck_assert_int_eq(
         mproc_pool_map_async(p, fail_at_42, in, 8, out, 8, 100, 10, &r), 0);
@@ -154,9 +153,9 @@ START_TEST(pool_starmap_is_map_over_structs)
     int32_t out[50];
     for (int i = 0; i < 50; i++)
         in[i] = (struct pair){i, 1000 * i};
-    ck_assert_int_eq(
-        mproc_pool_map(p, add_pair, in, sizeof in[0], out, sizeof out[0], 50, 0),
-        0);
+    ck_assert_int_eq(mproc_pool_map(p, add_pair, in, sizeof in[0], out,
+                                    sizeof out[0], 50, 0),
+                     0);
     for (int i = 0; i < 50; i++)
         ck_assert_int_eq(out[i], 1001 * i);
     mproc_pool_destroy(p);
@@ -669,8 +668,8 @@ START_TEST(pool_terminate_during_long_tasks_returns_quickly)
     mproc_pool *p = make_pool(2);
     int64_t *in = iota(8), out[8];
     mproc_async *r;
-    ck_assert_int_eq(mproc_pool_map_async(p, sleep_long, in, 8, out, 8, 8, 1, &r),
-                     0);
+    ck_assert_int_eq(
+        mproc_pool_map_async(p, sleep_long, in, 8, out, 8, 8, 1, &r), 0);
     usleep(100000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_pool_terminate(p), 0);
@@ -779,7 +778,8 @@ START_TEST(pool_misuse_returns_einval)
     ck_assert_int_eq(mproc_pool_map(p, NULL, &x, 8, &x, 8, 1, 0), MPROC_EINVAL);
     ck_assert_int_eq(mproc_pool_map(p, square, NULL, 8, &x, 8, 1, 0),
                      MPROC_EINVAL);
-    ck_assert_int_eq(mproc_pool_apply_async(p, NULL, NULL, 0, &r), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_pool_apply_async(p, NULL, NULL, 0, &r),
+                     MPROC_EINVAL);
     ck_assert_int_eq(mproc_pool_apply_async(p, my_pid, NULL, 3, &r),
                      MPROC_EINVAL);
     ck_assert_int_eq(mproc_async_get(NULL, NULL, NULL, 0), MPROC_EINVAL);
@@ -946,7 +946,8 @@ START_TEST(pool_survives_random_worker_kills)
     }
     ck_assert_uint_gt(rounds_ok + rounds_failed, 2);
     ck_assert_int_gt(atomic_load(&sh->kills), 10);
-    fprintf(stderr, "stress: %u maps whole, %u failed, %u items lost, %d kills\n",
+    fprintf(stderr,
+            "stress: %u maps whole, %u failed, %u items lost, %d kills\n",
             rounds_ok, rounds_failed, lost, atomic_load(&sh->kills));
 }
 END_TEST

@@ -76,8 +76,7 @@ typedef int (*mproc_map_fn)(const void *in, void *out);
  * result. Returns 0, or a non-zero status (MPROC_ETASKFAILED; the bytes
  * appended are then discarded).
  */
-typedef int (*mproc_task_fn)(const void *arg, size_t arglen,
-                             mproc_buf *result);
+typedef int (*mproc_task_fn)(const void *arg, size_t arglen, mproc_buf *result);
 
 /*
  * mproc_buf_append - append len bytes at data to the result.
@@ -96,12 +95,12 @@ MPROC_API void *mproc_buf_reserve(mproc_buf *b, size_t len);
 /* Options of mproc_pool_create; a zeroed struct or NULL is Python's
  * defaults. */
 typedef struct {
-    int processes;           /* workers; 0: mproc_cpu_count() */
+    int processes;            /* workers; 0: mproc_cpu_count() */
     mproc_target initializer; /* run once in each worker, replacements too */
-    const void *initarg;     /* its argument bytes, copied at create */
+    const void *initarg;      /* its argument bytes, copied at create */
     size_t initarglen;
     unsigned maxtasksperchild; /* replace a worker after this many; 0: never */
-    unsigned retries; /* reruns of a task whose worker died; 0: none */
+    unsigned retries;          /* reruns of a task whose worker died; 0: none */
 } mproc_pool_opts;
 
 /*
@@ -203,9 +202,8 @@ MPROC_API void mproc_iter_destroy(mproc_iter *it);
  * NULL when empty) and *len their count; either may be NULL.
  * Returns 0 or any error of mproc_pool_apply_async / mproc_async_get.
  */
-MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn,
-                               const void *arg, size_t arglen, void **result,
-                               size_t *len);
+MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
+                               size_t arglen, void **result, size_t *len);
 
 /*
  * mproc_pool_apply_async - Pool.apply_async. The arg bytes are copied at

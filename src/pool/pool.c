@@ -229,7 +229,8 @@ static void on_done(void *ctx, const mproc__done *d)
         free_job(j);
 }
 
-/* ---- waiting -------------------------------------------------------------- */
+/* ---- waiting --------------------------------------------------------------
+ */
 
 typedef bool (*cond_fn)(void *arg);
 
@@ -259,7 +260,8 @@ static bool job_ready(void *arg)
     return ((struct job *)arg)->ready;
 }
 
-/* ---- create ----------------------------------------------------------------- */
+/* ---- create -----------------------------------------------------------------
+ */
 
 int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
 {
@@ -271,8 +273,8 @@ int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
     mproc_pool *p = calloc(1, sizeof *p);
     if (!p)
         return MPROC_ENOMEM;
-    p->processes = o.processes ? (unsigned)o.processes
-                               : (unsigned)mproc_cpu_count();
+    p->processes =
+        o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
     mproc__tp_opts to = {
         .processes = p->processes,
         .initializer = o.initializer,
@@ -295,7 +297,8 @@ int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
     return 0;
 }
 
-/* ---- map ---------------------------------------------------------------------- */
+/* ---- map
+ * ---------------------------------------------------------------------- */
 
 static size_t auto_chunk(const mproc_pool *p, size_t n)
 {
@@ -339,8 +342,7 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
                          size_t chunksize, mproc_async **res)
 {
     size_t ib, ob;
-    if (!p || !fn || !res || (n && in_size && !in) ||
-        (n && out_size && !out))
+    if (!p || !fn || !res || (n && in_size && !in) || (n && out_size && !out))
         return MPROC_EINVAL;
     check_pool(p);
     if (!mul_ok(n, in_size, &ib) || !mul_ok(n, out_size, &ob) ||
@@ -373,8 +375,8 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     for (size_t first = 0; first < n && rc == 0; first += cs) {
         size_t end = n - first > cs ? first + cs : n;
         rc = send_chunk(p, &a->j, fn, a->off + first * in_size,
-                        a->out_off + first * out_size, in_size, out_size,
-                        first, end);
+                        a->out_off + first * out_size, in_size, out_size, first,
+                        end);
     }
     if (a->j.remaining == 0)
         a->j.ready = true;
@@ -404,7 +406,8 @@ int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in,
     return rc;
 }
 
-/* ---- apply ------------------------------------------------------------------ */
+/* ---- apply ------------------------------------------------------------------
+ */
 
 int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
                            size_t arglen, mproc_async **res)
@@ -576,7 +579,8 @@ void mproc_async_destroy(mproc_async *r)
     drop_job(&r->j);
 }
 
-/* ---- imap ------------------------------------------------------------------- */
+/* ---- imap -------------------------------------------------------------------
+ */
 
 /* Sends chunks until the window is full. Pool mutex held. */
 static int refill(mproc_iter *it)
@@ -589,7 +593,7 @@ static int refill(mproc_iter *it)
             if (!it->c[k].used)
                 c = &it->c[k];
         size_t cnt = it->n - it->submitted > it->chunk ? it->chunk
-                                                        : it->n - it->submitted;
+                                                       : it->n - it->submitted;
         size_t ib = (cnt * it->in_size + 63) & ~(size_t)63;
         size_t bytes = ib + cnt * it->out_size;
         uint64_t off;
@@ -617,9 +621,9 @@ static int refill(mproc_iter *it)
     return 0;
 }
 
-static int imap(mproc_pool *p, mproc_map_fn fn, const void *in,
-                size_t in_size, size_t out_size, size_t n, size_t chunksize,
-                mproc_iter **out, bool ordered)
+static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
+                size_t out_size, size_t n, size_t chunksize, mproc_iter **out,
+                bool ordered)
 {
     size_t ib, ob;
     if (!p || !fn || !out || (n && in_size && !in))
@@ -635,8 +639,8 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in,
     }
     size_t cs = chunksize;
     if (!cs) {
-        size_t item = in_size + out_size, most = item ? IMAP_CHUNK_BYTES / item
-                                                      : SIZE_MAX;
+        size_t item = in_size + out_size,
+               most = item ? IMAP_CHUNK_BYTES / item : SIZE_MAX;
         cs = auto_chunk(p, n);
         if (cs > most)
             cs = most;
@@ -676,8 +680,8 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in,
 }
 
 int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, const void *in,
-                    size_t in_size, size_t out_size, size_t n,
-                    size_t chunksize, mproc_iter **it)
+                    size_t in_size, size_t out_size, size_t n, size_t chunksize,
+                    mproc_iter **it)
 {
     return imap(p, fn, in, in_size, out_size, n, chunksize, it, true);
 }
@@ -719,7 +723,7 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
     mproc_pool *p = it->j.pool;
     if (!p)
         return it->submitted == it->n && it->count == 0 ? MPROC_EOF
-                                                          : MPROC_ECANCELED;
+                                                        : MPROC_ECANCELED;
     lock(p);
     int rc;
     for (;;) {

@@ -74,7 +74,7 @@
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
 #define RCAP ((uint64_t)256 << 20) /* bytes of each result ring */
-#define RWARM ((uint64_t)4 << 20) /* an empty ring rewinds past this */
+#define RWARM ((uint64_t)4 << 20)  /* an empty ring rewinds past this */
 #define RKEEP ((uint64_t)64 << 20) /* ring pages kept when it rewinds */
 #define SKIP_SEQ UINT64_MAX        /* a record that only skips bytes */
 #define ARENA_MAX ((size_t)16 << 30)
@@ -121,7 +121,7 @@ struct shm_worker {
     _Atomic uint32_t mode;                /* MODE_*: how it waits for work */
     _Atomic uint32_t init_failed;
     _Atomic int32_t init_status;
-    alignas(64) _Atomic uint64_t head; /* result ring: worker writes */
+    alignas(64) _Atomic uint64_t head;  /* result ring: worker writes */
     alignas(64) _Atomic uint64_t rtail; /* result ring: parent writes */
     _Atomic uint32_t rtail_seq;
     _Atomic uint32_t rwaiting;
@@ -214,7 +214,8 @@ int mproc_buf_append(mproc_buf *b, const void *data, size_t len)
     return 0;
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static inline void relax(void)
 {
@@ -257,7 +258,8 @@ static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len)
     }
 }
 
-/* ---- the worker ------------------------------------------------------------ */
+/* ---- the worker ------------------------------------------------------------
+ */
 
 /* Takes the next task; 0 and *seq, or 1 when the worker should exit. */
 static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
@@ -554,8 +556,8 @@ int mproc__tp_submit(mproc__tp *t, const mproc__task *task, int *detail)
 
 /* ---- the parent: results and deaths -------------------------------------- */
 
-static void deliver(mproc__tp *t, const mproc__task *task, int code,
-                    int detail, uint64_t index, const void *data, size_t len)
+static void deliver(mproc__tp *t, const mproc__task *task, int code, int detail,
+                    uint64_t index, const void *data, size_t len)
 {
     mproc__done d = {task, code, detail, index, data, len};
     t->inflight--;
@@ -631,8 +633,8 @@ static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
     unsigned k = (unsigned)(seq & MASK);
     mproc__task task = t->tasks[k];
     atomic_store_explicit(&t->slots[k].state, ST_FREE, memory_order_release);
-    bool in_range = task.kind == MPROC__TASK_MAP && item >= task.start &&
-                    item < task.end;
+    bool in_range =
+        task.kind == MPROC__TASK_MAP && item >= task.start && item < task.end;
     if (task.tries < t->o.retries && !t->broken) {
         task.tries++;
         if (in_range)
@@ -643,8 +645,8 @@ static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
             return 0;
         t->inflight++;
     }
-    deliver(t, &task, MPROC_EWORKERDIED, code,
-            in_range ? item : task.start, NULL, 0);
+    deliver(t, &task, MPROC_EWORKERDIED, code, in_range ? item : task.start,
+            NULL, 0);
     return 1;
 }
 
@@ -708,8 +710,8 @@ static int fail_queued(mproc__tp *t)
         mproc__task task = t->bl[t->bl_head];
         t->bl_head = (t->bl_head + 1) % t->bl_cap;
         t->bl_len--;
-        deliver(t, &task, MPROC_EWORKERDIED, t->broken_detail, task.start,
-                NULL, 0);
+        deliver(t, &task, MPROC_EWORKERDIED, t->broken_detail, task.start, NULL,
+                0);
         n++;
     }
     return n;
@@ -847,7 +849,8 @@ bool mproc__tp_joined(mproc__tp *t)
     return live_workers(t) == 0 && (t->inflight == 0 || t->terminated);
 }
 
-/* ---- arena ------------------------------------------------------------------ */
+/* ---- arena ------------------------------------------------------------------
+ */
 
 int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
 {
@@ -926,7 +929,8 @@ void *mproc__tp_ptr(mproc__tp *t, uint64_t off)
     return t->arena + off;
 }
 
-/* ---- life ----------------------------------------------------------------- */
+/* ---- life -----------------------------------------------------------------
+ */
 
 int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
 {

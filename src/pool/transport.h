@@ -47,9 +47,9 @@ typedef struct {
 /* A finished task, as delivered to the pool. */
 typedef struct {
     const mproc__task *task;
-    int code;       /* 0, MPROC_ETASKFAILED, MPROC_EWORKERDIED, EMSGSIZE */
-    int detail;     /* task status, or the dead worker's exit code */
-    uint64_t index; /* map: the failed item */
+    int code;         /* 0, MPROC_ETASKFAILED, MPROC_EWORKERDIED, EMSGSIZE */
+    int detail;       /* task status, or the dead worker's exit code */
+    uint64_t index;   /* map: the failed item */
     const void *data; /* apply: the result, valid during the callback */
     size_t len;
 } mproc__done;
