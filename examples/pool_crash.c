@@ -54,8 +54,7 @@ int main(void)
     mproc_async_destroy(r);
 
     /* The pool replaced the dead worker and goes on. */
-    rc = mproc_pool_map(p, square, in, sizeof in[0], out, sizeof out[0], 20,
-                        0);
+    rc = mproc_pool_map(p, square, in, sizeof in[0], out, sizeof out[0], 20, 0);
     printf("next map: %s, 19*19 = %lld\n", mproc_err_name(rc),
            (long long)out[19]);
 

@@ -968,9 +968,10 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
         goto fail;
     }
     t->arena = p;
-    t->h = (struct shm_hdr *)t->ctl;
-    t->ws = (struct shm_worker *)(t->ctl + hdr);
-    t->slots = (struct shm_slot *)(t->ctl + hdr + wsz);
+    /* the mapping is page-aligned and each part starts on a page */
+    t->h = (struct shm_hdr *)(void *)t->ctl;
+    t->ws = (struct shm_worker *)(void *)(t->ctl + hdr);
+    t->slots = (struct shm_slot *)(void *)(t->ctl + hdr + wsz);
     t->rings = t->ctl + hdr + wsz + ssz;
     t->h->magic = SHM_MAGIC;
     t->h->version = SHM_VERSION;
