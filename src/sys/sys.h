@@ -251,4 +251,14 @@ int mproc__shutdown(int fd, int how);
  * seeded at boot). Returns 0 or -errno. */
 int mproc__random(void *buf, size_t n);
 
+/* discard.c (pool) */
+
+/*
+ * mproc__shared_discard - give back the pages of [addr, addr + len) of a
+ * mapping made by mproc__shared_map (both page-aligned): they read as
+ * zeros afterwards, in every process that maps them. Returns 0 or a
+ * negative errno value.
+ */
+int mproc__shared_discard(void *addr, size_t len);
+
 #endif /* MPROC_SYS_H */

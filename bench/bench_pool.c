@@ -1,0 +1,139 @@
+/*
+ * bench_pool.c - Pool figures, per task: map of a trivial function over
+ * 10^6 int64 with automatic chunks; map with chunksize 1 over 10^5 items;
+ * apply_async + get one at a time and with 10^4 in flight; and a
+ * CPU-bound map (~1 us per item) as a time and as a speedup over the
+ * serial loop, to set against OpenMP's (floor_openmp.c). The pool has
+ * mproc_cpu_count() workers, as CPython's Pool() does.
+ */
+#include "bench.h"
+#include "cpu_work.h"
+
+#include <mproc.h>
+
+#include <stdint.h>
+#include <string.h>
+
+static int ident(const void *in, void *out)
+{
+    *(int64_t *)out = *(const int64_t *)in;
+    return 0;
+}
+
+static int ident_task(const void *arg, size_t len, mproc_buf *result)
+{
+    return mproc_buf_append(result, arg, len);
+}
+
+static int cpu_item(const void *in, void *out)
+{
+    *(uint64_t *)out = cpu_work(*(const uint64_t *)in);
+    return 0;
+}
+
+static mproc_pool *pool;
+
+/* Seconds for one map of n items. */
+static double map_once(mproc_map_fn fn, const int64_t *in, int64_t *out,
+                       size_t n, size_t chunksize)
+{
+    double t0 = bench_now();
+    if (mproc_pool_map(pool, fn, in, 8, out, 8, n, chunksize) < 0)
+        exit(1);
+    return bench_now() - t0;
+}
+
+static double apply_serial(size_t n)
+{
+    double t0 = bench_now();
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = (int64_t)i, y;
+        void *res;
+        size_t len;
+        if (mproc_pool_apply(pool, ident_task, &x, sizeof x, &res, &len) < 0 ||
+            len != sizeof y)
+            exit(1);
+        memcpy(&y, res, sizeof y);
+        free(res);
+        if (y != x)
+            exit(1);
+    }
+    return bench_now() - t0;
+}
+
+static double apply_inflight(size_t n)
+{
+    mproc_async **r = malloc(n * sizeof *r);
+    double t0 = bench_now();
+    for (size_t i = 0; i < n; i++) {
+        int64_t x = (int64_t)i;
+        if (mproc_pool_apply_async(pool, ident_task, &x, sizeof x, &r[i]) < 0)
+            exit(1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t y;
+        size_t len;
+        void *res;
+        if (mproc_async_get(r[i], &res, &len, MPROC_FOREVER) < 0)
+            exit(1);
+        memcpy(&y, res, sizeof y);
+        free(res);
+        mproc_async_destroy(r[i]);
+    }
+    double dt = bench_now() - t0;
+    free(r);
+    return dt;
+}
+
+int main(void)
+{
+    if (mproc_pool_create(&pool, NULL) < 0)
+        return 1;
+    size_t big = 1000000, n1 = 100000, ncpu = cpu_items();
+    int64_t *in = malloc((ncpu > big ? ncpu : big) * 8);
+    int64_t *out = malloc((ncpu > big ? ncpu : big) * 8);
+    for (size_t i = 0; i < (ncpu > big ? ncpu : big); i++)
+        in[i] = (int64_t)i;
+    double v[REPS];
+
+    map_once(ident, in, out, big, 0); /* warm the arena */
+    for (int r = 0; r < REPS; r++)
+        v[r] = map_once(ident, in, out, big, 0) / (double)big * 1e9;
+    bench_report("pool map 10^6 int64, auto chunks (per item)", "mproc",
+                 bench_median(v, REPS), "ns");
+
+    for (int r = 0; r < REPS; r++)
+        v[r] = map_once(ident, in, out, n1, 1) / (double)n1 * 1e6;
+    bench_report("pool map chunksize=1, 10^5 items (per item)", "mproc",
+                 bench_median(v, REPS), "us");
+
+    apply_serial(1000);
+    for (int r = 0; r < REPS; r++)
+        v[r] = apply_serial(20000) / 20000 * 1e6;
+    bench_report("pool apply_async+get, one at a time (per task)", "mproc",
+                 bench_median(v, REPS), "us");
+
+    for (int r = 0; r < REPS; r++)
+        v[r] = apply_inflight(10000) / 10000 * 1e6;
+    bench_report("pool apply_async, 10^4 in flight (per task)", "mproc",
+                 bench_median(v, REPS), "us");
+
+    double ser[REPS], par[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = bench_now();
+        for (size_t i = 0; i < ncpu; i++)
+            out[i] = (int64_t)cpu_work((uint64_t)in[i]);
+        ser[r] = bench_now() - t0;
+        par[r] = map_once(cpu_item, in, out, ncpu, 0);
+        if ((uint64_t)out[ncpu - 1] != cpu_work(ncpu - 1))
+            return 1;
+    }
+    double s = bench_median(ser, REPS), p = bench_median(par, REPS);
+    bench_report(CPU_FIGURE, "mproc", p * 1e3, "ms");
+    bench_report(CPU_SPEEDUP_FIGURE, "mproc", s / p, "x");
+
+    mproc_pool_destroy(pool);
+    free(in);
+    free(out);
+    return 0;
+}

@@ -1,0 +1,289 @@
+/*
+ * mproc/pool.h - Pool: Python's multiprocessing.Pool in C.
+ *
+ * A pool keeps `processes` forked worker processes (daemons named
+ * "ForkPoolWorker-N", N counting the pool's workers from 1) that take
+ * chunks of work from shared memory by themselves: tasks run whether or
+ * not the caller is inside a pool call (apply_async, sleep, get works as
+ * in Python). map/imap/imap_unordered run a function over an array of
+ * fixed-size items; apply/apply_async run a function over a byte argument
+ * and collect a variable-size result written into an mproc_buf. starmap is
+ * map over an array of structs: put each call's arguments in one struct.
+ *
+ * Errors are data. A task function's non-zero status fails that task (or
+ * that map) with MPROC_ETASKFAILED, the status kept as the error detail. A
+ * worker that dies running a task (a signal, an OOM kill, _exit) fails
+ * exactly that task with MPROC_EWORKERDIED and the worker's exit code (-N
+ * for signal N) as detail, unless opts.retries allows a rerun; the pool
+ * replaces the worker and stays usable. No pool call ever hangs because a
+ * worker died.
+ *
+ * Supervision: there is no helper thread. The pool's own calls (every
+ * blocking wait, and every submit) collect results, check the workers'
+ * pidfds without blocking at least every 10 ms while they wait (a futex
+ * wait in bounded slices), and replace workers that have ended. While the
+ * caller is outside pool calls the surviving workers keep running queued
+ * tasks; a worker that has ended (crashed, or retired after
+ * maxtasksperchild) is replaced at the next pool call.
+ *
+ * Task functions are called through their address, which is valid in the
+ * workers because they are forked from the caller (the same image). Later
+ * start methods (spawn, MPI ranks) will find a function by its offset in
+ * its loaded object (dladdr); do not pass pointers to code that the caller
+ * maps after creating the pool.
+ *
+ * Safety facts of mproc_pool, mproc_async and mproc_iter:
+ * - Threads: every call is thread-safe (a mutex per pool; it is released
+ *   while a call sleeps). An mproc_iter is consumed by one thread at a time.
+ * - Processes: a pool and its results belong to the process that created
+ *   the pool; they mean nothing in a forked child (a worker or any other).
+ * - Fork: workers are forked from the thread calling the pool, copying
+ *   only that thread, as Python's "fork" start method does.
+ * - Crash: a worker that dies at any instant is noticed within about
+ *   10 ms of a pool call waiting; the task it ran fails (or reruns) and
+ *   nothing else is lost. If the caller dies, the workers (daemons) die
+ *   with it.
+ */
+#ifndef MPROC_POOL_H
+#define MPROC_POOL_H
+
+#include "errors.h"
+#include "process.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mproc_pool mproc_pool;
+typedef struct mproc_async mproc_async;
+typedef struct mproc_iter mproc_iter;
+
+/* A growable result buffer that an apply task writes its result into. */
+typedef struct mproc_buf mproc_buf;
+
+/*
+ * A map function: reads one input item at in, writes one output item at
+ * out (in_size and out_size bytes, as given to the map call). Returns 0,
+ * or a non-zero status that fails the map with MPROC_ETASKFAILED.
+ */
+typedef int (*mproc_map_fn)(const void *in, void *out);
+
+/*
+ * An apply task: reads arglen bytes at arg and appends its result to
+ * result. Returns 0, or a non-zero status (MPROC_ETASKFAILED; the bytes
+ * appended are then discarded).
+ */
+typedef int (*mproc_task_fn)(const void *arg, size_t arglen, mproc_buf *result);
+
+/*
+ * mproc_buf_append - append len bytes at data to the result.
+ * Returns 0; MPROC_EINVAL if b is NULL or data is NULL with len > 0;
+ * MPROC_ENOMEM.
+ */
+MPROC_API int mproc_buf_append(mproc_buf *b, const void *data, size_t len);
+
+/*
+ * mproc_buf_reserve - append len writable bytes to the result and return
+ * them (uninitialised), valid until the next call on b; NULL when out of
+ * memory or b is NULL.
+ */
+MPROC_API void *mproc_buf_reserve(mproc_buf *b, size_t len);
+
+/* Options of mproc_pool_create; a zeroed struct or NULL is Python's
+ * defaults. */
+typedef struct {
+    int processes;            /* workers; 0: mproc_cpu_count() */
+    mproc_target initializer; /* run once in each worker, replacements too */
+    const void *initarg;      /* its argument bytes, copied at create */
+    size_t initarglen;
+    unsigned maxtasksperchild; /* replace a worker after this many; 0: never */
+    unsigned retries;          /* reruns of a task whose worker died; 0: none */
+} mproc_pool_opts;
+
+/*
+ * mproc_pool_create - start a pool of worker processes.
+ *
+ * The initializer (if any) runs in each worker before its first task with
+ * its own copy of the initarg bytes. An initializer that returns non-zero
+ * ends its worker; the pool then counts as broken (Python would respawn
+ * workers for ever): pending and later tasks fail with MPROC_EWORKERDIED,
+ * the initializer's status as detail.
+ *
+ * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
+ * processes, or initarg NULL with initarglen > 0; MPROC_ENOMEM when the
+ * shared memory cannot be mapped; MPROC_EAGAIN (or a negative errno) when
+ * the workers cannot be forked, or when the calling process is a daemon.
+ * Nothing is left running or mapped on failure.
+ */
+MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts);
+
+/*
+ * mproc_pool_map - Pool.map: out[i] = fn(in[i]) for i < n, in order.
+ *
+ * in holds n items of in_size bytes, out room for n items of out_size
+ * bytes (either size may be 0). chunksize: items per task; 0 picks
+ * Python's: ceil(n / (4 * processes)). map is map_async + get: it
+ * returns when every chunk is done or as soon as one has failed.
+ *
+ * Returns 0; MPROC_ETASKFAILED (an item's function returned non-zero) or
+ * MPROC_EWORKERDIED (a worker died running it, retries spent) - use
+ * map_async and mproc_async_error to learn which item and why; the
+ * contents of out are then unspecified; MPROC_ECANCELED when the pool is
+ * terminated meanwhile; MPROC_EINVAL for a NULL fn, NULL arrays with
+ * n > 0 and a non-zero item size, or a pool closed or terminated;
+ * MPROC_ENOMEM when the items do not fit the pool's shared arena.
+ */
+MPROC_API int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in,
+                             size_t in_size, void *out, size_t out_size,
+                             size_t n, size_t chunksize);
+
+/*
+ * mproc_pool_map_async - Pool.map_async. The input is copied at once into
+ * shared memory: in may be reused when this returns. Results are copied
+ * into out as chunks complete (inside pool calls): out must stay valid
+ * until the result is ready or destroyed. *res receives the result; free
+ * it with mproc_async_destroy. Returns as mproc_pool_map's argument checks.
+ */
+MPROC_API int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn,
+                                   const void *in, size_t in_size, void *out,
+                                   size_t out_size, size_t n, size_t chunksize,
+                                   mproc_async **res);
+
+/*
+ * mproc_pool_imap, mproc_pool_imap_unordered - Pool.imap and
+ * imap_unordered: an iterator over fn(in[i]). imap yields in order;
+ * imap_unordered as chunks finish, with each item's index. Memory stays
+ * bounded: at most 4 * processes chunks are submitted or waiting to be
+ * consumed; the next ones are submitted as the consumer advances. in is
+ * read lazily: it must stay valid until the iterator has returned
+ * MPROC_EOF or is destroyed. chunksize 0 picks Python's rule, capped so
+ * that a chunk holds at most 256 KiB of items.
+ *
+ * Returns 0 and sets *it; the errors of mproc_pool_map_async.
+ */
+MPROC_API int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, const void *in,
+                              size_t in_size, size_t out_size, size_t n,
+                              size_t chunksize, mproc_iter **it);
+MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_map_fn fn,
+                                        const void *in, size_t in_size,
+                                        size_t out_size, size_t n,
+                                        size_t chunksize, mproc_iter **it);
+
+/*
+ * mproc_iter_next - the next result of an imap: copies out_size bytes to
+ * out (may be NULL to skip) and its item number to *index (may be NULL).
+ *
+ * Returns 0; MPROC_EOF after the last item; MPROC_ETIMEDOUT (MPROC_EAGAIN
+ * for timeout 0) if none is ready in time; MPROC_ETASKFAILED or
+ * MPROC_EWORKERDIED for an item that failed (*index names it; the items
+ * of its chunk after it are skipped, as in Python; iteration may go on);
+ * MPROC_ECANCELED once the pool is terminated; MPROC_EINVAL for a NULL it.
+ */
+MPROC_API int mproc_iter_next(mproc_iter *it, void *out, size_t *index,
+                              double timeout);
+
+/*
+ * mproc_iter_error - the detail of the last failure mproc_iter_next
+ * returned (extension): the code (0 if none), and in *index / *detail
+ * (each may be NULL) the item and the task status or worker exit code.
+ */
+MPROC_API int mproc_iter_error(mproc_iter *it, size_t *index, int *detail);
+
+/* mproc_iter_destroy - release an iterator; chunks still running finish
+ * in the workers and are discarded. Accepts NULL. */
+MPROC_API void mproc_iter_destroy(mproc_iter *it);
+
+/*
+ * mproc_pool_apply - Pool.apply: run fn(arg) in a worker and wait.
+ * *result receives the bytes the task appended (malloc'd: free() it;
+ * NULL when empty) and *len their count; either may be NULL.
+ * Returns 0 or any error of mproc_pool_apply_async / mproc_async_get.
+ */
+MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
+                               size_t arglen, void **result, size_t *len);
+
+/*
+ * mproc_pool_apply_async - Pool.apply_async. The arg bytes are copied at
+ * once. A result up to 256 MiB is kept; a larger one fails the task with
+ * MPROC_EMSGSIZE. Returns 0 and sets *res; MPROC_EINVAL for NULL fn or
+ * res, arg NULL with arglen > 0, or a pool closed or terminated;
+ * MPROC_ENOMEM.
+ */
+MPROC_API int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn,
+                                     const void *arg, size_t arglen,
+                                     mproc_async **res);
+
+/*
+ * mproc_async_get - AsyncResult.get: wait for the result.
+ *
+ * For apply: *result receives a malloc'd copy of the result (free() it;
+ * NULL when empty), *len its length; both may be NULL; each call gives a
+ * fresh copy. For map: out has been filled; *result is NULL, *len 0.
+ * Returns 0; MPROC_ETIMEDOUT (MPROC_EAGAIN for timeout 0) when not ready
+ * in time - the result stays pending and a later get may succeed;
+ * MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE or MPROC_ECANCELED
+ * for a failed task (mproc_async_error tells more); MPROC_EINVAL for a
+ * NULL r or NaN timeout; MPROC_ENOMEM.
+ */
+MPROC_API int mproc_async_get(mproc_async *r, void **result, size_t *len,
+                              double timeout);
+
+/* mproc_async_wait - wait until ready: 0, MPROC_ETIMEDOUT, MPROC_EAGAIN
+ * (timeout 0), MPROC_EINVAL. */
+MPROC_API int mproc_async_wait(mproc_async *r, double timeout);
+
+/* mproc_async_ready - whether the result is ready (collects what has
+ * finished first). */
+MPROC_API bool mproc_async_ready(mproc_async *r);
+
+/* mproc_async_successful - 1 if ready and successful, 0 if ready and
+ * failed, MPROC_EAGAIN while not ready (Python raises ValueError). */
+MPROC_API int mproc_async_successful(mproc_async *r);
+
+/*
+ * mproc_async_error - why a ready result failed: returns the code (0 if
+ * it succeeded, MPROC_EAGAIN while not ready); *index (may be NULL) the
+ * failed item of a map (0 for apply); *detail (may be NULL) the task's
+ * status for MPROC_ETASKFAILED, the worker's exit code (-N for signal N)
+ * for MPROC_EWORKERDIED, 0 otherwise.
+ */
+MPROC_API int mproc_async_error(mproc_async *r, size_t *index, int *detail);
+
+/* mproc_async_destroy - release a result. A pending one is abandoned: its
+ * tasks finish in the workers and are discarded; out is not written after
+ * this. Accepts NULL; valid after its pool is destroyed. */
+MPROC_API void mproc_async_destroy(mproc_async *r);
+
+/*
+ * mproc_pool_close - Pool.close: accept no more tasks; the workers exit
+ * once every queued task is done. Returns 0; MPROC_EINVAL for NULL.
+ */
+MPROC_API int mproc_pool_close(mproc_pool *p);
+
+/*
+ * mproc_pool_terminate - Pool.terminate: stop the workers now (SIGTERM,
+ * then SIGKILL after 100 ms) and reap them; returns promptly. Pending
+ * results become ready with MPROC_ECANCELED. Returns 0; MPROC_EINVAL.
+ */
+MPROC_API int mproc_pool_terminate(mproc_pool *p);
+
+/*
+ * mproc_pool_join - Pool.join: wait for the workers to exit, after close
+ * or terminate. Returns 0; MPROC_ETIMEDOUT (MPROC_EAGAIN for 0);
+ * MPROC_EINVAL while the pool is still running, or for NULL.
+ */
+MPROC_API int mproc_pool_join(mproc_pool *p, double timeout);
+
+/* mproc_pool_destroy - terminate and join a pool still running, and free
+ * it. Results still held stay valid (pending ones are MPROC_ECANCELED).
+ * Accepts NULL. */
+MPROC_API void mproc_pool_destroy(mproc_pool *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPROC_POOL_H */

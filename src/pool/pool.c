@@ -1,0 +1,892 @@
+/*
+ * pool/pool.c - Pool: jobs, results and iterators over a transport.
+ *
+ * A job is what a caller waits on: a map (many chunks), an apply (one
+ * task) or an imap iterator (a window of chunks). Each task sent to the
+ * transport (transport.h) points back at its job; the transport delivers
+ * every task exactly once through on_done - finished, failed, or dead with
+ * its worker - and the job counts its tasks still out (`remaining`).
+ *
+ * Invariants, all under the pool's mutex:
+ * - A job is on its pool's list from creation until it is freed; `ready`
+ *   goes false -> true once and the result fields are fixed from then on.
+ * - A map job becomes ready at its first failure (as Python's), or when
+ *   its last chunk is in; its arena block is freed only when `remaining`
+ *   reaches 0, since chunks still running write into it.
+ * - A job the caller has destroyed while tasks were out is an orphan: it
+ *   is freed when its last task comes in, or at terminate.
+ * - Map results are copied into the caller's out array chunk by chunk, as
+ *   the chunks are delivered (inside pool calls), never after the result
+ *   is ready or destroyed.
+ *
+ * Waiting: a call loops { poll the transport; test its condition; sleep on
+ * the transport without the mutex }, so other threads may use the pool
+ * while one waits and a dead worker is noticed within a sleep slice.
+ *
+ * terminate first takes what has finished, then stops the workers, then
+ * makes every pending job ready with MPROC_ECANCELED.
+ */
+#include "transport.h"
+
+#include "mproc/pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAGIC 0x706f6f6cu
+#define ASYNC_MAGIC 0x6173796eu
+#define ITER_MAGIC 0x69746572u
+#define DEAD_MAGIC 0xdeadu
+#define IMAP_CHUNK_BYTES ((size_t)256 << 10)
+
+enum { RUN, CLOSED, TERMINATED };
+enum { JOB_MAP, JOB_APPLY, JOB_ITER };
+
+struct job {
+    uint32_t magic;
+    int kind;
+    mproc_pool *pool; /* NULL once the pool is destroyed */
+    struct job *prev, *next;
+    size_t remaining; /* tasks out */
+    bool ready, orphan;
+    int err, detail;
+    size_t index;
+};
+
+struct mproc_async {
+    struct job j;
+    /* map */
+    char *out;
+    size_t out_size;
+    uint64_t off; /* arena block: map input then output, or apply arg */
+    size_t bytes;
+    uint64_t out_off;
+    /* apply */
+    void *res;
+    size_t reslen;
+};
+
+struct chunk {
+    bool used, done, reported;
+    uint64_t off;
+    size_t bytes;
+    uint64_t out_off;
+    size_t first, end, pos, fail_at;
+    int code, detail;
+    uint64_t order;
+};
+
+struct mproc_iter {
+    struct job j;
+    mproc_map_fn fn;
+    const char *in;
+    size_t in_size, out_size, n, chunk;
+    bool ordered, canceled;
+    size_t submitted, next_first, count, cap;
+    uint64_t order;
+    struct chunk *c;
+    int last_err, last_detail;
+    size_t last_index;
+};
+
+struct mproc_pool {
+    uint32_t magic;
+    pthread_mutex_t mu;
+    mproc__tp *tp;
+    int state;
+    unsigned processes;
+    struct job *jobs;
+};
+
+static void lock(mproc_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+}
+static void unlock(mproc_pool *p)
+{
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void check_pool(const mproc_pool *p)
+{
+    MPROC__CHECK(p->magic == POOL_MAGIC, "mproc_pool used after destroy");
+}
+
+static void link_job(mproc_pool *p, struct job *j, int kind, uint32_t magic)
+{
+    j->magic = magic;
+    j->kind = kind;
+    j->pool = p;
+    j->prev = NULL;
+    j->next = p->jobs;
+    if (p->jobs)
+        p->jobs->prev = j;
+    p->jobs = j;
+}
+
+/* Releases j's arena blocks and memory. Pool mutex held. */
+static void free_job(struct job *j)
+{
+    mproc_pool *p = j->pool;
+    if (p) {
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            p->jobs = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+    }
+    if (j->kind == JOB_ITER) {
+        mproc_iter *it = (mproc_iter *)j;
+        for (size_t k = 0; k < it->cap; k++)
+            if (it->c[k].used && p)
+                mproc__tp_free(p->tp, it->c[k].off, it->c[k].bytes);
+        free(it->c);
+    } else {
+        mproc_async *a = (mproc_async *)j;
+        if (a->bytes && p)
+            mproc__tp_free(p->tp, a->off, a->bytes);
+        free(a->res);
+    }
+    j->magic = DEAD_MAGIC;
+    free(j);
+}
+
+static void fail(struct job *j, int code, int detail, size_t index)
+{
+    if (j->ready)
+        return;
+    j->ready = true;
+    j->err = code;
+    j->detail = detail;
+    j->index = index;
+}
+
+static struct chunk *find_chunk(mproc_iter *it, size_t first)
+{
+    for (size_t k = 0; k < it->cap; k++)
+        if (it->c[k].used && it->c[k].first == first)
+            return &it->c[k];
+    return NULL;
+}
+
+static void release_chunk(mproc_iter *it, struct chunk *c)
+{
+    if (it->j.pool)
+        mproc__tp_free(it->j.pool->tp, c->off, c->bytes);
+    c->used = false;
+    it->count--;
+}
+
+/* The transport's callback: one task is in. Pool mutex held. */
+static void on_done(void *ctx, const mproc__done *d)
+{
+    mproc_pool *p = ctx;
+    struct job *j = d->task->job;
+    j->remaining--;
+    if (j->kind == JOB_MAP) {
+        mproc_async *a = (mproc_async *)j;
+        if (d->code) {
+            fail(j, d->code, d->detail, (size_t)d->index);
+        } else if (!j->ready && !j->orphan && a->out_size) {
+            size_t first = (size_t)d->task->first, end = (size_t)d->task->end;
+            memcpy(a->out + first * a->out_size,
+                   mproc__tp_ptr(p->tp, d->task->out_off),
+                   (end - first) * a->out_size);
+        }
+        if (j->remaining == 0)
+            j->ready = true;
+    } else if (j->kind == JOB_APPLY) {
+        mproc_async *a = (mproc_async *)j;
+        int code = d->code;
+        if (!code && d->len) {
+            a->res = malloc(d->len);
+            if (a->res) {
+                memcpy(a->res, d->data, d->len);
+                a->reslen = d->len;
+            } else {
+                code = MPROC_ENOMEM;
+            }
+        }
+        if (code)
+            fail(j, code, d->detail, 0);
+        j->ready = true;
+    } else {
+        mproc_iter *it = (mproc_iter *)j;
+        struct chunk *c = find_chunk(it, (size_t)d->task->first);
+        if (c) {
+            c->done = true;
+            c->code = d->code;
+            c->detail = d->detail;
+            c->fail_at = d->code ? (size_t)d->index : c->end;
+            c->order = ++it->order;
+            if (j->orphan)
+                release_chunk(it, c);
+        }
+    }
+    if (j->orphan && j->remaining == 0)
+        free_job(j);
+}
+
+/* ---- waiting --------------------------------------------------------------
+ */
+
+typedef bool (*cond_fn)(void *arg);
+
+/* Waits, polling the transport, until cond holds. Pool mutex held. */
+static int wait_until(mproc_pool *p, cond_fn cond, void *arg, double timeout)
+{
+    int64_t deadline;
+    if (mproc__deadline(timeout, &deadline) < 0)
+        return MPROC_EINVAL;
+    for (;;) {
+        if (cond(arg))
+            return 0;
+        if (p->state != TERMINATED)
+            mproc__tp_poll(p->tp);
+        if (cond(arg))
+            return 0;
+        if (p->state == TERMINATED || mproc__now() >= deadline)
+            return mproc__expired(timeout);
+        unlock(p);
+        mproc__tp_sleep(p->tp, deadline);
+        lock(p);
+    }
+}
+
+static bool job_ready(void *arg)
+{
+    return ((struct job *)arg)->ready;
+}
+
+/* ---- create -----------------------------------------------------------------
+ */
+
+int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
+{
+    mproc_pool_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (!out || o.processes < 0 || (!o.initarg && o.initarglen))
+        return MPROC_EINVAL;
+    mproc_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return MPROC_ENOMEM;
+    p->processes =
+        o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
+    mproc__tp_opts to = {
+        .processes = p->processes,
+        .initializer = o.initializer,
+        .initarg = o.initarg,
+        .initarglen = o.initarglen,
+        .maxtasksperchild = o.maxtasksperchild,
+        .retries = o.retries,
+        .done = on_done,
+        .ctx = p,
+    };
+    pthread_mutex_init(&p->mu, NULL);
+    int rc = mproc__tp_create(&p->tp, &to);
+    if (rc < 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return rc;
+    }
+    p->magic = POOL_MAGIC;
+    *out = p;
+    return 0;
+}
+
+/* ---- map
+ * ---------------------------------------------------------------------- */
+
+static size_t auto_chunk(const mproc_pool *p, size_t n)
+{
+    size_t d = (size_t)p->processes * 4;
+    return n / d + (n % d != 0);
+}
+
+/* Sends one chunk of items [first, end) of a job. Pool mutex held. */
+static int send_chunk(mproc_pool *p, struct job *j, mproc_map_fn fn,
+                      uint64_t in_off, uint64_t out_off, size_t in_size,
+                      size_t out_size, size_t first, size_t end)
+{
+    mproc__task task = {
+        .kind = MPROC__TASK_MAP,
+        .fn = (uintptr_t)fn,
+        .in_off = in_off,
+        .out_off = out_off,
+        .in_size = in_size,
+        .out_size = out_size,
+        .first = first,
+        .start = first,
+        .end = end,
+        .job = j,
+    };
+    int detail = 0;
+    int rc = mproc__tp_submit(p->tp, &task, &detail);
+    if (rc == 0)
+        j->remaining++;
+    else
+        fail(j, rc, detail, first);
+    return rc;
+}
+
+static bool mul_ok(size_t a, size_t b, size_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+
+int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
+                         size_t in_size, void *out, size_t out_size, size_t n,
+                         size_t chunksize, mproc_async **res)
+{
+    size_t ib, ob;
+    if (!p || !fn || !res || (n && in_size && !in) || (n && out_size && !out))
+        return MPROC_EINVAL;
+    check_pool(p);
+    if (!mul_ok(n, in_size, &ib) || !mul_ok(n, out_size, &ob) ||
+        ib > SIZE_MAX / 2 || ob > SIZE_MAX / 2)
+        return MPROC_ENOMEM;
+    mproc_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return MPROC_ENOMEM;
+    lock(p);
+    if (p->state != RUN) {
+        unlock(p);
+        free(a);
+        return MPROC_EINVAL;
+    }
+    size_t ibr = (ib + 63) & ~(size_t)63;
+    if (n && mproc__tp_alloc(p->tp, ibr + ob, &a->off) < 0) {
+        unlock(p);
+        free(a);
+        return MPROC_ENOMEM;
+    }
+    link_job(p, &a->j, JOB_MAP, ASYNC_MAGIC);
+    a->bytes = n ? ibr + ob : 0;
+    a->out = out;
+    a->out_size = out_size;
+    a->out_off = a->off + ibr;
+    if (ib)
+        memcpy(mproc__tp_ptr(p->tp, a->off), in, ib);
+    size_t cs = chunksize ? chunksize : auto_chunk(p, n);
+    int rc = 0;
+    for (size_t first = 0; first < n && rc == 0; first += cs) {
+        size_t end = n - first > cs ? first + cs : n;
+        rc = send_chunk(p, &a->j, fn, a->off + first * in_size,
+                        a->out_off + first * out_size, in_size, out_size, first,
+                        end);
+    }
+    if (a->j.remaining == 0)
+        a->j.ready = true;
+    if (rc < 0) {
+        a->j.orphan = true;
+        if (a->j.remaining == 0)
+            free_job(&a->j);
+        unlock(p);
+        return rc;
+    }
+    unlock(p);
+    *res = a;
+    return 0;
+}
+
+int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in,
+                   size_t in_size, void *out, size_t out_size, size_t n,
+                   size_t chunksize)
+{
+    mproc_async *a;
+    int rc = mproc_pool_map_async(p, fn, in, in_size, out, out_size, n,
+                                  chunksize, &a);
+    if (rc < 0)
+        return rc;
+    rc = mproc_async_get(a, NULL, NULL, MPROC_FOREVER);
+    mproc_async_destroy(a);
+    return rc;
+}
+
+/* ---- apply ------------------------------------------------------------------
+ */
+
+int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
+                           size_t arglen, mproc_async **res)
+{
+    if (!p || !fn || !res || (!arg && arglen))
+        return MPROC_EINVAL;
+    check_pool(p);
+    mproc_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return MPROC_ENOMEM;
+    lock(p);
+    if (p->state != RUN) {
+        unlock(p);
+        free(a);
+        return MPROC_EINVAL;
+    }
+    if (arglen && mproc__tp_alloc(p->tp, arglen, &a->off) < 0) {
+        unlock(p);
+        free(a);
+        return MPROC_ENOMEM;
+    }
+    link_job(p, &a->j, JOB_APPLY, ASYNC_MAGIC);
+    a->bytes = arglen;
+    if (arglen)
+        memcpy(mproc__tp_ptr(p->tp, a->off), arg, arglen);
+    mproc__task task = {
+        .kind = MPROC__TASK_APPLY,
+        .fn = (uintptr_t)fn,
+        .in_off = a->off,
+        .in_size = arglen,
+        .job = &a->j,
+    };
+    int detail = 0;
+    int rc = mproc__tp_submit(p->tp, &task, &detail);
+    if (rc < 0) {
+        free_job(&a->j);
+        unlock(p);
+        return rc;
+    }
+    a->j.remaining = 1;
+    unlock(p);
+    *res = a;
+    return 0;
+}
+
+/* Waits for a, then hands over (steal) or copies its result. */
+static int get(mproc_async *a, void **result, size_t *len, double timeout,
+               bool steal)
+{
+    if (result)
+        *result = NULL;
+    if (len)
+        *len = 0;
+    if (!a)
+        return MPROC_EINVAL;
+    MPROC__CHECK(a->j.magic == ASYNC_MAGIC, "mproc_async used after destroy");
+    mproc_pool *p = a->j.pool;
+    if (p)
+        lock(p);
+    int rc = p ? wait_until(p, job_ready, &a->j, timeout) : 0;
+    if (rc == 0 && a->j.err)
+        rc = a->j.err;
+    if (rc == 0 && a->j.kind == JOB_APPLY && a->reslen) {
+        if (steal && result) {
+            *result = a->res;
+            a->res = NULL;
+        } else if (result) {
+            if ((*result = malloc(a->reslen)))
+                memcpy(*result, a->res, a->reslen);
+            else
+                rc = MPROC_ENOMEM;
+        }
+        if (rc == 0 && len)
+            *len = a->reslen;
+    }
+    if (p)
+        unlock(p);
+    return rc;
+}
+
+int mproc_async_get(mproc_async *r, void **result, size_t *len, double timeout)
+{
+    return get(r, result, len, timeout, false);
+}
+
+int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
+                     size_t arglen, void **result, size_t *len)
+{
+    mproc_async *a;
+    if (result)
+        *result = NULL;
+    if (len)
+        *len = 0;
+    int rc = mproc_pool_apply_async(p, fn, arg, arglen, &a);
+    if (rc < 0)
+        return rc;
+    rc = get(a, result, len, MPROC_FOREVER, true);
+    mproc_async_destroy(a);
+    return rc;
+}
+
+int mproc_async_wait(mproc_async *r, double timeout)
+{
+    if (!r)
+        return MPROC_EINVAL;
+    MPROC__CHECK(r->j.magic == ASYNC_MAGIC, "mproc_async used after destroy");
+    mproc_pool *p = r->j.pool;
+    if (!p)
+        return 0;
+    lock(p);
+    int rc = wait_until(p, job_ready, &r->j, timeout);
+    unlock(p);
+    return rc;
+}
+
+bool mproc_async_ready(mproc_async *r)
+{
+    return r && mproc_async_wait(r, 0) == 0;
+}
+
+int mproc_async_successful(mproc_async *r)
+{
+    if (!r)
+        return MPROC_EINVAL;
+    if (!mproc_async_ready(r))
+        return MPROC_EAGAIN;
+    return r->j.err == 0;
+}
+
+int mproc_async_error(mproc_async *r, size_t *index, int *detail)
+{
+    if (!r)
+        return MPROC_EINVAL;
+    if (!mproc_async_ready(r))
+        return MPROC_EAGAIN;
+    if (index)
+        *index = r->j.index;
+    if (detail)
+        *detail = r->j.detail;
+    return r->j.err;
+}
+
+/* Frees a job the caller lets go of, or orphans it while tasks are out. */
+static void drop_job(struct job *j)
+{
+    mproc_pool *p = j->pool;
+    if (p)
+        lock(p);
+    if (p && j->remaining > 0) {
+        j->orphan = true;
+        if (j->kind == JOB_ITER) {
+            mproc_iter *it = (mproc_iter *)j;
+            for (size_t k = 0; k < it->cap; k++)
+                if (it->c[k].used && it->c[k].done)
+                    release_chunk(it, &it->c[k]);
+        }
+    } else {
+        free_job(j);
+    }
+    if (p)
+        unlock(p);
+}
+
+void mproc_async_destroy(mproc_async *r)
+{
+    if (!r)
+        return;
+    MPROC__CHECK(r->j.magic == ASYNC_MAGIC, "mproc_async used after destroy");
+    drop_job(&r->j);
+}
+
+/* ---- imap -------------------------------------------------------------------
+ */
+
+/* Sends chunks until the window is full. Pool mutex held. */
+static int refill(mproc_iter *it)
+{
+    mproc_pool *p = it->j.pool;
+    while (p && p->state == RUN && it->count < it->cap &&
+           it->submitted < it->n) {
+        struct chunk *c = NULL;
+        for (size_t k = 0; k < it->cap && !c; k++)
+            if (!it->c[k].used)
+                c = &it->c[k];
+        size_t cnt = it->n - it->submitted > it->chunk ? it->chunk
+                                                       : it->n - it->submitted;
+        size_t ib = (cnt * it->in_size + 63) & ~(size_t)63;
+        size_t bytes = ib + cnt * it->out_size;
+        uint64_t off;
+        if (mproc__tp_alloc(p->tp, bytes, &off) < 0)
+            return MPROC_ENOMEM;
+        memcpy(mproc__tp_ptr(p->tp, off), it->in + it->submitted * it->in_size,
+               cnt * it->in_size);
+        *c = (struct chunk){.used = true,
+                            .off = off,
+                            .bytes = bytes,
+                            .out_off = off + ib,
+                            .first = it->submitted,
+                            .end = it->submitted + cnt,
+                            .pos = it->submitted};
+        it->count++;
+        int rc = send_chunk(p, &it->j, it->fn, off, off + ib, it->in_size,
+                            it->out_size, c->first, c->end);
+        it->j.ready = false;
+        if (rc < 0) {
+            release_chunk(it, c);
+            return rc;
+        }
+        it->submitted += cnt;
+    }
+    return 0;
+}
+
+static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
+                size_t out_size, size_t n, size_t chunksize, mproc_iter **out,
+                bool ordered)
+{
+    size_t ib, ob;
+    if (!p || !fn || !out || (n && in_size && !in))
+        return MPROC_EINVAL;
+    check_pool(p);
+    if (!mul_ok(n, in_size, &ib) || !mul_ok(n, out_size, &ob))
+        return MPROC_ENOMEM;
+    mproc_iter *it = calloc(1, sizeof *it);
+    size_t cap = (size_t)p->processes * 4;
+    if (!it || !(it->c = calloc(cap, sizeof *it->c))) {
+        free(it);
+        return MPROC_ENOMEM;
+    }
+    size_t cs = chunksize;
+    if (!cs) {
+        size_t item = in_size + out_size,
+               most = item ? IMAP_CHUNK_BYTES / item : SIZE_MAX;
+        cs = auto_chunk(p, n);
+        if (cs > most)
+            cs = most;
+        if (cs == 0)
+            cs = 1;
+    }
+    it->fn = fn;
+    it->in = in;
+    it->in_size = in_size;
+    it->out_size = out_size;
+    it->n = n;
+    it->chunk = cs;
+    it->ordered = ordered;
+    it->cap = cap;
+    lock(p);
+    if (p->state != RUN) {
+        unlock(p);
+        free(it->c);
+        free(it);
+        return MPROC_EINVAL;
+    }
+    link_job(p, &it->j, JOB_ITER, ITER_MAGIC);
+    int rc = refill(it);
+    if (rc < 0) {
+        it->j.orphan = true;
+        for (size_t k = 0; k < it->cap; k++)
+            if (it->c[k].used && it->c[k].done)
+                release_chunk(it, &it->c[k]);
+        if (it->j.remaining == 0)
+            free_job(&it->j);
+        unlock(p);
+        return rc;
+    }
+    unlock(p);
+    *out = it;
+    return 0;
+}
+
+int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, const void *in,
+                    size_t in_size, size_t out_size, size_t n, size_t chunksize,
+                    mproc_iter **it)
+{
+    return imap(p, fn, in, in_size, out_size, n, chunksize, it, true);
+}
+
+int mproc_pool_imap_unordered(mproc_pool *p, mproc_map_fn fn, const void *in,
+                              size_t in_size, size_t out_size, size_t n,
+                              size_t chunksize, mproc_iter **it)
+{
+    return imap(p, fn, in, in_size, out_size, n, chunksize, it, false);
+}
+
+/* The chunk to read from next, if it is done; NULL otherwise. */
+static struct chunk *next_chunk(mproc_iter *it)
+{
+    struct chunk *best = NULL;
+    for (size_t k = 0; k < it->cap; k++) {
+        struct chunk *c = &it->c[k];
+        if (!c->used)
+            continue;
+        if (it->ordered && c->first == it->next_first)
+            return c->done ? c : NULL;
+        if (!it->ordered && c->done && (!best || c->order < best->order))
+            best = c;
+    }
+    return best;
+}
+
+static bool iter_ready(void *arg)
+{
+    mproc_iter *it = arg;
+    return it->canceled || it->count == 0 || next_chunk(it);
+}
+
+int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
+{
+    if (!it)
+        return MPROC_EINVAL;
+    MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
+    mproc_pool *p = it->j.pool;
+    if (!p)
+        return it->submitted == it->n && it->count == 0 ? MPROC_EOF
+                                                        : MPROC_ECANCELED;
+    lock(p);
+    int rc;
+    for (;;) {
+        if (it->canceled) {
+            rc = MPROC_ECANCELED;
+            break;
+        }
+        if ((rc = refill(it)) < 0)
+            break;
+        if (it->count == 0 && it->submitted == it->n) {
+            rc = MPROC_EOF;
+            break;
+        }
+        if ((rc = wait_until(p, iter_ready, it, timeout)) < 0)
+            break;
+        if (it->canceled)
+            continue;
+        struct chunk *c = next_chunk(it);
+        if (!c)
+            continue;
+        if (c->pos < c->fail_at) {
+            size_t k = c->pos++ - c->first;
+            if (out && it->out_size)
+                memcpy(out,
+                       (char *)mproc__tp_ptr(p->tp, c->out_off) +
+                           k * it->out_size,
+                       it->out_size);
+            if (index)
+                *index = c->first + k;
+            if (c->pos == c->end) {
+                it->next_first = c->end;
+                release_chunk(it, c);
+            }
+            rc = 0;
+            break;
+        }
+        it->next_first = c->end;
+        if (c->code) {
+            it->last_err = rc = c->code;
+            it->last_detail = c->detail;
+            it->last_index = c->fail_at;
+            if (index)
+                *index = c->fail_at;
+            release_chunk(it, c);
+            break;
+        }
+        release_chunk(it, c);
+    }
+    unlock(p);
+    return rc;
+}
+
+int mproc_iter_error(mproc_iter *it, size_t *index, int *detail)
+{
+    if (!it)
+        return MPROC_EINVAL;
+    MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
+    if (index)
+        *index = it->last_index;
+    if (detail)
+        *detail = it->last_detail;
+    return it->last_err;
+}
+
+void mproc_iter_destroy(mproc_iter *it)
+{
+    if (!it)
+        return;
+    MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
+    drop_job(&it->j);
+}
+
+/* ---- close, terminate, join, destroy ------------------------------------- */
+
+int mproc_pool_close(mproc_pool *p)
+{
+    if (!p)
+        return MPROC_EINVAL;
+    check_pool(p);
+    lock(p);
+    if (p->state == RUN) {
+        p->state = CLOSED;
+        mproc__tp_close(p->tp);
+    }
+    unlock(p);
+    return 0;
+}
+
+/* Stops the workers and cancels every pending job. Pool mutex held. */
+static void terminate(mproc_pool *p)
+{
+    if (p->state == TERMINATED)
+        return;
+    mproc__tp_poll(p->tp);
+    mproc__tp_terminate(p->tp);
+    p->state = TERMINATED;
+    struct job *j = p->jobs;
+    while (j) {
+        struct job *nx = j->next;
+        fail(j, MPROC_ECANCELED, 0, 0);
+        j->remaining = 0;
+        if (j->kind == JOB_ITER)
+            ((mproc_iter *)j)->canceled = true;
+        if (j->orphan)
+            free_job(j);
+        j = nx;
+    }
+}
+
+int mproc_pool_terminate(mproc_pool *p)
+{
+    if (!p)
+        return MPROC_EINVAL;
+    check_pool(p);
+    lock(p);
+    terminate(p);
+    unlock(p);
+    return 0;
+}
+
+static bool joined(void *arg)
+{
+    return mproc__tp_joined(((mproc_pool *)arg)->tp);
+}
+
+int mproc_pool_join(mproc_pool *p, double timeout)
+{
+    if (!p)
+        return MPROC_EINVAL;
+    check_pool(p);
+    lock(p);
+    int rc = p->state == RUN ? MPROC_EINVAL : wait_until(p, joined, p, timeout);
+    unlock(p);
+    return rc;
+}
+
+void mproc_pool_destroy(mproc_pool *p)
+{
+    if (!p)
+        return;
+    check_pool(p);
+    lock(p);
+    terminate(p);
+    /* Results the caller still holds outlive the pool, ready. */
+    for (struct job *j = p->jobs, *nx; j; j = nx) {
+        nx = j->next;
+        if (j->kind == JOB_ITER) {
+            mproc_iter *it = (mproc_iter *)j;
+            for (size_t k = 0; k < it->cap; k++)
+                if (it->c[k].used)
+                    release_chunk(it, &it->c[k]);
+        } else {
+            mproc_async *a = (mproc_async *)j;
+            if (a->bytes)
+                mproc__tp_free(p->tp, a->off, a->bytes);
+            a->bytes = 0;
+        }
+        j->pool = NULL;
+    }
+    p->jobs = NULL;
+    mproc__tp_destroy(p->tp);
+    unlock(p);
+    pthread_mutex_destroy(&p->mu);
+    p->magic = DEAD_MAGIC;
+    free(p);
+}

@@ -1,0 +1,1015 @@
+/*
+ * pool/shm.c - the pool's transport to local forked workers over shared
+ * memory.
+ *
+ * Two memfd mappings are made before the first worker is forked, so every
+ * worker sees them at the same addresses:
+ *
+ *   control  [header][worker records][task slots][one result ring per worker]
+ *   arena    task inputs and outputs; only the parent allocates in it
+ *
+ * Task slots form a ring of NSLOTS descriptors indexed by a sequence
+ * number seq (slot seq % NSLOTS). The parent alone publishes: it fills a
+ * FREE slot, stores its state PENDING(seq) (release), then advances
+ * `tail` (seq_cst). Workers claim in order from `next`: a worker records
+ * seq in its `current` word, then CASes the slot's state PENDING(seq) ->
+ * RUNNING(its serial); success makes the task its own, and it advances
+ * `next`; failure means another worker took seq, and it helps advance
+ * `next`. Because PENDING carries seq, a slow worker can never claim a
+ * recycled slot by mistake; because ownership is written into the slot
+ * by one CAS, a worker killed at any instant either owns the task (the
+ * slot says RUNNING(serial), its `current` says seq) or does not (the
+ * slot is still PENDING and another worker takes it).
+ *
+ * Results travel back through the worker's own result ring, a single-
+ * producer single-consumer byte ring (positions are 64-bit byte counts:
+ * the worker advances `head`, the parent `rtail`). A record is a 32-byte
+ * header (seq, code, detail, failed index, length) and the result bytes.
+ * The worker publishes a record by storing head (seq_cst), then bumps the
+ * pool's `done_seq` and wakes the parent if one sleeps on it. Map
+ * outputs are written straight into the arena; their records are empty.
+ * The parent frees a task's slot when it consumes its record.
+ *
+ * Death: the parent checks its workers' pidfds (without blocking) at
+ * least every 10 ms while a pool call waits, and at once when a worker
+ * announces that it is exiting. For a dead worker it first consumes every
+ * record the worker published (those tasks finished), then looks at the
+ * slot named by its `current`: if that still says RUNNING(serial), the
+ * task died with the worker and is rerun (retries) or failed with
+ * MPROC_EWORKERDIED. The ring is then reset and a replacement forked.
+ *
+ * Waiting: idle workers spin briefly, then sleep on `work_seq`, each
+ * showing how it waits in its own record's `mode` (so a dead worker
+ * leaves no stale count behind); the parent wakes sleepers after
+ * publishing only when more tasks are queued than live workers spin
+ * (Dekker-style: every word involved is accessed seq_cst), and again
+ * at every periodic check.
+ * The parent sleeps on `done_seq` in slices of at most 10 ms, after
+ * setting `parent_waiting`; the first worker to post takes the flag
+ * (exchange) and wakes it, so a burst of results costs one wake.
+ *
+ * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
+ * taken on touch. A worker that finds its ring empty, with its head past
+ * the first 4 MiB, rewinds to the ring's start (whose pages are warm)
+ * by writing a skip record, and gives back what it wrote past 64 MiB;
+ * so a ring holds about max(4 MiB, the largest burst of unconsumed
+ * results). The parent keeps up to 128 MiB of freed arena pages warm for
+ * the next job (a fresh page costs a fault and a clear) and gives back
+ * blocks of 1 MiB or more beyond that.
+ */
+#include "transport.h"
+
+#include "mproc/pool.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHM_MAGIC 0x6d70706cu /* "mppl" */
+#define SHM_VERSION 1u
+#define NSLOTS (1u << 15)
+#define MASK (NSLOTS - 1)
+#define RCAP ((uint64_t)256 << 20) /* bytes of each result ring */
+#define RWARM ((uint64_t)4 << 20)  /* an empty ring rewinds past this */
+#define RKEEP ((uint64_t)64 << 20) /* ring pages kept when it rewinds */
+#define SKIP_SEQ UINT64_MAX        /* a record that only skips bytes */
+#define ARENA_MAX ((size_t)16 << 30)
+#define ARENA_MIN ((size_t)64 << 20)
+#define ALIGN 64
+#define CHECK_NS 10000000 /* death checks while waiting: every 10 ms */
+#define WORKER_SPIN 1000
+#define PARENT_SPIN 2000
+#define BIG_FREE ((uint64_t)1 << 20)
+#define ARENA_WARM ((uint64_t)128 << 20) /* freed pages kept mapped */
+
+enum { ST_FREE = 0, ST_PENDING = 1, ST_RUNNING = 2 };
+#define PENDING(seq) (((uint64_t)(seq) << 2) | ST_PENDING)
+#define RUNNING(serial) (((uint64_t)(serial) << 2) | ST_RUNNING)
+
+/* A worker's mode, in its own record: a dead worker leaves no count
+ * behind in shared words that the parent would misread. */
+enum { MODE_BUSY = 0, MODE_SPINNING = 1, MODE_SLEEPING = 2 };
+
+enum { POOL_RUN = 0, POOL_CLOSING = 1, POOL_TERMINATED = 2 };
+
+struct shm_hdr {
+    uint32_t magic, version, nslots, nworkers;
+    uint64_t rcap;
+    alignas(64) _Atomic uint64_t tail; /* written by the parent */
+    _Atomic uint32_t work_seq;
+    _Atomic uint32_t state;
+    alignas(64) _Atomic uint64_t next; /* written by the workers */
+    alignas(64) _Atomic uint32_t done_seq;
+    _Atomic uint32_t parent_waiting; /* set by a sleeping parent thread,
+                                         cleared by the worker that wakes it */
+};
+
+struct shm_slot {
+    _Atomic uint64_t state;
+    uint64_t kind, fn, in_off, out_off, in_size, out_size, first, start, end;
+    char pad[128 - 10 * 8];
+};
+
+struct shm_worker {
+    alignas(64) _Atomic uint64_t current; /* seq + 1 being claimed or run */
+    _Atomic uint64_t item;                /* map item being run */
+    _Atomic uint32_t exiting;             /* leaving of its own accord */
+    _Atomic uint32_t mode;                /* MODE_*: how it waits for work */
+    _Atomic uint32_t init_failed;
+    _Atomic int32_t init_status;
+    alignas(64) _Atomic uint64_t head;  /* result ring: worker writes */
+    alignas(64) _Atomic uint64_t rtail; /* result ring: parent writes */
+    _Atomic uint32_t rtail_seq;
+    _Atomic uint32_t rwaiting;
+};
+
+struct rec {
+    uint64_t seq;
+    int32_t code, detail;
+    uint64_t index, len;
+};
+
+struct ext {
+    uint64_t off, len;
+    struct ext *next;
+};
+
+struct wk {
+    mproc_process *proc;
+    uint32_t serial;
+};
+
+struct mproc__tp {
+    mproc__tp_opts o;
+    void *initarg;
+    /* control mapping */
+    char *ctl;
+    size_t ctl_len;
+    struct shm_hdr *h;
+    struct shm_worker *ws;
+    struct shm_slot *slots;
+    char *rings;
+    /* arena, allocated by the parent alone */
+    char *arena;
+    size_t arena_len;
+    uint64_t top;
+    uint64_t warm; /* freed bytes not given back (approximate) */
+    struct ext *free_list;
+    /* parent-side bookkeeping */
+    mproc__task *tasks; /* [NSLOTS]: the parent's copy of each slot */
+    mproc__task *bl;    /* backlog waiting for a free slot (a deque) */
+    size_t bl_head, bl_len, bl_cap;
+    struct wk *w;
+    uint64_t tail;
+    size_t inflight;
+    uint32_t serials, names;
+    int64_t next_check;
+    bool closed, terminated, broken;
+    int broken_detail;
+    char *scratch;
+    size_t scratch_cap;
+};
+
+struct warg {
+    mproc__tp *t;
+    unsigned i;
+    uint32_t serial;
+};
+
+/* ---- mproc_buf ---------------------------------------------------------- */
+
+void *mproc_buf_reserve(mproc_buf *b, size_t len)
+{
+    if (!b || len > SIZE_MAX - b->len)
+        return NULL;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len)
+            cap = cap > SIZE_MAX / 2 ? b->len + len : cap * 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return NULL;
+        b->data = d;
+        b->cap = cap;
+    }
+    void *p = b->data + b->len;
+    b->len += len;
+    return p;
+}
+
+int mproc_buf_append(mproc_buf *b, const void *data, size_t len)
+{
+    if (!b || (!data && len))
+        return MPROC_EINVAL;
+    if (len == 0)
+        return 0;
+    void *p = mproc_buf_reserve(b, len);
+    if (!p)
+        return MPROC_ENOMEM;
+    memcpy(p, data, len);
+    return 0;
+}
+
+/* ---- helpers --------------------------------------------------------------
+ */
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static char *ring_of(mproc__tp *t, unsigned i)
+{
+    return t->rings + (size_t)i * RCAP;
+}
+
+static void ring_put(char *ring, uint64_t pos, const void *src, size_t len)
+{
+    size_t off = (size_t)(pos % RCAP), first = RCAP - off;
+    if (len <= first) {
+        memcpy(ring + off, src, len);
+    } else {
+        memcpy(ring + off, src, first);
+        memcpy(ring, (const char *)src + first, len - first);
+    }
+}
+
+static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len)
+{
+    size_t off = (size_t)(pos % RCAP), first = RCAP - off;
+    if (len <= first) {
+        memcpy(dst, ring + off, len);
+    } else {
+        memcpy(dst, ring + off, first);
+        memcpy((char *)dst + first, ring, len - first);
+    }
+}
+
+/* ---- the worker ------------------------------------------------------------
+ */
+
+/* Takes the next task; 0 and *seq, or 1 when the worker should exit. */
+static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
+                 uint64_t *seq)
+{
+    struct shm_hdr *h = t->h;
+    unsigned spins = 0;
+    for (;;) {
+        uint64_t n = atomic_load(&h->next);
+        if (n < atomic_load(&h->tail)) {
+            atomic_store(&w->mode, MODE_BUSY);
+            spins = 0;
+            atomic_store(&w->current, n + 1);
+            uint64_t expect = PENDING(n);
+            bool mine = atomic_compare_exchange_strong(
+                &t->slots[n & MASK].state, &expect, RUNNING(serial));
+            uint64_t cur = n;
+            atomic_compare_exchange_strong(&h->next, &cur, n + 1);
+            if (mine) {
+                *seq = n;
+                return 0;
+            }
+            continue;
+        }
+        uint32_t st = atomic_load(&h->state);
+        if (st == POOL_TERMINATED ||
+            (st == POOL_CLOSING &&
+             atomic_load(&h->next) >= atomic_load(&h->tail))) {
+            atomic_store(&w->mode, MODE_BUSY);
+            return 1;
+        }
+        if (spins++ == 0)
+            atomic_store(&w->mode, MODE_SPINNING);
+        if (spins < WORKER_SPIN) {
+            relax();
+            continue;
+        }
+        atomic_store(&w->mode, MODE_SLEEPING);
+        uint32_t ws = atomic_load(&h->work_seq);
+        if (atomic_load(&h->next) >= atomic_load(&h->tail) &&
+            atomic_load(&h->state) == st)
+            mproc__futex_wait(&h->work_seq, ws, MPROC__NO_DEADLINE);
+        atomic_store(&w->mode, MODE_SPINNING);
+        spins = 1;
+    }
+}
+
+/* Publishes a result record in the worker's ring. */
+static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
+                 uint64_t *hw)
+{
+    struct shm_worker *w = &t->ws[i];
+    char *ring = ring_of(t, i);
+    uint64_t need = sizeof *r + align_up(r->len, 8);
+    if (need > RCAP) {
+        r->code = MPROC_EMSGSIZE;
+        r->detail = 0;
+        r->len = 0;
+        need = sizeof *r;
+    }
+    uint64_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+    for (;;) {
+        uint64_t tail = atomic_load(&w->rtail);
+        if (head - tail + need <= RCAP)
+            break;
+        uint32_t s = atomic_load(&w->rtail_seq);
+        atomic_store(&w->rwaiting, 1);
+        if (atomic_load(&w->rtail) == tail)
+            mproc__futex_wait(&w->rtail_seq, s, MPROC__NO_DEADLINE);
+    }
+    /* The ring is empty: rewind to its start, whose pages are warm,
+     * with a skip record; give back pages written far past the start. */
+    uint64_t phys = head % RCAP, skip = RCAP - phys;
+    if (phys && phys + need > RWARM && need <= phys && skip >= sizeof *r &&
+        atomic_load(&w->rtail) == head) {
+        struct rec jump = {.seq = SKIP_SEQ, .index = skip};
+        ring_put(ring, head, &jump, sizeof jump);
+        if (*hw > RKEEP) {
+            mproc__shared_discard(ring + RKEEP, align_up(*hw, 4096) - RKEEP);
+            *hw = RKEEP;
+        }
+        head += skip;
+    }
+    if (head % RCAP + need > *hw)
+        *hw = head % RCAP + need > RCAP ? RCAP : head % RCAP + need;
+    ring_put(ring, head, r, sizeof *r);
+    if (r->len)
+        ring_put(ring, head + sizeof *r, data, r->len);
+    atomic_store(&w->head, head + need);
+    atomic_fetch_add(&t->h->done_seq, 1);
+    if (atomic_load(&t->h->parent_waiting) &&
+        atomic_exchange(&t->h->parent_waiting, 0))
+        mproc__futex_wake(&t->h->done_seq, INT_MAX);
+}
+
+static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
+                uint64_t *hw)
+{
+    struct shm_worker *w = &t->ws[i];
+    struct shm_slot *s = &t->slots[seq & MASK];
+    struct rec r = {.seq = seq};
+    const void *data = NULL;
+    if (s->kind == MPROC__TASK_MAP) {
+        mproc_map_fn fn = (mproc_map_fn)(uintptr_t)s->fn;
+        const char *in = t->arena + s->in_off;
+        char *out = t->arena + s->out_off;
+        uint64_t first = s->first, end = s->end;
+        size_t isz = (size_t)s->in_size, osz = (size_t)s->out_size;
+        for (uint64_t k = s->start; k < end; k++) {
+            atomic_store_explicit(&w->item, k, memory_order_relaxed);
+            int st = fn(in + (k - first) * isz, out + (k - first) * osz);
+            if (st) {
+                r.code = MPROC_ETASKFAILED;
+                r.detail = st;
+                r.index = k;
+                break;
+            }
+        }
+    } else {
+        mproc_task_fn fn = (mproc_task_fn)(uintptr_t)s->fn;
+        buf->len = 0;
+        int st = fn(s->in_size ? t->arena + s->in_off : NULL,
+                    (size_t)s->in_size, buf);
+        if (st) {
+            r.code = MPROC_ETASKFAILED;
+            r.detail = st;
+        } else {
+            r.len = buf->len;
+            data = buf->data;
+        }
+    }
+    post(t, i, &r, data, hw);
+}
+
+/* Says goodbye: the parent reaps and replaces this worker at once. */
+static void leave(mproc__tp *t, struct shm_worker *w)
+{
+    atomic_store(&w->exiting, 1);
+    atomic_fetch_add(&t->h->done_seq, 1);
+    if (atomic_exchange(&t->h->parent_waiting, 0))
+        mproc__futex_wake(&t->h->done_seq, INT_MAX);
+}
+
+static int worker_main(void *arg, size_t len)
+{
+    struct warg a;
+    (void)len;
+    memcpy(&a, arg, sizeof a);
+    mproc__tp *t = a.t;
+    struct shm_worker *w = &t->ws[a.i];
+    /* terminate's SIGTERM must end the worker, whatever handler the
+     * caller had installed (a test runner's, say) */
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    signal(SIGTERM, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    if (t->o.initializer) {
+        int st = t->o.initializer(t->initarg, t->o.initarglen);
+        if (st) {
+            atomic_store(&w->init_status, st);
+            atomic_store(&w->init_failed, 1);
+            leave(t, w);
+            return st;
+        }
+    }
+    mproc_buf buf = {0};
+    uint64_t hw = 0, seq;
+    unsigned done = 0;
+    while (!t->o.maxtasksperchild || done < t->o.maxtasksperchild) {
+        if (claim(t, w, a.serial, &seq))
+            break;
+        run(t, a.i, seq, &buf, &hw);
+        done++;
+    }
+    free(buf.data);
+    leave(t, w);
+    return 0;
+}
+
+/* ---- the parent: publishing ---------------------------------------------- */
+
+static bool publish(mproc__tp *t, const mproc__task *task)
+{
+    uint64_t seq = t->tail;
+    struct shm_slot *s = &t->slots[seq & MASK];
+    if (atomic_load_explicit(&s->state, memory_order_acquire) != ST_FREE)
+        return false;
+    t->tasks[seq & MASK] = *task;
+    s->kind = task->kind;
+    s->fn = task->fn;
+    s->in_off = task->in_off;
+    s->out_off = task->out_off;
+    s->in_size = task->in_size;
+    s->out_size = task->out_size;
+    s->first = task->first;
+    s->start = task->start;
+    s->end = task->end;
+    atomic_store_explicit(&s->state, PENDING(seq), memory_order_release);
+    t->tail = seq + 1;
+    atomic_store(&t->h->tail, seq + 1);
+    return true;
+}
+
+/* Wakes sleeping workers when more tasks are queued than workers spin.
+ * Only live workers' modes count (a dead one's is stale). */
+static void wake_workers(mproc__tp *t)
+{
+    struct shm_hdr *h = t->h;
+    uint64_t queued = t->tail - atomic_load(&h->next);
+    uint32_t spin = 0, sleeping = 0;
+    if (queued == 0)
+        return;
+    for (unsigned i = 0; i < t->o.processes; i++) {
+        if (!t->w[i].proc)
+            continue;
+        uint32_t m = atomic_load(&t->ws[i].mode);
+        spin += m == MODE_SPINNING;
+        sleeping += m == MODE_SLEEPING;
+    }
+    if (sleeping && queued > spin) {
+        atomic_fetch_add(&h->work_seq, 1);
+        uint64_t n = queued - spin;
+        mproc__futex_wake(&h->work_seq, n > INT_MAX ? INT_MAX : (int)n);
+    }
+}
+
+static void set_state(mproc__tp *t, uint32_t st)
+{
+    atomic_store(&t->h->state, st);
+    atomic_fetch_add(&t->h->work_seq, 1);
+    mproc__futex_wake(&t->h->work_seq, INT_MAX);
+}
+
+/* Moves backlog into free slots; tells closing workers when all is sent. */
+static void pump(mproc__tp *t)
+{
+    bool any = false;
+    while (t->bl_len && publish(t, &t->bl[t->bl_head])) {
+        t->bl_head = (t->bl_head + 1) % t->bl_cap;
+        t->bl_len--;
+        any = true;
+    }
+    if (any)
+        wake_workers(t);
+    if (t->closed && !t->terminated && t->bl_len == 0 &&
+        atomic_load(&t->h->state) == POOL_RUN)
+        set_state(t, POOL_CLOSING);
+}
+
+static int backlog_push(mproc__tp *t, const mproc__task *task)
+{
+    if (t->bl_len == t->bl_cap) {
+        size_t cap = t->bl_cap ? t->bl_cap * 2 : 64;
+        mproc__task *n = malloc(cap * sizeof *n);
+        if (!n)
+            return MPROC_ENOMEM;
+        for (size_t k = 0; k < t->bl_len; k++)
+            n[k] = t->bl[(t->bl_head + k) % t->bl_cap];
+        free(t->bl);
+        t->bl = n;
+        t->bl_cap = cap;
+        t->bl_head = 0;
+    }
+    t->bl[(t->bl_head + t->bl_len) % t->bl_cap] = *task;
+    t->bl_len++;
+    return 0;
+}
+
+static unsigned live_workers(mproc__tp *t)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < t->o.processes; i++)
+        n += t->w[i].proc != NULL;
+    return n;
+}
+
+int mproc__tp_submit(mproc__tp *t, const mproc__task *task, int *detail)
+{
+    if (t->broken && live_workers(t) == 0) {
+        *detail = t->broken_detail;
+        return MPROC_EWORKERDIED;
+    }
+    if (t->bl_len == 0 && publish(t, task)) {
+        wake_workers(t);
+    } else {
+        int rc = backlog_push(t, task);
+        if (rc < 0)
+            return rc;
+    }
+    t->inflight++;
+    return 0;
+}
+
+/* ---- the parent: results and deaths -------------------------------------- */
+
+static void deliver(mproc__tp *t, const mproc__task *task, int code, int detail,
+                    uint64_t index, const void *data, size_t len)
+{
+    mproc__done d = {task, code, detail, index, data, len};
+    t->inflight--;
+    t->o.done(t->o.ctx, &d);
+}
+
+static void *scratch(mproc__tp *t, size_t len)
+{
+    if (len > t->scratch_cap) {
+        char *s = realloc(t->scratch, len);
+        if (!s)
+            return NULL;
+        t->scratch = s;
+        t->scratch_cap = len;
+    }
+    return t->scratch;
+}
+
+/* Consumes worker i's published records. Returns how many. */
+static int collect(mproc__tp *t, unsigned i)
+{
+    struct shm_worker *w = &t->ws[i];
+    const char *ring = ring_of(t, i);
+    uint64_t tail = atomic_load_explicit(&w->rtail, memory_order_relaxed);
+    uint64_t head = atomic_load_explicit(&w->head, memory_order_acquire);
+    int n = 0;
+    bool moved = false;
+    while (tail != head) {
+        struct rec r;
+        moved = true;
+        ring_get(ring, tail, &r, sizeof r);
+        if (r.seq == SKIP_SEQ) {
+            tail += r.index;
+            continue;
+        }
+        if (r.len > RCAP - sizeof r)
+            mproc__die(__FILE__, __LINE__, "pool result ring corrupted");
+        const void *data = NULL;
+        int code = r.code;
+        if (r.len) {
+            size_t off = (size_t)((tail + sizeof r) % RCAP);
+            if (off + r.len <= RCAP) {
+                data = ring + off;
+            } else if ((data = scratch(t, r.len))) {
+                ring_get(ring, tail + sizeof r, (void *)data, r.len);
+            } else {
+                code = MPROC_ENOMEM;
+            }
+        }
+        unsigned k = (unsigned)(r.seq & MASK);
+        mproc__task task = t->tasks[k];
+        atomic_store_explicit(&t->slots[k].state, ST_FREE,
+                              memory_order_release);
+        deliver(t, &task, code, r.detail, r.index, code ? NULL : data,
+                code ? 0 : r.len);
+        tail += sizeof r + align_up(r.len, 8);
+        n++;
+    }
+    if (moved) {
+        atomic_store(&w->rtail, tail);
+        if (atomic_load(&w->rwaiting)) {
+            atomic_store(&w->rwaiting, 0);
+            atomic_fetch_add(&w->rtail_seq, 1);
+            mproc__futex_wake(&w->rtail_seq, 1);
+        }
+    }
+    return n;
+}
+
+/* The task in slot seq died with its worker: rerun or fail it. */
+static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
+{
+    unsigned k = (unsigned)(seq & MASK);
+    mproc__task task = t->tasks[k];
+    atomic_store_explicit(&t->slots[k].state, ST_FREE, memory_order_release);
+    bool in_range =
+        task.kind == MPROC__TASK_MAP && item >= task.start && item < task.end;
+    if (task.tries < t->o.retries && !t->broken) {
+        task.tries++;
+        if (in_range)
+            task.start = item;
+        t->inflight--;
+        int detail;
+        if (mproc__tp_submit(t, &task, &detail) == 0)
+            return 0;
+        t->inflight++;
+    }
+    deliver(t, &task, MPROC_EWORKERDIED, code, in_range ? item : task.start,
+            NULL, 0);
+    return 1;
+}
+
+static int spawn(mproc__tp *t, unsigned i)
+{
+    struct shm_worker *w = &t->ws[i];
+    uint32_t serial = ++t->serials;
+    if (atomic_load(&w->head))
+        mproc__shared_discard(ring_of(t, i), RCAP);
+    atomic_store(&w->current, 0);
+    atomic_store(&w->item, 0);
+    atomic_store(&w->exiting, 0);
+    atomic_store(&w->mode, MODE_BUSY);
+    atomic_store(&w->init_failed, 0);
+    atomic_store(&w->init_status, 0);
+    atomic_store(&w->head, 0);
+    atomic_store(&w->rtail, 0);
+    atomic_store(&w->rwaiting, 0);
+    char name[48];
+    snprintf(name, sizeof name, "ForkPoolWorker-%u", ++t->names);
+    struct warg a = {t, i, serial};
+    mproc_process_opts po = {.name = name, .daemon = true};
+    mproc_process *p;
+    int rc = mproc_process_create(&p, worker_main, &a, sizeof a, &po);
+    if (rc < 0)
+        return rc;
+    /* SIGTERM stays blocked in the child until it has reset the handler */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
+    rc = mproc_process_start(p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc < 0) {
+        mproc_process_destroy(p);
+        return rc;
+    }
+    t->w[i].proc = p;
+    t->w[i].serial = serial;
+    return 0;
+}
+
+/* Fails everything queued: the pool is broken and no worker is left. */
+static int fail_queued(mproc__tp *t)
+{
+    int n = 0;
+    uint64_t next = atomic_load(&t->h->next);
+    for (uint64_t seq = next; seq < t->tail; seq++) {
+        unsigned k = (unsigned)(seq & MASK);
+        uint64_t expect = PENDING(seq);
+        if (atomic_compare_exchange_strong(&t->slots[k].state, &expect,
+                                           ST_FREE)) {
+            mproc__task task = t->tasks[k];
+            deliver(t, &task, MPROC_EWORKERDIED, t->broken_detail, task.start,
+                    NULL, 0);
+            n++;
+        }
+    }
+    atomic_store(&t->h->next, t->tail);
+    while (t->bl_len) {
+        mproc__task task = t->bl[t->bl_head];
+        t->bl_head = (t->bl_head + 1) % t->bl_cap;
+        t->bl_len--;
+        deliver(t, &task, MPROC_EWORKERDIED, t->broken_detail, task.start, NULL,
+                0);
+        n++;
+    }
+    return n;
+}
+
+static int check_workers(mproc__tp *t)
+{
+    int n = 0;
+    for (unsigned i = 0; i < t->o.processes; i++) {
+        struct wk *k = &t->w[i];
+        struct shm_worker *w = &t->ws[i];
+        if (!k->proc)
+            continue;
+        if (mproc_process_is_alive(k->proc) &&
+            (!atomic_load(&w->exiting) || mproc_process_join(k->proc, 0.1)))
+            continue;
+        int code = 0;
+        mproc_process_exitcode(k->proc, &code);
+        n += collect(t, i);
+        if (atomic_load(&w->init_failed) && !t->broken) {
+            t->broken = true;
+            t->broken_detail = atomic_load(&w->init_status);
+        }
+        uint64_t cur = atomic_load(&w->current);
+        if (cur) {
+            uint64_t seq = cur - 1;
+            if (atomic_load(&t->slots[seq & MASK].state) == RUNNING(k->serial))
+                n += died(t, seq, code, atomic_load(&w->item));
+        }
+        mproc_process_destroy(k->proc);
+        k->proc = NULL;
+    }
+    if (t->broken && live_workers(t) == 0)
+        n += fail_queued(t);
+    bool want = !t->terminated && !t->broken && (!t->closed || t->inflight);
+    for (unsigned i = 0; want && i < t->o.processes; i++)
+        if (!t->w[i].proc)
+            spawn(t, i);
+    return n;
+}
+
+static bool any_exiting(mproc__tp *t)
+{
+    for (unsigned i = 0; i < t->o.processes; i++)
+        if (t->w[i].proc && atomic_load(&t->ws[i].exiting))
+            return true;
+    return false;
+}
+
+int mproc__tp_poll(mproc__tp *t)
+{
+    int n = 0;
+    if (t->terminated)
+        return 0;
+    for (unsigned i = 0; i < t->o.processes; i++)
+        if (t->w[i].proc)
+            n += collect(t, i);
+    pump(t);
+    int64_t now = mproc__now();
+    if (now >= t->next_check || any_exiting(t) || live_workers(t) == 0) {
+        n += check_workers(t);
+        t->next_check = now + CHECK_NS;
+        pump(t);
+        wake_workers(t);
+    }
+    return n;
+}
+
+static bool results_waiting(mproc__tp *t)
+{
+    for (unsigned i = 0; i < t->o.processes; i++)
+        if (atomic_load(&t->ws[i].head) != atomic_load(&t->ws[i].rtail) ||
+            atomic_load(&t->ws[i].exiting))
+            return true;
+    return false;
+}
+
+void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
+{
+    struct shm_hdr *h = t->h;
+    uint32_t seq = atomic_load(&h->done_seq);
+    for (int k = 0; k < PARENT_SPIN; k++) {
+        if (atomic_load_explicit(&h->done_seq, memory_order_relaxed) != seq)
+            return;
+        relax();
+    }
+    atomic_store(&h->parent_waiting, 1);
+    seq = atomic_load(&h->done_seq);
+    if (!results_waiting(t)) {
+        int64_t now = mproc__now(), until = deadline;
+        if (until - now > CHECK_NS)
+            until = now + CHECK_NS;
+        mproc__futex_wait(&h->done_seq, seq, until);
+    }
+}
+
+size_t mproc__tp_inflight(mproc__tp *t)
+{
+    return t->inflight;
+}
+
+void mproc__tp_close(mproc__tp *t)
+{
+    t->closed = true;
+    pump(t);
+}
+
+void mproc__tp_terminate(mproc__tp *t)
+{
+    if (t->terminated)
+        return;
+    t->terminated = true;
+    set_state(t, POOL_TERMINATED);
+    for (unsigned i = 0; i < t->o.processes; i++)
+        if (t->w[i].proc)
+            mproc_process_terminate(t->w[i].proc);
+    int64_t grace = mproc__now() + 100000000;
+    for (unsigned i = 0; i < t->o.processes; i++) {
+        if (!t->w[i].proc)
+            continue;
+        double left = (double)(grace - mproc__now()) / 1e9;
+        if (mproc_process_join(t->w[i].proc, left > 0 ? left : 0) < 0) {
+            mproc_process_kill(t->w[i].proc);
+            mproc_process_join(t->w[i].proc, MPROC_FOREVER);
+        }
+        mproc_process_destroy(t->w[i].proc);
+        t->w[i].proc = NULL;
+    }
+    t->bl_len = 0;
+    t->inflight = 0;
+}
+
+bool mproc__tp_joined(mproc__tp *t)
+{
+    return live_workers(t) == 0 && (t->inflight == 0 || t->terminated);
+}
+
+/* ---- arena ------------------------------------------------------------------
+ */
+
+int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
+{
+    uint64_t need = align_up(len ? len : 1, ALIGN);
+    for (struct ext **pp = &t->free_list; *pp; pp = &(*pp)->next) {
+        struct ext *e = *pp;
+        if (e->len < need)
+            continue;
+        *off = e->off;
+        t->warm -= need < t->warm ? need : t->warm;
+        e->off += need;
+        e->len -= need;
+        if (e->len == 0) {
+            *pp = e->next;
+            free(e);
+        }
+        return 0;
+    }
+    if (need > t->arena_len - t->top)
+        return MPROC_ENOMEM;
+    t->warm -= need < t->warm ? need : t->warm; /* reuses freed pages */
+    *off = t->top;
+    t->top += need;
+    return 0;
+}
+
+void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
+{
+    uint64_t sz = align_up(len ? len : 1, ALIGN);
+    if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
+        uint64_t a = align_up(off, 4096), b = (off + sz) & ~(uint64_t)4095;
+        if (b > a)
+            mproc__shared_discard(t->arena + a, b - a);
+    } else {
+        t->warm += sz;
+    }
+    struct ext **pp = &t->free_list, *prev = NULL;
+    while (*pp && (*pp)->off < off) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    struct ext *nx = *pp;
+    if (prev && prev->off + prev->len == off) {
+        prev->len += sz;
+        if (nx && prev->off + prev->len == nx->off) {
+            prev->len += nx->len;
+            prev->next = nx->next;
+            free(nx);
+        }
+    } else if (nx && off + sz == nx->off) {
+        nx->off = off;
+        nx->len += sz;
+    } else {
+        struct ext *e = malloc(sizeof *e);
+        if (!e)
+            return; /* the block is lost to this pool, nothing worse */
+        e->off = off;
+        e->len = sz;
+        e->next = nx;
+        *pp = e;
+        prev = e;
+    }
+    /* The last free extent touching the top goes back to the top. */
+    struct ext **last = &t->free_list;
+    while (*last && (*last)->next)
+        last = &(*last)->next;
+    if (*last && (*last)->off + (*last)->len == t->top) {
+        t->top = (*last)->off;
+        free(*last);
+        *last = NULL;
+    }
+}
+
+void *mproc__tp_ptr(mproc__tp *t, uint64_t off)
+{
+    return t->arena + off;
+}
+
+/* ---- life -----------------------------------------------------------------
+ */
+
+int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
+{
+    mproc__tp *t = calloc(1, sizeof *t);
+    if (!t)
+        return MPROC_ENOMEM;
+    t->o = *o;
+    unsigned np = o->processes;
+    size_t hdr = align_up(sizeof(struct shm_hdr), 4096);
+    size_t wsz = align_up(np * sizeof(struct shm_worker), 4096);
+    size_t ssz = (size_t)NSLOTS * sizeof(struct shm_slot);
+    t->ctl_len = hdr + wsz + ssz + (size_t)np * RCAP;
+    int rc = MPROC_ENOMEM;
+    t->w = calloc(np, sizeof *t->w);
+    t->tasks = calloc(NSLOTS, sizeof *t->tasks);
+    if (o->initarglen && (t->initarg = malloc(o->initarglen)))
+        memcpy(t->initarg, o->initarg, o->initarglen);
+    if (!t->w || !t->tasks || (o->initarglen && !t->initarg))
+        goto fail;
+    void *p;
+    rc = mproc__shared_map("mproc-pool", t->ctl_len, MPROC__MAP_SPARSE, &p,
+                           NULL);
+    if (rc < 0)
+        goto fail;
+    t->ctl = p;
+    for (t->arena_len = ARENA_MAX; t->arena_len >= ARENA_MIN;
+         t->arena_len /= 2) {
+        rc = mproc__shared_map("mproc-pool-arena", t->arena_len,
+                               MPROC__MAP_SPARSE, &p, NULL);
+        if (rc == 0)
+            break;
+    }
+    if (rc < 0) {
+        t->arena_len = 0;
+        goto fail;
+    }
+    t->arena = p;
+    /* the mapping is page-aligned and each part starts on a page */
+    t->h = (struct shm_hdr *)(void *)t->ctl;
+    t->ws = (struct shm_worker *)(void *)(t->ctl + hdr);
+    t->slots = (struct shm_slot *)(void *)(t->ctl + hdr + wsz);
+    t->rings = t->ctl + hdr + wsz + ssz;
+    t->h->magic = SHM_MAGIC;
+    t->h->version = SHM_VERSION;
+    t->h->nslots = NSLOTS;
+    t->h->nworkers = np;
+    t->h->rcap = RCAP;
+    for (unsigned i = 0; i < np; i++) {
+        rc = spawn(t, i);
+        if (rc < 0)
+            goto fail;
+    }
+    t->next_check = mproc__now() + CHECK_NS;
+    *out = t;
+    return 0;
+fail:
+    mproc__tp_destroy(t);
+    return rc;
+}
+
+void mproc__tp_destroy(mproc__tp *t)
+{
+    if (!t)
+        return;
+    if (t->ctl) {
+        mproc__tp_terminate(t);
+        mproc__shared_unmap(t->ctl, t->ctl_len);
+    }
+    if (t->arena)
+        mproc__shared_unmap(t->arena, t->arena_len);
+    while (t->free_list) {
+        struct ext *e = t->free_list;
+        t->free_list = e->next;
+        free(e);
+    }
+    free(t->initarg);
+    free(t->w);
+    free(t->tasks);
+    free(t->bl);
+    free(t->scratch);
+    free(t);
+}
