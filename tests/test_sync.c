@@ -617,6 +617,21 @@ START_TEST(condition_wait_reports_eownerdead_when_lock_holder_died)
 }
 END_TEST
 
+START_TEST(condition_over_given_rlock_wakes_waiter_on_rlock_release)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    mproc_process *w = run(wait_on_condition, 20);
+    wait_waiters(1);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 10), 0);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0); /* not through cond */
+    double t0 = now_s();
+    ck_assert_int_eq(join_code(w), 0);
+    ck_assert(now_s() - t0 < 5);
+}
+END_TEST
+
 static int hold_condition_and_exit(void *arg, size_t len)
 {
     (void)arg, (void)len;
@@ -1074,6 +1089,8 @@ int main(void)
     tcase_add_test(
         tc, condition_notifier_that_then_waits_never_takes_its_own_notify);
     tcase_add_test(tc, condition_over_given_rlock_shares_it);
+    tcase_add_test(tc,
+                   condition_over_given_rlock_wakes_waiter_on_rlock_release);
     tcase_add_test(tc, condition_wait_reports_eownerdead_when_lock_holder_died);
     tcase_add_test(tc, condition_lock_holder_death_gives_eownerdead);
     tcase_add_test(tc, condition_still_wakes_live_waiter_after_waiter_death);

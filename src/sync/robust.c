@@ -301,10 +301,11 @@ uint32_t mproc__rlock_release_all(mproc__rlock *r)
     return n;
 }
 
-int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth)
+int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth,
+                               bool others_may_sleep)
 {
-    /* Marked WAITERS: other waiters may have been requeued to the lock. */
-    int rc = acquire_slow(&r->lock, mproc__self_token(), W, MPROC__NO_DEADLINE);
+    int rc = acquire_slow(&r->lock, mproc__self_token(),
+                          others_may_sleep ? W : 0, MPROC__NO_DEADLINE);
     rlock_own(r, depth);
     return rc;
 }
