@@ -146,11 +146,13 @@ uint32_t mproc__rlock_release_all(mproc__rlock *r);
 
 /*
  * mproc__rlock_acquire_depth - take r, as long as it takes, with the given
- * recursion depth (after mproc__rlock_release_all). The word is marked
- * WAITERS, as after any sleep: others may sleep on it (mproc__lock_requeue).
- * Returns 0 or MPROC_EOWNERDEAD.
+ * recursion depth (after mproc__rlock_release_all). others_may_sleep: mark
+ * the word WAITERS even when it is taken free, because sleepers may have
+ * been moved onto it (mproc__lock_requeue) without setting the flag for
+ * each. Returns 0 or MPROC_EOWNERDEAD.
  */
-int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth);
+int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth,
+                               bool others_may_sleep);
 
 /*
  * mproc__sync_sleep - sleep on a process-shared futex word while it holds

@@ -3,6 +3,7 @@
 #include "check_main.h"
 #include "sync_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -436,6 +437,14 @@ START_TEST(bounded_semaphore_refuses_release_above_start)
 }
 END_TEST
 
+START_TEST(semaphore_release_at_int_max_is_einval)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, INT_MAX, false), 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), INT_MAX);
+}
+END_TEST
+
 START_TEST(semaphore_create_rejects_bad_arguments)
 {
     ck_assert_int_eq(mproc_semaphore_create(&sem, 0x80000000u, false),
@@ -584,6 +593,42 @@ START_TEST(condition_over_given_rlock_shares_it)
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert(!mproc_rlock_locked(rl));
+}
+END_TEST
+
+static int notify_and_die_holding(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_condition_acquire(cond, 10) != 0)
+        return 1;
+    mproc_condition_notify(cond, 1);
+    return 0; /* exits holding the lock */
+}
+
+START_TEST(condition_wait_reports_eownerdead_when_lock_holder_died)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
+    mproc_process *p = run(notify_and_die_holding, 0);
+    ck_assert_int_eq(mproc_condition_wait(cond, 10), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), MPROC_EPERM);
+}
+END_TEST
+
+START_TEST(condition_over_given_rlock_wakes_waiter_on_rlock_release)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    mproc_process *w = run(wait_on_condition, 20);
+    wait_waiters(1);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 10), 0);
+    ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0); /* not through cond */
+    double t0 = now_s();
+    ck_assert_int_eq(join_code(w), 0);
+    ck_assert(now_s() - t0 < 5);
 }
 END_TEST
 
@@ -854,6 +899,7 @@ START_TEST(create_rejects_null_out_and_destroy_accepts_null)
     ck_assert_int_eq(mproc_event_create(NULL), MPROC_EINVAL);
     ck_assert_int_eq(mproc_barrier_create(NULL, 2), MPROC_EINVAL);
     ck_assert_int_eq(mproc_barrier_create(&bar, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_barrier_create(&bar, (1u << 20) + 1), MPROC_EINVAL);
     ck_assert_ptr_null(bar);
     mproc_lock_destroy(NULL);
     mproc_rlock_destroy(NULL);
@@ -1034,6 +1080,7 @@ int main(void)
     tcase_add_test(tc, semaphore_acquire_times_out);
     tcase_add_test(tc, unbounded_semaphore_release_goes_above_start);
     tcase_add_test(tc, bounded_semaphore_refuses_release_above_start);
+    tcase_add_test(tc, semaphore_release_at_int_max_is_einval);
     tcase_add_test(tc, semaphore_create_rejects_bad_arguments);
     tcase_add_test(tc, semaphore_release_wakes_waiter_in_other_process);
     tcase_add_test(tc, condition_calls_without_lock_are_eperm);
@@ -1042,6 +1089,9 @@ int main(void)
     tcase_add_test(
         tc, condition_notifier_that_then_waits_never_takes_its_own_notify);
     tcase_add_test(tc, condition_over_given_rlock_shares_it);
+    tcase_add_test(tc,
+                   condition_over_given_rlock_wakes_waiter_on_rlock_release);
+    tcase_add_test(tc, condition_wait_reports_eownerdead_when_lock_holder_died);
     tcase_add_test(tc, condition_lock_holder_death_gives_eownerdead);
     tcase_add_test(tc, condition_still_wakes_live_waiter_after_waiter_death);
     tcase_add_test(tc, condition_waiter_killed_after_wakeup_gives_eownerdead);

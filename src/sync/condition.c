@@ -7,16 +7,25 @@
  *   gen       notify generation: the futex word waiters sleep on (own line)
  *   signals   wake-up tokens not yet taken
  *   waiting   waiters not yet given a token
+ *   pending   (own lock) wake-ups notify owes, paid when the lock is freed
  *
  * Wake-ups are tokens, not addressed to a waiter. wait, holding the lock,
  * notes the generation g, counts itself in waiting, releases the lock
  * entirely and sleeps on gen. notify(n), holding the lock, moves
- * k = min(n, waiting) from waiting to signals, bumps gen and requeues k
- * sleepers from gen onto the lock's futex (FUTEX_CMP_REQUEUE, marking the
- * lock WAITERS): they wake as the lock is released, one per release, and
- * find it free - no wake-up into a lock the notifier still holds. Every
- * waiter re-takes the lock marked WAITERS, so each release passes the
- * wake-up on to the next requeued waiter. A waiter may take a token (a
+ * k = min(n, waiting) from waiting to signals and bumps gen. The sleepers
+ * must then wake, but not into a lock the notifier still holds:
+ *   - Over its own lock (which only this file releases), notify adds k to
+ *     pending, and whoever frees the lock entirely - release at depth 1, or
+ *     wait - takes pending while still holding it, frees the lock, then
+ *     wakes that many sleepers on gen, oldest first (FIFO futex queue): the
+ *     ones the notify counted. A ping-pong costs what a bare futex
+ *     ping-pong does: one wake, one sleep per hop.
+ *   - Over a given RLock, which may be released by mproc_rlock_release
+ *     without this file knowing, notify requeues k sleepers from gen onto
+ *     the lock's futex (FUTEX_CMP_REQUEUE, marking the lock WAITERS): they
+ *     wake as the lock is released, one per release, and find it free.
+ *     Waiters re-take that lock marked WAITERS, so each release passes the
+ *     wake-up on to the next requeued waiter. A waiter may take a token (a
  * compare-and-swap decrementing signals > 0) only once gen != g, that is once a
  * notify came after it began to wait: a thread that notifies and then waits can
  * never take its own notification, nor can any later arrival. A waiter whose
@@ -40,8 +49,11 @@
  * such a phantom too. A phantom never keeps a live sleeper asleep - any
  * eligible waiter takes any token - but a notify may hand it a token,
  * which a later waiter takes as one spurious wake-up; the counts are then
- * exact again. A notifier killed before its requeue leaves sleepers that
- * see the new gen at the end of their slice (50 ms). A process killed
+ * exact again. A notifier killed before its requeue, or before the
+ * release that would have woken its pending sleepers, leaves sleepers that
+ * see the new gen at the end of their slice (50 ms); the next holder of
+ * the lock wakes pending ones when it frees it (a spare wake-up is only
+ * a re-check). A process killed
  * holding the lock is the RLock's owner death: MPROC_EOWNERDEAD to the next
  * holder.
  */
@@ -57,12 +69,14 @@ struct cond_shm {
     alignas(MPROC__CACHE_LINE) _Atomic uint32_t gen;
     _Atomic uint32_t signals;
     _Atomic uint32_t waiting;
+    _Atomic uint32_t pending; /* own lock: wake-ups owed at its release */
 };
 
 struct mproc_condition {
     uint32_t magic;
     struct cond_shm *shm;
     mproc__rlock *lock; /* &shm->own_lock, or the given RLock's */
+    bool own;           /* lock is the Condition's own */
 };
 
 int mproc_condition_create(mproc_condition **out, mproc_rlock *lock)
@@ -81,7 +95,9 @@ int mproc_condition_create(mproc_condition **out, mproc_rlock *lock)
     atomic_init(&c->shm->gen, 0);
     atomic_init(&c->shm->signals, 0);
     atomic_init(&c->shm->waiting, 0);
+    atomic_init(&c->shm->pending, 0);
     c->lock = given ? given : &c->shm->own_lock;
+    c->own = !given;
     *out = c;
     return 0;
 }
@@ -99,10 +115,37 @@ int mproc_condition_acquire(mproc_condition *c, double timeout)
     return mproc__rlock_acquire(c->lock, timeout);
 }
 
+/*
+ * Own lock only: takes the count of wake-ups notify owes, as the caller
+ * (holding the lock) is about to free it entirely; wake() pays them once it
+ * has. Sleepers are woken in the order they slept (the futex queue is FIFO
+ * among equal priorities), so the ones the notify counted come first; one
+ * that slept after it, if woken, only finds itself not yet eligible.
+ */
+static uint32_t take_pending(mproc_condition *c, struct cond_shm *m)
+{
+    uint32_t n = atomic_load_explicit(&m->pending, memory_order_relaxed);
+    if (c->own && n > 0)
+        atomic_store_explicit(&m->pending, 0, memory_order_relaxed);
+    return c->own ? n : 0;
+}
+
+static void wake(struct cond_shm *m, uint32_t n)
+{
+    if (n > 0)
+        mproc__futex_wake(&m->gen, n > INT32_MAX ? INT32_MAX : (int)n);
+}
+
 int mproc_condition_release(mproc_condition *c)
 {
-    cond_shm(c);
-    return mproc__rlock_release(c->lock);
+    struct cond_shm *m = cond_shm(c);
+    uint32_t owed = 0;
+    if (mproc__rlock_mine(c->lock) &&
+        atomic_load_explicit(&c->lock->count, memory_order_relaxed) == 1)
+        owed = take_pending(c, m);
+    int rc = mproc__rlock_release(c->lock);
+    wake(m, owed);
+    return rc;
 }
 
 /* Takes a wake-up token if one is left. */
@@ -123,7 +166,9 @@ int mproc_condition_wait(mproc_condition *c, double timeout)
     uint32_t g = atomic_load_explicit(&m->gen, memory_order_relaxed);
     uint32_t w = atomic_load_explicit(&m->waiting, memory_order_relaxed);
     atomic_store_explicit(&m->waiting, w + 1, memory_order_relaxed);
+    uint32_t owed = take_pending(c, m);
     uint32_t depth = mproc__rlock_release_all(c->lock);
+    wake(m, owed);
 
     bool notified = false;
     for (;;) {
@@ -134,7 +179,7 @@ int mproc_condition_wait(mproc_condition *c, double timeout)
             break;
     }
 
-    int rc = mproc__rlock_acquire_depth(c->lock, depth);
+    int rc = mproc__rlock_acquire_depth(c->lock, depth, !c->own);
     if (!notified) {
         if (atomic_load_explicit(&m->gen, memory_order_acquire) != g)
             notified = take_token(m);
@@ -159,8 +204,14 @@ int mproc_condition_notify(mproc_condition *c, unsigned n)
     atomic_fetch_add_explicit(&m->signals, k, memory_order_relaxed);
     uint32_t g = atomic_fetch_add_explicit(&m->gen, 1, memory_order_release);
     atomic_store_explicit(&m->waiting, w - k, memory_order_relaxed);
-    mproc__lock_requeue(&c->lock->lock, &m->gen, g + 1,
-                        (int)(k > INT32_MAX ? INT32_MAX : k));
+    if (c->own) {
+        uint32_t p = atomic_load_explicit(&m->pending, memory_order_relaxed);
+        atomic_store_explicit(&m->pending, p + k < p ? UINT32_MAX : p + k,
+                              memory_order_relaxed);
+    } else {
+        mproc__lock_requeue(&c->lock->lock, &m->gen, g + 1,
+                            (int)(k > INT32_MAX ? INT32_MAX : k));
+    }
     return 0;
 }
 

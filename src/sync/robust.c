@@ -22,8 +22,10 @@
  *
  * Acquire: one compare-and-swap 0 -> token (acquire ordering). Release:
  * exchange -> 0 (release ordering), and a FUTEX_WAKE of one sleeper only
- * if WAITERS was set. Contended: spin briefly (the holder is usually about
- * to release), then set WAITERS and sleep on the futex half. A waiter that
+ * if WAITERS was set. Contended: poll a few times with doubling pauses
+ * (about a microsecond in all: the holder is usually about to release; few
+ * polls, so the holder's cache line is not bounced), then set WAITERS and
+ * sleep on the futex half. A waiter that
  * wakes re-marks WAITERS before it may leave (by acquiring, timing out or
  * taking over), as glibc's lll_lock does, so a wake never goes to a waiter
  * that leaves without handing the flag on; a lock acquired from the free
@@ -58,8 +60,9 @@
 
 #define W MPROC__LOCK_WAITERS
 
-/* Polls of the word before sleeping on a contended lock. */
-#define SPIN 300
+/* Pauses spent polling a contended lock, with doubling gaps between polls
+ * (few loads: the holder's cache line is left alone), before sleeping. */
+#define SPIN 100
 
 static inline void cpu_relax(void)
 {
@@ -157,11 +160,14 @@ static bool take_over(mproc__lock *l, uint64_t v, uint64_t me)
 static int acquire_slow(mproc__lock *l, uint64_t me, uint64_t mark,
                         int64_t deadline)
 {
-    for (int i = 0; i < SPIN; i++) {
+    for (int pauses = 1, spent = 0; spent < SPIN; spent += pauses) {
         uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
         if (v == 0 && cas(l, &v, me | mark))
             return 0;
-        cpu_relax();
+        for (int i = 0; i < pauses; i++)
+            cpu_relax();
+        if (pauses < 64)
+            pauses *= 2;
     }
     for (;;) {
         uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
@@ -295,10 +301,11 @@ uint32_t mproc__rlock_release_all(mproc__rlock *r)
     return n;
 }
 
-int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth)
+int mproc__rlock_acquire_depth(mproc__rlock *r, uint32_t depth,
+                               bool others_may_sleep)
 {
-    /* Marked WAITERS: other waiters may have been requeued to the lock. */
-    int rc = acquire_slow(&r->lock, mproc__self_token(), W, MPROC__NO_DEADLINE);
+    int rc = acquire_slow(&r->lock, mproc__self_token(),
+                          others_may_sleep ? W : 0, MPROC__NO_DEADLINE);
     rlock_own(r, depth);
     return rc;
 }
