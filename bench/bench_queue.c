@@ -126,22 +126,29 @@ static double big(mproc_queue *q)
     return (double)BIG / dt / 1e6;
 }
 
+/* The median MB/s of REPS rounds on one queue, after one warm-up round
+ * (a queue is made to be reused; its first message also takes its pages). */
+static double big_median(mproc_queue *q)
+{
+    double v[REPS];
+    big(q);
+    for (int r = 0; r < REPS; r++)
+        v[r] = big(q);
+    mproc_queue_destroy(q);
+    return bench_median(v, REPS);
+}
+
 static double big_unbounded(void)
 {
     mproc_queue *q;
     if (mproc_queue_create(&q, NULL) != 0)
         exit(1);
-    double v = big(q);
-    mproc_queue_destroy(q);
-    return v;
+    return big_median(q);
 }
 
 static double big_bounded(void)
 {
-    mproc_queue *q = bounded(1);
-    double v = big(q);
-    mproc_queue_destroy(q);
-    return v;
+    return big_median(bounded(1));
 }
 
 static double median_of(double (*fn)(void))
@@ -175,9 +182,8 @@ int main(void)
     bench_report("queue 2->2 64 B", "mproc", median_of(t22), "msg/s");
     bench_report("queue 4->4 64 B", "mproc", median_of(t44), "msg/s");
     bench_report("queue ping-pong round trip", "mproc", median_of(pp), "us");
-    bench_report("queue 64 MiB message", "mproc", median_of(big_unbounded),
-                 "MB/s");
+    bench_report("queue 64 MiB message", "mproc", big_unbounded(), "MB/s");
     bench_report("queue 64 MiB message", "mproc (bounded, streamed)",
-                 median_of(big_bounded), "MB/s");
+                 big_bounded(), "MB/s");
     return 0;
 }

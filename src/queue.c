@@ -122,10 +122,13 @@
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200
 #define RECLAIM_MIN ((uint64_t)256 << 10)
+#define WARM_MAX ((uint64_t)128 << 20) /* unbounded: pages kept at the start   \
+                                        */
+#define JUMP_MIN ((uint64_t)1 << 20)   /* unbounded: run empty past here */
 #define POPULATE_AHEAD ((uint64_t)1 << 20)
 #define LOCK_WAITERS ((uint64_t)1 << 31)
 
-enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4 };
+enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4, REC_SKIP = 8 };
 enum { P_STREAMING = 1 };
 enum { Q_OPEN = 0, Q_SHUTDOWN = 1, Q_SHUTDOWN_NOW = 2 };
 
@@ -148,6 +151,7 @@ struct shared {
     /* Written at create (state: once more, at shutdown). */
     uint32_t magic, version;
     uint64_t cap, maxsize, ring_off, page;
+    uint64_t warm; /* unbounded: ring bytes whose pages are never given back */
     uint32_t joinable, unbounded;
     _Atomic uint32_t state;
 
@@ -457,11 +461,19 @@ static int ring_span(mproc_queue *q, uint64_t from, uint64_t to,
     return 0;
 }
 
-static int discard_pages(void *addr, size_t len)
+/* Gives back the pages of positions [from, to) beyond the warm start. */
+static void discard_span(mproc_queue *q, uint64_t from, uint64_t to)
 {
-    mproc__mem_discard(addr, len);
-    RING_HIDE(addr, len);
-    return 0;
+    uint64_t warm = q->s->warm;
+    while (from < to) {
+        uint64_t off = from & q->mask, n = min_u64(to - from, q->cap - off);
+        if (off + n > warm) {
+            uint64_t keep = off < warm ? warm - off : 0;
+            mproc__mem_discard(q->ring + off + keep, (size_t)(n - keep));
+            RING_HIDE(q->ring + off + keep, n - keep);
+        }
+        from += n;
+    }
 }
 
 /* Whether a record starts at head: refreshes the cached tail if needed. */
@@ -736,7 +748,7 @@ static void release_room(mproc_queue *q, uint64_t head)
     } else {
         uint64_t f = RELAXED(&s->freed), to = head & ~(s->page - 1);
         if (to > f && (to - f >= RECLAIM_MIN || head == LOAD(&s->tail))) {
-            ring_span(q, f, to, discard_pages);
+            discard_span(q, f, to);
             STORE(&s->freed, to);
         }
     }
@@ -751,7 +763,8 @@ static void release_room(mproc_queue *q, uint64_t head)
 static void consume(mproc_queue *q, const struct rec *r, bool delivered)
 {
     struct shared *s = q->s;
-    uint64_t head = RELAXED(&s->head) + HDR + round16(r->len);
+    uint64_t size = r->flags & REC_SKIP ? r->total : HDR + round16(r->len);
+    uint64_t head = RELAXED(&s->head) + size;
     bool aborted = !delivered && (r->flags & (REC_LAST | REC_ABORT));
     STORE(&s->cj_head, head);
     STORE(&s->cj_nget, RELAXED(&s->nget) + (r->flags & REC_FIRST ? 1 : 0));
@@ -895,6 +908,35 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
     }
 }
 
+/*
+ * Unbounded, with the consumers' lock, when the queue has just run empty
+ * past JUMP_MIN: ends the lap with a SKIP record and consumes it, so that
+ * the next messages land on the warm pages at the ring's start instead of
+ * fresh ones (taking, zeroing and giving back pages costs more than the
+ * copy). Takes the producers' lock only if it is free: never waits. A
+ * crash leaves either no SKIP or a committed one, consumed as any record.
+ */
+static void jump_to_start(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    uint64_t head = RELAXED(&s->head), v = 0;
+    if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head ||
+        !lock_cas(&s->plock, &v, self_token()))
+        return;
+    uint64_t tail = RELAXED(&s->tail), skip = q->cap - (tail & q->mask);
+    bool jumped = tail == head && has_room(q, tail, skip) &&
+                  take_pages(q, tail + HDR) == 0;
+    if (jumped) {
+        write_rec(q, tail, skip, NULL, 0, REC_SKIP);
+        p_commit(s, tail + skip, RELAXED(&s->nput), RELAXED(&s->pflags));
+    }
+    lock_give(&s->plock);
+    if (jumped) {
+        struct rec r = read_rec(q, head);
+        consume(q, &r, false);
+    }
+}
+
 static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
                double timeout)
 {
@@ -909,6 +951,8 @@ static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
         if (rc)
             return rc;
         rc = take_message(q, buf, cap, out, len);
+        if (rc == 0 && s->unbounded)
+            jump_to_start(q);
         lock_give(&s->clock);
         if (rc <= 0)
             return rc;
@@ -1093,6 +1137,7 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->maxsize = o.maxsize;
     s->ring_off = ring_off;
     s->page = page;
+    s->warm = unbounded ? min_u64(cap / 4, WARM_MAX) : 0;
     s->joinable = o.joinable;
     s->unbounded = unbounded;
     s->magic = QUEUE_MAGIC;
