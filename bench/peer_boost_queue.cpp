@@ -96,9 +96,15 @@ static double pingpong(long n)
     return dt / (double)n * 1e6;
 }
 
-/* MB/s of one 64 MiB message from this process to a child, over q. */
-static double big_round(bip::message_queue &q, bip::message_queue &ctl)
+/* The median MB/s of 64 MiB messages to one child over one queue, REPS
+ * rounds after a warm-up round, as bench_queue.c measures it. */
+static double big()
 {
+    std::string a = qname("big"), c = qname("ctl");
+    bip::message_queue::remove(a.c_str());
+    bip::message_queue::remove(c.c_str());
+    bip::message_queue q(bip::create_only, a.c_str(), 1, BIG);
+    bip::message_queue ctl(bip::create_only, c.c_str(), 4, 1);
     unsigned char *buf = (unsigned char *)malloc(BIG);
     std::memset(buf, 7, BIG);
     char ch;
@@ -108,36 +114,26 @@ static double big_round(bip::message_queue &q, bip::message_queue &ctl)
     if (pid == 0) {
         unsigned char *in = (unsigned char *)malloc(BIG);
         std::memset(in, 1, BIG); // not 0: may become calloc
-        ctl.send("r", 1, 0);
-        q.receive(in, BIG, len, prio);
-        ctl.send("d", 1, 0);
-        _exit(len == BIG ? 0 : 1);
+        for (int r = 0; r <= REPS; r++) {
+            ctl.send("r", 1, 0);
+            q.receive(in, BIG, len, prio);
+            ctl.send("d", 1, 0);
+        }
+        _exit(0);
     }
-    ctl.receive(&ch, 1, len, prio);
-    double t0 = bench_now();
-    q.send(buf, BIG, 0);
-    ctl.receive(&ch, 1, len, prio);
-    double dt = bench_now() - t0;
+    double v[REPS + 1];
+    for (int r = 0; r <= REPS; r++) {
+        ctl.receive(&ch, 1, len, prio);
+        double t0 = bench_now();
+        q.send(buf, BIG, 0);
+        ctl.receive(&ch, 1, len, prio);
+        v[r] = (double)BIG / (bench_now() - t0) / 1e6;
+    }
     waitpid(pid, nullptr, 0);
     free(buf);
-    return (double)BIG / dt / 1e6;
-}
-
-/* The median of REPS rounds on one queue, after a warm-up round. */
-static double big()
-{
-    std::string a = qname("big"), c = qname("ctl");
     bip::message_queue::remove(a.c_str());
     bip::message_queue::remove(c.c_str());
-    bip::message_queue q(bip::create_only, a.c_str(), 1, BIG);
-    bip::message_queue ctl(bip::create_only, c.c_str(), 4, 1);
-    double v[REPS];
-    big_round(q, ctl);
-    for (int r = 0; r < REPS; r++)
-        v[r] = big_round(q, ctl);
-    bip::message_queue::remove(a.c_str());
-    bip::message_queue::remove(c.c_str());
-    return bench_median(v, REPS);
+    return bench_median(v + 1, REPS);
 }
 
 template <class F> static double median_of(F fn)

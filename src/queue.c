@@ -80,7 +80,12 @@
  * memory is MPROC_ENOMEM, not SIGBUS), and a consumer gives back whole
  * drained pages with MADV_REMOVE in batches of 256 KiB (or when the queue
  * runs empty) before it advances freed past them: pages are never given
- * back while a producer may write them.
+ * back while a producer may write them. The pages of the first
+ * warm = min(cap / 4, 128 MiB) bytes are kept: when a get leaves the queue
+ * empty more than 1 MiB into the ring, and the producers' lock is free,
+ * the consumer ends the lap with a SKIP record (a normal journalled
+ * producer commit) and consumes it, so the next messages land on those
+ * warm pages; taking and zeroing fresh pages costs more than the copy.
  */
 #include "internal.h"
 
@@ -122,9 +127,10 @@
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200
 #define RECLAIM_MIN ((uint64_t)256 << 10)
-#define WARM_MAX ((uint64_t)128 << 20) /* unbounded: pages kept at the start   \
-                                        */
-#define JUMP_MIN ((uint64_t)1 << 20)   /* unbounded: run empty past here */
+#define WARM_MAX                                                               \
+    ((uint64_t)128 << 20)            /* unbounded: pages kept at the start     \
+                                      */
+#define JUMP_MIN ((uint64_t)1 << 20) /* unbounded: run empty past here */
 #define POPULATE_AHEAD ((uint64_t)1 << 20)
 #define LOCK_WAITERS ((uint64_t)1 << 31)
 
