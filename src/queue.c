@@ -80,7 +80,12 @@
  * memory is MPROC_ENOMEM, not SIGBUS), and a consumer gives back whole
  * drained pages with MADV_REMOVE in batches of 256 KiB (or when the queue
  * runs empty) before it advances freed past them: pages are never given
- * back while a producer may write them.
+ * back while a producer may write them. The pages of the first
+ * warm = min(cap / 4, 128 MiB) bytes are kept: when a get leaves the queue
+ * empty more than 1 MiB into the ring, and the producers' lock is free,
+ * the consumer ends the lap with a SKIP record (a normal journalled
+ * producer commit) and consumes it, so the next messages land on those
+ * warm pages; taking and zeroing fresh pages costs more than the copy.
  */
 #include "internal.h"
 
@@ -89,6 +94,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/*
+ * Under valgrind the ring is hidden from memcheck (no access) except the
+ * bytes this process has touched: memcheck's leak scan at exit reads every
+ * accessible byte, and reading a never-written page of the sparse memfd
+ * allocates it, which for a RAM-sized ring would take all the memory.
+ * Natively these are a few instructions that do nothing.
+ */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define RING_TOUCH(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
+#define RING_HIDE(p, n) VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#endif
+#endif
+#ifndef RING_TOUCH
+#define RING_TOUCH(p, n) ((void)(p), (void)(n))
+#define RING_HIDE(p, n) ((void)(p), (void)(n))
+#endif
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
@@ -103,10 +127,14 @@
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200
 #define RECLAIM_MIN ((uint64_t)256 << 10)
+#define WARM_MAX                                                               \
+    ((uint64_t)128 << 20)            /* unbounded: pages kept at the start     \
+                                      */
+#define JUMP_MIN ((uint64_t)1 << 20) /* unbounded: run empty past here */
 #define POPULATE_AHEAD ((uint64_t)1 << 20)
 #define LOCK_WAITERS ((uint64_t)1 << 31)
 
-enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4 };
+enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4, REC_SKIP = 8 };
 enum { P_STREAMING = 1 };
 enum { Q_OPEN = 0, Q_SHUTDOWN = 1, Q_SHUTDOWN_NOW = 2 };
 
@@ -129,6 +157,7 @@ struct shared {
     /* Written at create (state: once more, at shutdown). */
     uint32_t magic, version;
     uint64_t cap, maxsize, ring_off, page;
+    uint64_t warm; /* unbounded: ring bytes whose pages are never given back */
     uint32_t joinable, unbounded;
     _Atomic uint32_t state;
 
@@ -388,7 +417,9 @@ static uint32_t prepare_sleep(struct waitq *w)
 
 static uint64_t *rec_at(mproc_queue *q, uint64_t pos)
 {
-    return (uint64_t *)(void *)(q->ring + (pos & q->mask));
+    unsigned char *p = q->ring + (pos & q->mask);
+    RING_TOUCH(p, HDR);
+    return (uint64_t *)(void *)p;
 }
 
 static struct rec read_rec(mproc_queue *q, uint64_t pos)
@@ -402,6 +433,8 @@ static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
 {
     size_t off = (size_t)(pos & q->mask),
            first = (size_t)min_u64(n, q->cap - off);
+    RING_TOUCH(q->ring + off, first);
+    RING_TOUCH(q->ring, n - first);
     if (first)
         memcpy(q->ring + off, src, first);
     if (n > first)
@@ -412,6 +445,8 @@ static void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
 {
     size_t off = (size_t)(pos & q->mask),
            first = (size_t)min_u64(n, q->cap - off);
+    RING_TOUCH(q->ring + off, first);
+    RING_TOUCH(q->ring, n - first);
     if (first)
         memcpy(dst, q->ring + off, first);
     if (n > first)
@@ -432,10 +467,19 @@ static int ring_span(mproc_queue *q, uint64_t from, uint64_t to,
     return 0;
 }
 
-static int discard_pages(void *addr, size_t len)
+/* Gives back the pages of positions [from, to) beyond the warm start. */
+static void discard_span(mproc_queue *q, uint64_t from, uint64_t to)
 {
-    mproc__mem_discard(addr, len);
-    return 0;
+    uint64_t warm = q->s->warm;
+    while (from < to) {
+        uint64_t off = from & q->mask, n = min_u64(to - from, q->cap - off);
+        if (off + n > warm) {
+            uint64_t keep = off < warm ? warm - off : 0;
+            mproc__mem_discard(q->ring + off + keep, (size_t)(n - keep));
+            RING_HIDE(q->ring + off + keep, n - keep);
+        }
+        from += n;
+    }
 }
 
 /* Whether a record starts at head: refreshes the cached tail if needed. */
@@ -710,7 +754,7 @@ static void release_room(mproc_queue *q, uint64_t head)
     } else {
         uint64_t f = RELAXED(&s->freed), to = head & ~(s->page - 1);
         if (to > f && (to - f >= RECLAIM_MIN || head == LOAD(&s->tail))) {
-            ring_span(q, f, to, discard_pages);
+            discard_span(q, f, to);
             STORE(&s->freed, to);
         }
     }
@@ -725,7 +769,8 @@ static void release_room(mproc_queue *q, uint64_t head)
 static void consume(mproc_queue *q, const struct rec *r, bool delivered)
 {
     struct shared *s = q->s;
-    uint64_t head = RELAXED(&s->head) + HDR + round16(r->len);
+    uint64_t size = r->flags & REC_SKIP ? r->total : HDR + round16(r->len);
+    uint64_t head = RELAXED(&s->head) + size;
     bool aborted = !delivered && (r->flags & (REC_LAST | REC_ABORT));
     STORE(&s->cj_head, head);
     STORE(&s->cj_nget, RELAXED(&s->nget) + (r->flags & REC_FIRST ? 1 : 0));
@@ -869,6 +914,35 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
     }
 }
 
+/*
+ * Unbounded, with the consumers' lock, when the queue has just run empty
+ * past JUMP_MIN: ends the lap with a SKIP record and consumes it, so that
+ * the next messages land on the warm pages at the ring's start instead of
+ * fresh ones (taking, zeroing and giving back pages costs more than the
+ * copy). Takes the producers' lock only if it is free: never waits. A
+ * crash leaves either no SKIP or a committed one, consumed as any record.
+ */
+static void jump_to_start(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    uint64_t head = RELAXED(&s->head), v = 0;
+    if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head ||
+        !lock_cas(&s->plock, &v, self_token()))
+        return;
+    uint64_t tail = RELAXED(&s->tail), skip = q->cap - (tail & q->mask);
+    bool jumped = tail == head && has_room(q, tail, skip) &&
+                  take_pages(q, tail + HDR) == 0;
+    if (jumped) {
+        write_rec(q, tail, skip, NULL, 0, REC_SKIP);
+        p_commit(s, tail + skip, RELAXED(&s->nput), RELAXED(&s->pflags));
+    }
+    lock_give(&s->plock);
+    if (jumped) {
+        struct rec r = read_rec(q, head);
+        consume(q, &r, false);
+    }
+}
+
 static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
                double timeout)
 {
@@ -883,6 +957,8 @@ static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
         if (rc)
             return rc;
         rc = take_message(q, buf, cap, out, len);
+        if (rc == 0 && s->unbounded)
+            jump_to_start(q);
         lock_give(&s->clock);
         if (rc <= 0)
             return rc;
@@ -1067,11 +1143,13 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->maxsize = o.maxsize;
     s->ring_off = ring_off;
     s->page = page;
+    s->warm = unbounded ? min_u64(cap / 4, WARM_MAX) : 0;
     s->joinable = o.joinable;
     s->unbounded = unbounded;
     s->magic = QUEUE_MAGIC;
     q->s = s;
     q->ring = (unsigned char *)addr + ring_off;
+    RING_HIDE(q->ring, cap);
     q->cap = cap;
     q->mask = cap - 1;
     q->map_size = map_size;

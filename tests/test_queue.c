@@ -27,9 +27,9 @@ static mproc_queue *make_queue(size_t maxsize, size_t capacity, bool joinable)
 static pid_t spawn(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
 {
     pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0)
+    if (pid == 0) /* no ck_assert in a child: it would write to Check's pipe */
         mproc__exit(fn(q, arg));
+    ck_assert_int_ge(pid, 0);
     return pid;
 }
 
@@ -395,12 +395,15 @@ struct item {
 
 /* Shared tally of what the consumers received. */
 static _Atomic uint32_t *tally;
+static size_t mp_pad; /* bytes added to each message */
 
 static int mp_producer(mproc_queue *q, long id)
 {
+    static unsigned char msg[sizeof(struct item) + 8192];
     for (uint32_t i = 0; i < MP_ITEMS; i++) {
         struct item it = {(uint32_t)id, i};
-        if (mproc_queue_put(q, &it, sizeof it, 10.0) != 0)
+        memcpy(msg, &it, sizeof it);
+        if (mproc_queue_put(q, msg, sizeof it + mp_pad, 10.0) != 0)
             return 1;
     }
     return 0;
@@ -412,14 +415,16 @@ static int mp_consumer(mproc_queue *q, long id)
     int64_t last[MP_PRODUCERS];
     for (int p = 0; p < MP_PRODUCERS; p++)
         last[p] = -1;
+    static unsigned char msg[sizeof(struct item) + 8192];
     for (;;) {
         struct item it;
         size_t len;
-        int rc = mproc_queue_get(q, &it, sizeof it, &len, 10.0);
+        int rc = mproc_queue_get(q, msg, sizeof msg, &len, 10.0);
         if (rc == MPROC_ESHUTDOWN)
             return 0;
-        if (rc != 0 || len != sizeof it || it.producer >= MP_PRODUCERS ||
-            it.seq >= MP_ITEMS)
+        memcpy(&it, msg, sizeof it);
+        if (rc != 0 || len != sizeof it + mp_pad ||
+            it.producer >= MP_PRODUCERS || it.seq >= MP_ITEMS)
             return 1;
         if ((int64_t)it.seq <= last[it.producer])
             return 2; /* out of order for its producer */
@@ -436,8 +441,9 @@ static _Atomic uint32_t *shared_tally(size_t n)
     return p;
 }
 
-static void run_exactly_once(size_t maxsize, size_t capacity)
+static void run_exactly_once(size_t maxsize, size_t capacity, size_t pad)
 {
+    mp_pad = pad;
     size_t n = MP_PRODUCERS * MP_ITEMS;
     tally = shared_tally(n);
     mproc_queue *q = make_queue(maxsize, capacity, false);
@@ -459,13 +465,21 @@ static void run_exactly_once(size_t maxsize, size_t capacity)
 
 START_TEST(queue_three_producers_two_consumers_exactly_once_in_order)
 {
-    run_exactly_once(0, 0);
+    run_exactly_once(0, 0, 0);
 }
 END_TEST
 
 START_TEST(queue_bounded_three_producers_two_consumers_exactly_once)
 {
-    run_exactly_once(16, 256);
+    run_exactly_once(16, 256, 0);
+}
+END_TEST
+
+/* 24 MB through an unbounded queue: it runs empty past the start of its
+ * ring many times, and jumps back to the warm pages there each time. */
+START_TEST(queue_unbounded_jumps_back_to_warm_pages_exactly_once)
+{
+    run_exactly_once(0, 0, 4000);
 }
 END_TEST
 
@@ -947,6 +961,7 @@ int main(void)
                    queue_three_producers_two_consumers_exactly_once_in_order);
     tcase_add_test(tc,
                    queue_bounded_three_producers_two_consumers_exactly_once);
+    tcase_add_test(tc, queue_unbounded_jumps_back_to_warm_pages_exactly_once);
     tcase_add_test(tc, queue_created_before_fork_is_shared_with_the_child);
     tcase_add_test(tc, queue_shutdown_wakes_blocked_getters);
     tcase_add_test(tc, queue_shutdown_wakes_blocked_putters);

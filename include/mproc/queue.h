@@ -15,8 +15,11 @@
  * - SimpleQueue / Queue() (maxsize 0): unbounded. The ring is a large sparse
  *   mapping (by default the machine's RAM rounded up to a power of two, or
  *   opts.capacity) whose pages are taken on touch and given back as they
- *   drain; a put never blocks and fails with MPROC_ENOMEM only when the
- *   memory is not there. Every message is stored whole.
+ *   drain, except those of its first min(capacity / 4, 128 MiB) bytes,
+ *   which it keeps and returns to whenever it runs empty (so a reused
+ *   queue does not pay for fresh pages); a put never blocks and fails with
+ * MPROC_ENOMEM only when the memory is not there. Every message is stored
+ * whole.
  * - JoinableQueue: opts.joinable adds task_done and join.
  *
  * Safety facts of mproc_queue:
