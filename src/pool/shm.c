@@ -403,6 +403,16 @@ static void leave(mproc__tp *t, struct shm_worker *w)
         mproc__futex_wake(&t->h->done_seq, INT_MAX);
 }
 
+/* A worker lets go of the pool's mappings before it exits, so that
+ * nothing at exit (a leak checker's scan, say) walks gigabytes of sparse
+ * mapping. */
+static int worker_exit(mproc__tp *t, int code)
+{
+    mproc__shared_unmap(t->arena, t->arena_len);
+    mproc__shared_unmap(t->ctl, t->ctl_len);
+    return code;
+}
+
 static int worker_main(void *arg, size_t len)
 {
     struct warg a;
@@ -423,7 +433,7 @@ static int worker_main(void *arg, size_t len)
             atomic_store(&w->init_status, st);
             atomic_store(&w->init_failed, 1);
             leave(t, w);
-            return st;
+            return worker_exit(t, st);
         }
     }
     mproc_buf buf = {0};
@@ -437,7 +447,7 @@ static int worker_main(void *arg, size_t len)
     }
     free(buf.data);
     leave(t, w);
-    return 0;
+    return worker_exit(t, 0);
 }
 
 /* ---- the parent: publishing ---------------------------------------------- */
