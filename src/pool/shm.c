@@ -51,7 +51,7 @@
  * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
  * taken on touch. A worker that finds its ring empty, with its head past
  * the first 4 MiB, rewinds to the ring's start (whose pages are warm)
- * by writing a skip record, and gives back what it wrote past 64 MiB;
+ * by writing a skip record, and gives back what it wrote past 16 MiB;
  * so a ring holds about max(4 MiB, the largest burst of unconsumed
  * results). The parent keeps up to 128 MiB of freed arena pages warm for
  * the next job (a fresh page costs a fault and a clear) and gives back
@@ -73,9 +73,9 @@
 #define SHM_VERSION 1u
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
-#define RCAP ((uint64_t)256 << 20) /* bytes of each result ring */
+#define RCAP ((uint64_t)64 << 20)  /* bytes of each result ring */
 #define RWARM ((uint64_t)4 << 20)  /* an empty ring rewinds past this */
-#define RKEEP ((uint64_t)64 << 20) /* ring pages kept when it rewinds */
+#define RKEEP ((uint64_t)16 << 20) /* ring pages kept when it rewinds */
 #define SKIP_SEQ UINT64_MAX        /* a record that only skips bytes */
 #define ARENA_MAX ((size_t)16 << 30)
 #define ARENA_MIN ((size_t)64 << 20)
