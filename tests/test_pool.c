@@ -337,10 +337,27 @@ START_TEST(pool_apply_returns_variable_size_results)
 }
 END_TEST
 
+static int too_big(const void *arg, size_t arglen, mproc_buf *result)
+{
+    (void)arg;
+    (void)arglen;
+    return mproc_buf_reserve(result, (size_t)65 << 20) ? 0 : 2;
+}
+
+START_TEST(pool_apply_result_over_the_ring_fails_with_emsgsize)
+{
+    mproc_pool *p = make_pool(1);
+    ck_assert_int_eq(mproc_pool_apply(p, too_big, NULL, 0, NULL, NULL),
+                     MPROC_EMSGSIZE);
+    expect_repeat(p, 'z', 100);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(pool_apply_large_results_wrap_the_result_ring)
 {
     mproc_pool *p = make_pool(1);
-    for (int i = 0; i < 70; i++)
+    for (int i = 0; i < 16; i++) /* 80 MiB through a 64 MiB ring */
         expect_repeat(p, (unsigned char)i, (5u << 20) + (uint32_t)i * 13);
     mproc_pool_destroy(p);
 }
@@ -969,6 +986,7 @@ int main(void)
     tcase_add_test(tc, pool_imap_does_not_run_ahead_of_its_consumer);
     tcase_add_test(tc, pool_apply_returns_variable_size_results);
     tcase_add_test(tc, pool_apply_large_results_wrap_the_result_ring);
+    tcase_add_test(tc, pool_apply_result_over_the_ring_fails_with_emsgsize);
     tcase_add_test(tc, pool_apply_async_runs_while_the_caller_sleeps);
     tcase_add_test(tc, pool_async_get_times_out_then_succeeds);
     tcase_add_test(tc, pool_task_that_kills_its_worker_fails_with_workerdied);

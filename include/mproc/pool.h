@@ -207,9 +207,9 @@ MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
 
 /*
  * mproc_pool_apply_async - Pool.apply_async. The arg bytes are copied at
- * once. A result up to 256 MiB is kept; a larger one fails the task with
- * MPROC_EMSGSIZE. Returns 0 and sets *res; MPROC_EINVAL for NULL fn or
- * res, arg NULL with arglen > 0, or a pool closed or terminated;
+ * once. A result up to 64 MiB (less 32 bytes) is kept; a larger one fails the
+ * task with MPROC_EMSGSIZE. Returns 0 and sets *res; MPROC_EINVAL for NULL fn
+ * or res, arg NULL with arglen > 0, or a pool closed or terminated;
  * MPROC_ENOMEM.
  */
 MPROC_API int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn,

@@ -229,6 +229,34 @@ static void on_done(void *ctx, const mproc__done *d)
         free_job(j);
 }
 
+/* Lets go of j: frees it, or leaves it an orphan while tasks are out
+ * (its done chunks freed now). Pool mutex held, if it has a pool. */
+static void abandon(struct job *j)
+{
+    if (!j->pool || j->remaining == 0) {
+        free_job(j);
+        return;
+    }
+    j->orphan = true;
+    if (j->kind == JOB_ITER) {
+        mproc_iter *it = (mproc_iter *)j;
+        for (size_t k = 0; k < it->cap; k++)
+            if (it->c[k].used && it->c[k].done)
+                release_chunk(it, &it->c[k]);
+    }
+}
+
+/* Frees a job the caller lets go of, or orphans it while tasks are out. */
+static void drop_job(struct job *j)
+{
+    mproc_pool *p = j->pool;
+    if (p)
+        lock(p);
+    abandon(j);
+    if (p)
+        unlock(p);
+}
+
 /* ---- waiting --------------------------------------------------------------
  */
 
@@ -381,9 +409,7 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     if (a->j.remaining == 0)
         a->j.ready = true;
     if (rc < 0) {
-        a->j.orphan = true;
-        if (a->j.remaining == 0)
-            free_job(&a->j);
+        abandon(&a->j);
         unlock(p);
         return rc;
     }
@@ -550,27 +576,6 @@ int mproc_async_error(mproc_async *r, size_t *index, int *detail)
     return r->j.err;
 }
 
-/* Frees a job the caller lets go of, or orphans it while tasks are out. */
-static void drop_job(struct job *j)
-{
-    mproc_pool *p = j->pool;
-    if (p)
-        lock(p);
-    if (p && j->remaining > 0) {
-        j->orphan = true;
-        if (j->kind == JOB_ITER) {
-            mproc_iter *it = (mproc_iter *)j;
-            for (size_t k = 0; k < it->cap; k++)
-                if (it->c[k].used && it->c[k].done)
-                    release_chunk(it, &it->c[k]);
-        }
-    } else {
-        free_job(j);
-    }
-    if (p)
-        unlock(p);
-}
-
 void mproc_async_destroy(mproc_async *r)
 {
     if (!r)
@@ -665,12 +670,7 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
     link_job(p, &it->j, JOB_ITER, ITER_MAGIC);
     int rc = refill(it);
     if (rc < 0) {
-        it->j.orphan = true;
-        for (size_t k = 0; k < it->cap; k++)
-            if (it->c[k].used && it->c[k].done)
-                release_chunk(it, &it->c[k]);
-        if (it->j.remaining == 0)
-            free_job(&it->j);
+        abandon(&it->j);
         unlock(p);
         return rc;
     }

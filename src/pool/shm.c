@@ -51,7 +51,7 @@
  * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
  * taken on touch. A worker that finds its ring empty, with its head past
  * the first 4 MiB, rewinds to the ring's start (whose pages are warm)
- * by writing a skip record, and gives back what it wrote past 64 MiB;
+ * by writing a skip record, and gives back what it wrote past 16 MiB;
  * so a ring holds about max(4 MiB, the largest burst of unconsumed
  * results). The parent keeps up to 128 MiB of freed arena pages warm for
  * the next job (a fresh page costs a fault and a clear) and gives back
@@ -73,9 +73,9 @@
 #define SHM_VERSION 1u
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
-#define RCAP ((uint64_t)256 << 20) /* bytes of each result ring */
+#define RCAP ((uint64_t)64 << 20)  /* bytes of each result ring */
 #define RWARM ((uint64_t)4 << 20)  /* an empty ring rewinds past this */
-#define RKEEP ((uint64_t)64 << 20) /* ring pages kept when it rewinds */
+#define RKEEP ((uint64_t)16 << 20) /* ring pages kept when it rewinds */
 #define SKIP_SEQ UINT64_MAX        /* a record that only skips bytes */
 #define ARENA_MAX ((size_t)16 << 30)
 #define ARENA_MIN ((size_t)64 << 20)
@@ -403,6 +403,16 @@ static void leave(mproc__tp *t, struct shm_worker *w)
         mproc__futex_wake(&t->h->done_seq, INT_MAX);
 }
 
+/* A worker lets go of the pool's mappings before it exits, so that
+ * nothing at exit (a leak checker's scan, say) walks gigabytes of sparse
+ * mapping. */
+static int worker_exit(mproc__tp *t, int code)
+{
+    mproc__shared_unmap(t->arena, t->arena_len);
+    mproc__shared_unmap(t->ctl, t->ctl_len);
+    return code;
+}
+
 static int worker_main(void *arg, size_t len)
 {
     struct warg a;
@@ -423,7 +433,7 @@ static int worker_main(void *arg, size_t len)
             atomic_store(&w->init_status, st);
             atomic_store(&w->init_failed, 1);
             leave(t, w);
-            return st;
+            return worker_exit(t, st);
         }
     }
     mproc_buf buf = {0};
@@ -437,7 +447,7 @@ static int worker_main(void *arg, size_t len)
     }
     free(buf.data);
     leave(t, w);
-    return 0;
+    return worker_exit(t, 0);
 }
 
 /* ---- the parent: publishing ---------------------------------------------- */
