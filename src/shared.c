@@ -239,7 +239,7 @@ static int make_path(char *path, const char *name)
 static int random_path(char *path)
 {
     unsigned char bytes[SHM_RANDOM_BYTES];
-    int rc = mproc__random_bytes(bytes, sizeof bytes);
+    int rc = mproc__random(bytes, sizeof bytes);
     if (rc < 0)
         return rc;
     int n = snprintf(path, MPROC_SHM_NAME_MAX + 2, "/" SHM_PREFIX);

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,20 +75,4 @@ int mproc__shm_open(const char *path, size_t *size, void **addr)
 int mproc__shm_unlink(const char *path)
 {
     return shm_unlink(path) < 0 ? -errno : 0;
-}
-
-int mproc__random_bytes(void *buf, size_t len)
-{
-    unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }

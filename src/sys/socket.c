@@ -15,7 +15,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -278,19 +277,4 @@ int mproc__sock_nodelay(int fd)
 int mproc__shutdown(int fd, int how)
 {
     return shutdown(fd, how) < 0 ? -errno : 0;
-}
-
-int mproc__random(void *buf, size_t n)
-{
-    size_t have = 0;
-    while (have < n) {
-        ssize_t r = getrandom((char *)buf + have, n - have, 0);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        have += (size_t)r;
-    }
-    return 0;
 }

@@ -118,6 +118,12 @@ uint64_t mproc__self_token(void);
  */
 bool mproc__token_alive(uint64_t token);
 
+/* random.c */
+
+/* mproc__random - fill buf with n bytes from getrandom (blocking only until
+ * the kernel's pool is first seeded; EINTR retried). 0 or a negative errno. */
+int mproc__random(void *buf, size_t n);
+
 /* memfd.c */
 
 /* Flags of mproc__shared_map. */
@@ -157,9 +163,6 @@ int mproc__shm_open(const char *path, size_t *size, void **addr);
 
 /* mproc__shm_unlink - remove the name path; 0 or a negative errno. */
 int mproc__shm_unlink(const char *path);
-
-/* mproc__random_bytes - len bytes from getrandom; 0 or a negative errno. */
-int mproc__random_bytes(void *buf, size_t len);
 
 /* sync area: futex_requeue.c */
 
@@ -246,10 +249,6 @@ int mproc__sock_nodelay(int fd);
 
 /* mproc__shutdown - shutdown(fd, how); 0 or -errno. */
 int mproc__shutdown(int fd, int how);
-
-/* mproc__random - n bytes from getrandom (blocks only before the pool is
- * seeded at boot). Returns 0 or -errno. */
-int mproc__random(void *buf, size_t n);
 
 /* discard.c (pool) */
 
