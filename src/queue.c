@@ -754,7 +754,9 @@ static void release_room(mproc_queue *q, uint64_t head)
     } else {
         uint64_t f = RELAXED(&s->freed), to = head & ~(s->page - 1);
         if (to > f && (to - f >= RECLAIM_MIN || head == LOAD(&s->tail))) {
-            discard_span(q, f, to);
+            /* Past the pages producers took this lap there are none. */
+            uint64_t taken = LOAD(&s->populated);
+            discard_span(q, f, taken < to ? taken : to);
             STORE(&s->freed, to);
         }
     }
