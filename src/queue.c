@@ -11,7 +11,8 @@
  * A message that fits is one record flagged FIRST|LAST. A message larger
  * than a bounded ring is a FIRST record, middle records and a LAST record
  * (total: the message's length, in the FIRST record); a stream its
- * producer gave up on ends with a record flagged ABORT alone. A record
+ * producer gave up on ends with a record flagged ABORT alone; a SKIP
+ * record (unbounded queues) covers the rest of a lap, total bytes. A record
  * never splits its header across the end of the ring (positions and cap
  * are multiples of 16); its payload may wrap, and is copied in two parts.
  *
