@@ -11,7 +11,8 @@
  * A message that fits is one record flagged FIRST|LAST. A message larger
  * than a bounded ring is a FIRST record, middle records and a LAST record
  * (total: the message's length, in the FIRST record); a stream its
- * producer gave up on ends with a record flagged ABORT alone. A record
+ * producer gave up on ends with a record flagged ABORT alone; a SKIP
+ * record (unbounded queues) covers the rest of a lap, total bytes. A record
  * never splits its header across the end of the ring (positions and cap
  * are multiples of 16); its payload may wrap, and is copied in two parts.
  *
@@ -754,7 +755,9 @@ static void release_room(mproc_queue *q, uint64_t head)
     } else {
         uint64_t f = RELAXED(&s->freed), to = head & ~(s->page - 1);
         if (to > f && (to - f >= RECLAIM_MIN || head == LOAD(&s->tail))) {
-            discard_span(q, f, to);
+            /* Past the pages producers took this lap there are none. */
+            uint64_t taken = LOAD(&s->populated);
+            discard_span(q, f, taken < to ? taken : to);
             STORE(&s->freed, to);
         }
     }
