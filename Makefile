@@ -18,7 +18,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	./$(BUILD)/examples/process_basics
+	./$(BUILD)/examples/producer_consumer
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
