@@ -3,7 +3,7 @@
  * 10^6 int64 with automatic chunks; map with chunksize 1 over 10^5 items;
  * apply_async + get one at a time and with 10^4 in flight; and a
  * CPU-bound map (~1 us per item) as a time and as a speedup over the
- * serial loop, to set against OpenMP's (floor_openmp.c). The pool has
+ * serial loop, to set against OpenMP's (floor_openmp_pool.c). The pool has
  * mproc_cpu_count() workers, as CPython's Pool() does.
  */
 #include "bench.h"

@@ -1,6 +1,6 @@
 /*
  * cpu_work.h - the CPU-bound item shared by bench_pool.c and
- * floor_openmp.c: about 1 us of dependent integer arithmetic.
+ * floor_openmp_pool.c: about 1 us of dependent integer arithmetic.
  */
 #ifndef MPROC_BENCH_CPU_WORK_H
 #define MPROC_BENCH_CPU_WORK_H

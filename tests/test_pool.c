@@ -372,6 +372,30 @@ static int mark_run(const void *arg, size_t arglen, mproc_buf *result)
     return 0;
 }
 
+static int echo(const void *arg, size_t arglen, mproc_buf *result)
+{
+    return mproc_buf_append(result, arg, arglen);
+}
+
+/* Regression: workers marked awake by the parent once went back to sleep
+ * unseen, and a later task waited for ever. */
+START_TEST(pool_many_sequential_applies_never_stall)
+{
+    mproc_pool *p = make_pool(2);
+    double t0 = now_s();
+    for (int i = 0; i < 5000; i++) {
+        void *res;
+        size_t len;
+        ck_assert_int_eq(mproc_pool_apply(p, echo, &i, sizeof i, &res, &len),
+                         0);
+        ck_assert_int_eq(*(int *)res, i);
+        free(res);
+    }
+    ck_assert_double_lt(now_s() - t0, 30.0);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(pool_apply_async_runs_while_the_caller_sleeps)
 {
     mproc_pool *p = make_pool(2);
@@ -987,6 +1011,7 @@ int main(void)
     tcase_add_test(tc, pool_apply_returns_variable_size_results);
     tcase_add_test(tc, pool_apply_large_results_wrap_the_result_ring);
     tcase_add_test(tc, pool_apply_result_over_the_ring_fails_with_emsgsize);
+    tcase_add_test(tc, pool_many_sequential_applies_never_stall);
     tcase_add_test(tc, pool_apply_async_runs_while_the_caller_sleeps);
     tcase_add_test(tc, pool_async_get_times_out_then_succeeds);
     tcase_add_test(tc, pool_task_that_kills_its_worker_fails_with_workerdied);

@@ -113,10 +113,11 @@ typedef struct {
  * the initializer's status as detail.
  *
  * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
- * processes, or initarg NULL with initarglen > 0; MPROC_ENOMEM when the
- * shared memory cannot be mapped; MPROC_EAGAIN (or a negative errno) when
- * the workers cannot be forked, or when the calling process is a daemon.
- * Nothing is left running or mapped on failure.
+ * processes, initarg NULL with initarglen > 0, or a calling process that
+ * is itself a daemon (daemons may not have children, as in Python);
+ * MPROC_ENOMEM when the shared memory cannot be mapped; MPROC_EAGAIN (or
+ * another negative errno) when the workers cannot be forked. Nothing is
+ * left running or mapped on failure.
  */
 MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts);
 

@@ -297,10 +297,13 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
             relax();
             continue;
         }
+        /* Sleep unless work came, or the parent marked us awake (it
+         * then bumps work_seq after the mark: the wait returns). */
         atomic_store(&w->mode, MODE_SLEEPING);
         uint32_t ws = atomic_load(&h->work_seq);
         if (atomic_load(&h->next) >= atomic_load(&h->tail) &&
-            atomic_load(&h->state) == st)
+            atomic_load(&h->state) == st &&
+            atomic_load(&w->mode) == MODE_SLEEPING)
             mproc__futex_wait(&h->work_seq, ws, MPROC__NO_DEADLINE);
         atomic_store(&w->mode, MODE_SPINNING);
         spins = 1;
@@ -474,8 +477,12 @@ static bool publish(mproc__tp *t, const mproc__task *task)
     return true;
 }
 
-/* Wakes sleeping workers when more tasks are queued than workers spin.
- * Only live workers' modes count (a dead one's is stale). */
+/*
+ * Wakes the sleeping workers when more tasks are queued than workers spin.
+ * Only live workers' modes count (a dead one's is stale). Each sleeper is
+ * marked spinning before the wake, so the next publish does not wake
+ * again; all sleepers are woken, so no marked worker stays asleep.
+ */
 static void wake_workers(mproc__tp *t)
 {
     struct shm_hdr *h = t->h;
@@ -490,11 +497,15 @@ static void wake_workers(mproc__tp *t)
         spin += m == MODE_SPINNING;
         sleeping += m == MODE_SLEEPING;
     }
-    if (sleeping && queued > spin) {
-        atomic_fetch_add(&h->work_seq, 1);
-        uint64_t n = queued - spin;
-        mproc__futex_wake(&h->work_seq, n > INT_MAX ? INT_MAX : (int)n);
+    if (sleeping == 0 || queued <= spin)
+        return;
+    for (unsigned i = 0; i < t->o.processes; i++) {
+        uint32_t m = MODE_SLEEPING;
+        if (t->w[i].proc)
+            atomic_compare_exchange_strong(&t->ws[i].mode, &m, MODE_SPINNING);
     }
+    atomic_fetch_add(&h->work_seq, 1);
+    mproc__futex_wake(&h->work_seq, INT_MAX);
 }
 
 static void set_state(mproc__tp *t, uint32_t st)

@@ -1,5 +1,5 @@
 /*
- * floor_openmp.c - the OpenMP peer of the pool's CPU-bound figure: the
+ * floor_openmp_pool.c - the OpenMP peer of the pool's CPU-bound figure: the
  * same loop as bench_pool.c's, serial and as an OpenMP parallel for
  * (static schedule, every CPU), and the speedup between them.
  */
