@@ -39,26 +39,29 @@ static int floor_round(void)
     return pid > 0 && waitpid(pid, NULL, 0) == pid ? 0 : -1;
 }
 
-/* Median microseconds per round of fn, or a negative value on failure. */
+/* Microseconds per round of fn over N rounds, or -1 on failure. */
 static double measure(int (*fn)(void))
 {
-    double us[REPS];
-    for (int r = 0; r < REPS; r++) {
-        double t0 = bench_now();
-        for (int i = 0; i < N; i++)
-            if (fn() != 0)
-                return -1;
-        us[r] = (bench_now() - t0) / N * 1e6;
-    }
-    return bench_median(us, REPS);
+    double t0 = bench_now();
+    for (int i = 0; i < N; i++)
+        if (fn() != 0)
+            return -1;
+    return (bench_now() - t0) / N * 1e6;
 }
 
+/* The two are measured in alternating reps, so both see the same noise. */
 int main(void)
 {
-    double floor_us = measure(floor_round), mproc_us = measure(mproc_round);
-    if (floor_us < 0 || mproc_us < 0)
-        return 1;
-    bench_report("process start+join", "fork+waitpid (floor)", floor_us, "us");
-    bench_report("process start+join", "mproc", mproc_us, "us");
+    double floor_us[REPS], mproc_us[REPS];
+    for (int r = 0; r < REPS; r++) {
+        floor_us[r] = measure(floor_round);
+        mproc_us[r] = measure(mproc_round);
+        if (floor_us[r] < 0 || mproc_us[r] < 0)
+            return 1;
+    }
+    bench_report("process start+join", "fork+waitpid (floor)",
+                 bench_median(floor_us, REPS), "us");
+    bench_report("process start+join", "mproc", bench_median(mproc_us, REPS),
+                 "us");
     return 0;
 }
