@@ -67,10 +67,10 @@
  *
  * Sleeping. Producers wait for room and item slots, consumers for data,
  * joiners for done, each on a struct waitq: a futex sequence word, an
- * announce counter and a handled copy. A sleeper bumps announce, fences,
- * reads the sequence, re-checks its condition, and futex-waits on the
- * sequence. The other side, after it publishes a change, fences and, only
- * if announce differs from handled, bumps the sequence, wakes every
+ * announce counter and a handled copy. A sleeper reads the sequence,
+ * bumps announce, fences, re-checks its condition, and futex-waits on the
+ * sequence it read. The other side, after it publishes a change, fences and,
+ * only if announce differs from handled, bumps the sequence, wakes every
  * sleeper and then stores handled = the announce it read. So there is no
  * syscall when nobody sleeps; no lost wake-up (either the sleeper's
  * re-check sees the change or the waker sees the announcement); a waker
@@ -320,12 +320,20 @@ static void wake_all(struct waitq *w)
     mproc__futex_wake(&w->seq, INT_MAX);
 }
 
-/* Before a sleep: announce it, then read the sequence to sleep on. */
+/*
+ * Before a sleep: read the sequence to sleep on, then announce the sleep.
+ * In this order a waker that reads (and so marks handled) the announcement
+ * bumps the sequence after the sleeper read it, so the sleep returns at
+ * once. Read after announcing, a late wake (for a change the sleeper
+ * already saw) could mark the announcement handled and leave the sleeper
+ * asleep on the bumped value, with no later waker to wake it.
+ */
 static uint32_t prepare_sleep(struct waitq *w)
 {
+    uint32_t seq = atomic_load(&w->seq);
     atomic_fetch_add(&w->announce, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    return atomic_load(&w->seq);
+    return seq;
 }
 
 /* ---- the ring --------------------------------------------------------- */
