@@ -32,15 +32,20 @@
  * lock-order cycle; a streaming producer waits for room while holding its
  * lock, which is how chunks of one message stay contiguous.
  *
- * A lock is a 64-bit word: 0 when free, else the holder's process token
+ * Each lock is the sync area's robust lock word (sync_internal.h,
+ * src/sync/robust.c): 0 when free, else the holder's process token
  * (mproc__self_token: PID in the low 32 bits, start time above) with bit
- * 31 (above any PID) set while others may sleep on it. Taking it is one
- * compare-and-swap; waiters spin briefly, then sleep on the word's low
- * half (a futex) for at most 50 ms at a time. When a wait runs out with
- * the same holder still in the word, the waiter asks /proc whether the
- * holder lives (mproc__token_alive) and if not takes the lock over with a
- * compare-and-swap (one winner) and repairs what the holder left. So a
+ * 31 set while others may sleep on it. Taking it is one compare-and-swap
+ * (mproc__lock_try); waiters spin briefly, then sleep on the word's low
+ * half (a futex) for at most MPROC__SYNC_SLICE_NS (50 ms) at a time. When
+ * a sleep runs out, the waiter asks /proc whether the holder lives
+ * (mproc__token_alive) and if not takes the lock over with a
+ * compare-and-swap (one winner): mproc__lock_acquire_until then returns
+ * MPROC_EOWNERDEAD and the queue repairs what the holder left. So a
  * process polls only while a lock is held by another for over 50 ms.
+ * Whatever a call's timeout, it waits at least LOCK_GRACE_NS for a lock
+ * (a lock is held only for a copy, so timeout 0 means "no waiting for
+ * room or data", not "fail if another process is mid-put").
  *
  * Commit and repair. Each side's state changes by a redo journal: the
  * lock holder first writes the record bytes into free ring space (nobody
@@ -62,10 +67,10 @@
  *
  * Sleeping. Producers wait for room and item slots, consumers for data,
  * joiners for done, each on a struct waitq: a futex sequence word, an
- * announce counter and a handled copy. A sleeper bumps announce, fences,
- * reads the sequence, re-checks its condition, and futex-waits on the
- * sequence. The other side, after it publishes a change, fences and, only
- * if announce differs from handled, bumps the sequence, wakes every
+ * announce counter and a handled copy. A sleeper reads the sequence,
+ * bumps announce, fences, re-checks its condition, and futex-waits on the
+ * sequence it read. The other side, after it publishes a change, fences and,
+ * only if announce differs from handled, bumps the sequence, wakes every
  * sleeper and then stores handled = the announce it read. So there is no
  * syscall when nobody sleeps; no lost wake-up (either the sleeper's
  * re-check sees the change or the waker sees the announcement); a waker
@@ -89,9 +94,9 @@
  * warm pages; taking and zeroing fresh pages costs more than the copy.
  */
 #include "internal.h"
+#include "sync_internal.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,7 +129,6 @@
 #define DEFAULT_BOUNDED_CAP ((uint64_t)1 << 20)
 #define MIN_UNBOUNDED_CAP ((uint64_t)64 << 20)
 #define MAX_CAP ((uint64_t)1 << 40)
-#define LIVENESS_NS 50000000    /* a lock waiter re-checks its holder */
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200
 #define RECLAIM_MIN ((uint64_t)256 << 10)
@@ -133,7 +137,6 @@
                                       */
 #define JUMP_MIN ((uint64_t)1 << 20) /* unbounded: run empty past here */
 #define POPULATE_AHEAD ((uint64_t)1 << 20)
-#define LOCK_WAITERS ((uint64_t)1 << 31)
 
 enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4, REC_SKIP = 8 };
 enum { P_STREAMING = 1 };
@@ -163,7 +166,7 @@ struct shared {
     _Atomic uint32_t state;
 
     /* Producers: their lock and what it guards. */
-    _Alignas(CACHELINE) _Atomic uint64_t plock;
+    _Alignas(CACHELINE) mproc__lock plock;
     _Atomic uint64_t tail, nput;
     _Atomic uint32_t pflags, pj_valid;
     _Atomic uint64_t pj_tail, pj_nput;
@@ -171,7 +174,7 @@ struct shared {
     _Atomic uint64_t populated; /* unbounded: pages taken up to here */
 
     /* Consumers: their lock and what it guards. */
-    _Alignas(CACHELINE) _Atomic uint64_t clock;
+    _Alignas(CACHELINE) mproc__lock clock;
     _Atomic uint64_t head, nget, nabort;
     _Atomic uint32_t cj_valid;
     _Atomic uint64_t cj_head, cj_nget, cj_nabort;
@@ -270,115 +273,26 @@ static int expired(const struct budget *b)
     return mproc__expired(b->timeout);
 }
 
-/*
- * This process's token, cached. mproc__self_token() checks getpid() on
- * every call, a syscall since glibc 2.25; here a fork handler forgets the
- * cached token in the child instead (a process made by a raw clone that
- * skips fork handlers must not use a queue its parent used).
- */
-static _Atomic uint64_t self_cache;
-static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-
-static void self_forget(void)
-{
-    atomic_store_explicit(&self_cache, 0, memory_order_relaxed);
-}
-
-static void self_register(void)
-{
-    pthread_atfork(NULL, NULL, self_forget);
-}
-
-static uint64_t self_token(void)
-{
-    uint64_t t = RELAXED(&self_cache);
-    if (t)
-        return t;
-    pthread_once(&self_once, self_register);
-    t = mproc__self_token();
-    atomic_store_explicit(&self_cache, t, memory_order_relaxed);
-    return t;
-}
-
 /* ---- locks ---------------------------------------------------------- */
-
-/* The futex half of a lock word: its low 32 bits (the holder's PID). */
-static _Atomic uint32_t *futex_half(_Atomic uint64_t *lock)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return (_Atomic uint32_t *)(void *)lock;
-#else
-    return (_Atomic uint32_t *)(void *)lock + 1;
-#endif
-}
-
-static bool lock_cas(_Atomic uint64_t *lock, uint64_t *expect, uint64_t want)
-{
-    return atomic_compare_exchange_strong_explicit(
-        lock, expect, want, memory_order_acquire, memory_order_relaxed);
-}
-
-/* Takes over lock from a dead holder seen as held, if it is still so. */
-static bool lock_steal(_Atomic uint64_t *lock, uint64_t held)
-{
-    if (held == 0 || mproc__token_alive(held & ~LOCK_WAITERS))
-        return false;
-    return lock_cas(lock, &held, self_token() | LOCK_WAITERS);
-}
 
 /*
  * Takes lock within the budget, but waits at least LOCK_GRACE_NS whatever
- * the call's timeout. Returns 0, 1 when it was taken over from a dead
- * holder (the caller repairs), or MPROC_ETIMEDOUT.
+ * the call's timeout; the clock is read only when the first try fails
+ * and the call has a timeout.
+ * Returns 0, MPROC_EOWNERDEAD when it was taken over from a dead holder
+ * (the caller repairs), or MPROC_ETIMEDOUT.
  */
-static int lock_take(_Atomic uint64_t *lock, struct budget *b)
+static int lock_take(mproc__lock *lock, struct budget *b)
 {
-    uint64_t self = self_token(), v = 0;
-    if (lock_cas(lock, &v, self))
+    if (mproc__lock_try(lock))
         return 0;
-    for (int i = 0; i < SPIN; i++) {
-        cpu_relax();
-        v = RELAXED(lock);
-        if (v == 0 && lock_cas(lock, &v, self))
-            return 0;
+    int64_t deadline = deadline_of(b);
+    if (deadline != MPROC__NO_DEADLINE) {
+        int64_t grace = mproc__now() + LOCK_GRACE_NS;
+        if (grace > deadline)
+            deadline = grace;
     }
-    int64_t deadline = mproc__now() + LOCK_GRACE_NS;
-    if (deadline_of(b) > deadline)
-        deadline = deadline_of(b);
-    for (;;) {
-        v = RELAXED(lock);
-        if (v == 0) {
-            /* Others may sleep too: keep the waiters bit for them. */
-            if (lock_cas(lock, &v, self | LOCK_WAITERS))
-                return 0;
-            continue;
-        }
-        if (!(v & LOCK_WAITERS)) {
-            if (!lock_cas(lock, &v, v | LOCK_WAITERS))
-                continue;
-            v |= LOCK_WAITERS;
-        }
-        int64_t now = mproc__now();
-        if (now < deadline) {
-            int64_t until =
-                deadline - now > LIVENESS_NS ? now + LIVENESS_NS : deadline;
-            if (mproc__futex_wait(futex_half(lock), (uint32_t)v, until) !=
-                MPROC_ETIMEDOUT)
-                continue;
-        }
-        /* The same holder kept it for a whole interval: is it alive? */
-        if (RELAXED(lock) == v && lock_steal(lock, v))
-            return 1;
-        if (mproc__now() >= deadline)
-            return MPROC_ETIMEDOUT;
-    }
-}
-
-static void lock_give(_Atomic uint64_t *lock)
-{
-    uint64_t old = atomic_exchange_explicit(lock, 0, memory_order_release);
-    if (old & LOCK_WAITERS)
-        mproc__futex_wake(futex_half(lock), 1);
+    return mproc__lock_acquire_until(lock, deadline);
 }
 
 /* ---- waiting and waking ---------------------------------------------- */
@@ -406,12 +320,20 @@ static void wake_all(struct waitq *w)
     mproc__futex_wake(&w->seq, INT_MAX);
 }
 
-/* Before a sleep: announce it, then read the sequence to sleep on. */
+/*
+ * Before a sleep: read the sequence to sleep on, then announce the sleep.
+ * In this order a waker that reads (and so marks handled) the announcement
+ * bumps the sequence after the sleeper read it, so the sleep returns at
+ * once. Read after announcing, a late wake (for a change the sleeper
+ * already saw) could mark the announcement handled and leave the sleeper
+ * asleep on the bumped value, with no later waker to wake it.
+ */
 static uint32_t prepare_sleep(struct waitq *w)
 {
+    uint32_t seq = atomic_load(&w->seq);
     atomic_fetch_add(&w->announce, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    return atomic_load(&w->seq);
+    return seq;
 }
 
 /* ---- the ring --------------------------------------------------------- */
@@ -574,13 +496,13 @@ static void p_repair(mproc_queue *q)
 }
 
 /* Takes one side's lock, repairing after a dead holder. */
-static int side_lock(mproc_queue *q, _Atomic uint64_t *lock,
+static int side_lock(mproc_queue *q, mproc__lock *lock,
                      void (*repair)(mproc_queue *), struct budget *b)
 {
     int rc = lock_take(lock, b);
-    if (rc == 1)
+    if (rc == MPROC_EOWNERDEAD)
         repair(q);
-    return rc < 0 ? expired(b) : 0;
+    return rc == 0 || rc == MPROC_EOWNERDEAD ? 0 : expired(b);
 }
 
 static int p_lock(mproc_queue *q, struct budget *b)
@@ -649,22 +571,22 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
         if (rc)
             return rc;
         if (RELAXED(&s->state) != Q_OPEN) {
-            lock_give(&s->plock);
+            mproc__lock_release(&s->plock);
             return MPROC_ESHUTDOWN;
         }
         uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
         if (has_room(q, tail, need) && has_item_room(q, nput)) {
             if (s->unbounded && (rc = take_pages(q, tail + need)) != 0) {
-                lock_give(&s->plock);
+                mproc__lock_release(&s->plock);
                 return rc;
             }
             write_rec(q, tail, len, data, len, REC_FIRST | REC_LAST);
             p_commit(s, tail + need, nput + 1, 0);
-            lock_give(&s->plock);
+            mproc__lock_release(&s->plock);
             wake(&s->data);
             return 0;
         }
-        lock_give(&s->plock);
+        mproc__lock_release(&s->plock);
         if (s->unbounded)
             return MPROC_ENOMEM;
         rc = wait_room(q, need, true, b);
@@ -711,7 +633,7 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
     }
     if (rc && off > 0)
         write_abort(q);
-    lock_give(&s->plock);
+    mproc__lock_release(&s->plock);
     return rc;
 }
 
@@ -841,13 +763,17 @@ static void wait_stream(mproc_queue *q, uint64_t head)
     uint32_t seq = prepare_sleep(&s->data);
     if (data_at(q, head))
         return;
-    if (mproc__futex_wait(&s->data.seq, seq, mproc__now() + LIVENESS_NS) !=
+    if (mproc__futex_wait(&s->data.seq, seq,
+                          mproc__now() + MPROC__SYNC_SLICE_NS) !=
         MPROC_ETIMEDOUT)
         return;
-    if (lock_steal(&s->plock, RELAXED(&s->plock))) {
+    /* A try that never waits: it takes over a dead holder's lock (repair
+     * ends the stream); a lock it finds free it just gives back. */
+    int rc = mproc__lock_acquire(&s->plock, 0);
+    if (rc == MPROC_EOWNERDEAD)
         p_repair(q);
-        lock_give(&s->plock);
-    }
+    if (rc == 0 || rc == MPROC_EOWNERDEAD)
+        mproc__lock_release(&s->plock);
 }
 
 /*
@@ -928,9 +854,9 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
 static void jump_to_start(mproc_queue *q)
 {
     struct shared *s = q->s;
-    uint64_t head = RELAXED(&s->head), v = 0;
+    uint64_t head = RELAXED(&s->head);
     if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head ||
-        !lock_cas(&s->plock, &v, self_token()))
+        !mproc__lock_try(&s->plock))
         return;
     uint64_t tail = RELAXED(&s->tail), skip = q->cap - (tail & q->mask);
     bool jumped = tail == head && has_room(q, tail, skip) &&
@@ -939,7 +865,7 @@ static void jump_to_start(mproc_queue *q)
         write_rec(q, tail, skip, NULL, 0, REC_SKIP);
         p_commit(s, tail + skip, RELAXED(&s->nput), RELAXED(&s->pflags));
     }
-    lock_give(&s->plock);
+    mproc__lock_release(&s->plock);
     if (jumped) {
         struct rec r = read_rec(q, head);
         consume(q, &r, false);
@@ -962,7 +888,7 @@ static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
         rc = take_message(q, buf, cap, out, len);
         if (rc == 0 && s->unbounded)
             jump_to_start(q);
-        lock_give(&s->clock);
+        mproc__lock_release(&s->clock);
         if (rc <= 0)
             return rc;
     }
@@ -1041,7 +967,7 @@ int mproc_queue_shutdown(mproc_queue *q, bool immediate)
             struct rec r = read_rec(q, head);
             consume(q, &r, false);
         }
-        lock_give(&s->clock);
+        mproc__lock_release(&s->clock);
     }
     wake_all(&s->data);
     wake_all(&s->room);

@@ -63,6 +63,21 @@ int mproc__lock_acquire_slow(mproc__lock *l, double timeout);
 void mproc__lock_wake(mproc__lock *l);
 
 /*
+ * mproc__lock_try - take the lock if it is free: one compare-and-swap
+ * (acquire ordering), no system call, no wait and no look at a holder's
+ * life. Returns whether the caller now holds it. For a caller that must
+ * not wait (or that does its own bookkeeping before waiting with
+ * mproc__lock_acquire_until).
+ */
+static inline bool mproc__lock_try(mproc__lock *l)
+{
+    uint64_t free_word = 0;
+    return atomic_compare_exchange_strong_explicit(
+        &l->own, &free_word, mproc__self_token(), memory_order_acquire,
+        memory_order_relaxed);
+}
+
+/*
  * mproc__lock_acquire - take the lock, waiting at most timeout seconds
  * (MPROC_FOREVER: as long as it takes; 0: try once).
  *
@@ -74,18 +89,17 @@ void mproc__lock_wake(mproc__lock *l);
  */
 static inline int mproc__lock_acquire(mproc__lock *l, double timeout)
 {
-    uint64_t free_word = 0;
     if (__builtin_expect(!isnan(timeout), 1) &&
-        __builtin_expect(atomic_compare_exchange_strong_explicit(
-                             &l->own, &free_word, mproc__self_token(),
-                             memory_order_acquire, memory_order_relaxed),
-                         1))
+        __builtin_expect(mproc__lock_try(l), 1))
         return 0;
     return mproc__lock_acquire_slow(l, timeout);
 }
 
 /* mproc__lock_acquire_until - the same against an absolute deadline
- * (sys.h); returns MPROC_ETIMEDOUT, never MPROC_EAGAIN, when it passes. */
+ * (sys.h); returns MPROC_ETIMEDOUT, never MPROC_EAGAIN, when it passes
+ * (after one last look at whether the holder died). It always spins and
+ * sleeps as mproc__lock_acquire does: callers that want a cheap first try
+ * call mproc__lock_try before it. */
 int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline);
 
 /*
