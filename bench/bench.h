@@ -9,7 +9,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define REPS 5
 
@@ -38,6 +40,25 @@ static inline void bench_report(const char *figure, const char *impl,
 {
     printf("%s\t%s\t%.4g\t%s\n", figure, impl, value, unit);
     fflush(stdout);
+}
+
+/* Runs child() in a forked process and parent() here, both timed from
+ * before the fork to after the child is reaped; seconds, or -1 if the
+ * child failed. */
+static inline double bench_timed_pair(void (*parent)(void), void (*child)(void))
+{
+    double t0 = bench_now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        child();
+        _exit(0);
+    }
+    parent();
+    int status;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return bench_now() - t0;
 }
 
 #endif /* MPROC_BENCH_H */

@@ -38,24 +38,6 @@ static mproc_lock *lock;
 static mproc_event *ev[2];
 static mproc_condition *cond;
 
-/* Runs child() in a forked process and parent() here, both timed from
- * before the fork to after the child is reaped. */
-static double timed_pair(void (*parent)(void), void (*child)(void))
-{
-    double t0 = bench_now();
-    pid_t pid = fork();
-    if (pid == 0) {
-        child();
-        _exit(0);
-    }
-    parent();
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return -1;
-    return bench_now() - t0;
-}
-
 /* Measures floor and ours alternately, REPS times each, so that both see
  * the same machine noise; reports each one's median. */
 static void report_pair(const char *figure, const char *floor_name,
@@ -114,14 +96,14 @@ static void lock_count(void)
 static double mutex_counter(void)
 {
     sh->counter = 0;
-    double s = timed_pair(mutex_count, mutex_count);
+    double s = bench_timed_pair(mutex_count, mutex_count);
     return sh->counter == 2 * COUNTS ? s / (2 * COUNTS) * 1e9 : -1;
 }
 
 static double lock_counter(void)
 {
     sh->counter = 0;
-    double s = timed_pair(lock_count, lock_count);
+    double s = bench_timed_pair(lock_count, lock_count);
     return sh->counter == 2 * COUNTS ? s / (2 * COUNTS) * 1e9 : -1;
 }
 
@@ -158,7 +140,7 @@ static void futex_pong(void)
 static double futex_trip(void)
 {
     atomic_store(&sh->turn, 0);
-    return timed_pair(futex_ping, futex_pong) / TRIPS * 1e6;
+    return bench_timed_pair(futex_ping, futex_pong) / TRIPS * 1e6;
 }
 
 /* Event ping-pong: the parent sets ev[0], the child answers on ev[1]. */
@@ -184,7 +166,7 @@ static double event_trip(void)
 {
     mproc_event_clear(ev[0]);
     mproc_event_clear(ev[1]);
-    return timed_pair(event_ping, event_pong) / TRIPS * 1e6;
+    return bench_timed_pair(event_ping, event_pong) / TRIPS * 1e6;
 }
 
 /* Condition ping-pong: whose turn it is, under the Condition's lock. */
@@ -215,7 +197,7 @@ static void cond_pong(void)
 static double cond_trip(void)
 {
     sh->turn_plain = 0;
-    return timed_pair(cond_ping, cond_pong) / TRIPS * 1e6;
+    return bench_timed_pair(cond_ping, cond_pong) / TRIPS * 1e6;
 }
 
 int main(void)

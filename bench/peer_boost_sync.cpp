@@ -28,22 +28,6 @@ struct shared {
 };
 static shared *sh;
 
-template <class F, class G> static double timed_pair(F parent, G child)
-{
-    double t0 = bench_now();
-    pid_t pid = fork();
-    if (pid == 0) {
-        child();
-        _exit(0);
-    }
-    parent();
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return -1;
-    return bench_now() - t0;
-}
-
 template <class F> static double median_of(F one)
 {
     double v[REPS];
@@ -104,14 +88,14 @@ int main()
                  "ns");
     bench_report("lock: 2 processes increment a counter", impl, median_of([] {
                      sh->counter = 0;
-                     double s = timed_pair(count, count);
+                     double s = bench_timed_pair(count, count);
                      return sh->counter == 2 * COUNTS ? s / (2 * COUNTS) * 1e9
                                                       : -1;
                  }),
                  "ns");
     bench_report("condition notify -> wake, round trip", impl, median_of([] {
                      sh->turn = 0;
-                     return timed_pair(ping, pong) / TRIPS * 1e6;
+                     return bench_timed_pair(ping, pong) / TRIPS * 1e6;
                  }),
                  "us");
     return 0;
