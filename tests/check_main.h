@@ -8,6 +8,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 
 /* Runs suite s in fork mode (each test in its own process, with a
@@ -40,6 +41,15 @@ static inline int open_fds(void)
         n++;
     closedir(d);
     return n - 3; /* ".", ".." and the directory's own fd */
+}
+
+/* Reaps the child pid; returns its exit status, or 128 + the signal that
+ * killed it. */
+static inline int child_exit_status(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 #endif /* MPROC_CHECK_MAIN_H */

@@ -27,13 +27,6 @@ static pid_t spawn(int (*fn)(void *), void *arg)
     return pid;
 }
 
-static int exit_status(pid_t pid)
-{
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* Writes raw bytes to a connection's socket, behind the framing's back. */
 static void raw_write(mproc_conn *c, const void *buf, size_t n)
 {
@@ -151,7 +144,7 @@ START_TEST(recv_alloc_returns_large_message_intact)
         if (p[i] != (unsigned char)(i * 7))
             ck_abort_msg("byte %zu differs", i);
     free(p);
-    ck_assert_int_eq(exit_status(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_conn_close(a);
     mproc_conn_close(b);
 }
@@ -509,7 +502,7 @@ static void accept_and_echo(mproc_listener *l, struct client_arg *ca)
     ck_assert_uint_eq(len, 7);
     ck_assert_int_eq(memcmp(buf, "echo me", 7), 0);
     mproc_conn_close(c);
-    ck_assert_int_eq(exit_status(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
 }
 
 START_TEST(listener_ipc_authenticates_and_echoes)
@@ -642,7 +635,7 @@ START_TEST(wrong_key_fails_on_both_sides)
     mproc_conn *c = NULL;
     ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_EAUTH);
     ck_assert_ptr_null(c);
-    ck_assert_int_eq(exit_status(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     ck_assert_int_eq(open_fds(), before);
     /* The listener stays usable. */
     ca.key = KEY;
@@ -749,7 +742,7 @@ START_TEST(accept_bounds_a_stalled_handshake)
     ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_ETIMEDOUT);
     ck_assert(now_s() - t0 < 5.0);
     kill(pid, SIGKILL);
-    exit_status(pid);
+    child_exit_status(pid);
     mproc_listener_close(l);
 }
 END_TEST
@@ -763,7 +756,7 @@ START_TEST(accept_rejects_an_oversized_handshake_frame)
     pid_t pid = spawn(raw_client, &rp);
     mproc_conn *c;
     ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_EPROTO);
-    ck_assert_int_eq(exit_status(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_listener_close(l);
 }
 END_TEST
@@ -791,7 +784,7 @@ START_TEST(client_bounds_a_stalled_handshake)
         MPROC_ETIMEDOUT);
     ck_assert(now_s() - t0 < 5.0);
     kill(pid, SIGKILL);
-    exit_status(pid);
+    child_exit_status(pid);
     mproc_listener_close(l);
 }
 END_TEST
@@ -845,7 +838,7 @@ START_TEST(peer_killed_mid_stream_gives_eof_or_eproto)
         }
         ck_assert_msg(rc == MPROC_EOF || rc == MPROC_EPROTO, "%s",
                       mproc_err_name(rc));
-        exit_status(pid);
+        child_exit_status(pid);
         mproc_conn_close(a);
     }
 }
@@ -866,7 +859,7 @@ START_TEST(client_killed_mid_handshake_leaves_listener_usable)
         pid_t pid = spawn(echo_client, &ca);
         usleep((useconds_t)(rand() % 3000));
         kill(pid, SIGKILL);
-        exit_status(pid);
+        child_exit_status(pid);
         /* Whatever the client got through before it died is queued: each
          * accept ends at once, and never hangs on the dead peer. */
         mproc_conn *c;

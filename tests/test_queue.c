@@ -33,14 +33,6 @@ static pid_t spawn(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
     return pid;
 }
 
-/* The exit status of pid (or 128 + signal). */
-static int wait_exit(pid_t pid)
-{
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* Fills buf with bytes derived from seed (8 at a time). */
 static void fill(unsigned char *buf, size_t n, uint64_t seed)
 {
@@ -156,7 +148,7 @@ static void stream_through(size_t maxsize, size_t capacity, size_t n,
     ck_assert_uint_eq(len, n);
     ck_assert(check_fill(data, n, 7));
     free(data);
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
 }
 
@@ -239,7 +231,7 @@ START_TEST(queue_emsgsize_on_a_streamed_message_keeps_it)
     ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0), 0);
     ck_assert(check_fill(buf, n, 7));
     free(buf);
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -312,7 +304,7 @@ START_TEST(queue_blocked_put_wakes_when_a_get_makes_room)
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
     ck_assert(now_s() - t0 < 4.0);
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     assert_next_byte(q, 'b');
     mproc_queue_destroy(q);
 }
@@ -332,7 +324,7 @@ START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
     size_t len;
     ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0), 0);
     ck_assert_int_eq(c, 'x');
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -453,10 +445,10 @@ static void run_exactly_once(size_t maxsize, size_t capacity, size_t pad)
     for (int i = 0; i < MP_PRODUCERS; i++)
         prod[i] = spawn(mp_producer, q, i);
     for (int i = 0; i < MP_PRODUCERS; i++)
-        ck_assert_int_eq(wait_exit(prod[i]), 0);
+        ck_assert_int_eq(child_exit_status(prod[i]), 0);
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
     for (int i = 0; i < MP_CONSUMERS; i++)
-        ck_assert_int_eq(wait_exit(cons[i]), 0);
+        ck_assert_int_eq(child_exit_status(cons[i]), 0);
     for (size_t i = 0; i < n; i++)
         ck_assert_uint_eq(tally[i], 1);
     munmap((void *)tally, n * sizeof(uint32_t));
@@ -487,7 +479,7 @@ START_TEST(queue_created_before_fork_is_shared_with_the_child)
 {
     mproc_queue *q = make_queue(0, 0, false);
     pid_t pid = spawn(put_one_later, q, 0);
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     assert_next_byte(q, 'x');
     mproc_queue_destroy(q);
 }
@@ -511,8 +503,8 @@ START_TEST(queue_shutdown_wakes_blocked_getters)
     usleep(50000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(wait_exit(a), 0);
-    ck_assert_int_eq(wait_exit(b), 0);
+    ck_assert_int_eq(child_exit_status(a), 0);
+    ck_assert_int_eq(child_exit_status(b), 0);
     ck_assert(now_s() - t0 < 2.0);
     mproc_queue_destroy(q);
 }
@@ -534,8 +526,8 @@ START_TEST(queue_shutdown_wakes_blocked_putters)
     usleep(50000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(wait_exit(a), 0);
-    ck_assert_int_eq(wait_exit(b), 0);
+    ck_assert_int_eq(child_exit_status(a), 0);
+    ck_assert_int_eq(child_exit_status(b), 0);
     ck_assert(now_s() - t0 < 2.0);
     mproc_queue_destroy(q);
 }
@@ -607,7 +599,7 @@ START_TEST(queue_join_returns_once_every_task_is_done)
     pid_t pid = spawn(worker_task_done, q, 20);
     ck_assert_int_eq(mproc_queue_join(q, 10.0), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -709,7 +701,7 @@ START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
     while (mproc_queue_qsize(q) == 0) /* its first piece is in */
         usleep(1000);
     kill(pid, SIGKILL);
-    ck_assert_int_eq(wait_exit(pid), 128 + SIGKILL);
+    ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
     /* Whoever next needs the dead producer's lock (the get, waiting in the
      * stream, or the put) takes it over and withdraws the stream; the get
      * discards the pieces and gets the next message. */
@@ -722,7 +714,7 @@ START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
     ck_assert(memcmp(buf, "ok", 2) == 0);
     free(buf);
     ck_assert(now_s() - t0 < 3.0);
-    ck_assert_int_eq(wait_exit(pid), 0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     mproc_queue_destroy(q);
 }
@@ -752,10 +744,10 @@ START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
         usleep(1000);
     usleep(20000);
     kill(putter, SIGKILL);
-    ck_assert_int_eq(wait_exit(putter), 128 + SIGKILL);
+    ck_assert_int_eq(child_exit_status(putter), 128 + SIGKILL);
     usleep(300000); /* the getter notices the death and withdraws it */
     ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0), 0);
-    ck_assert_int_eq(wait_exit(getter), 0);
+    ck_assert_int_eq(child_exit_status(getter), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* withdrawn counts done */
     mproc_queue_destroy(q);
@@ -884,11 +876,11 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 
         int status[ST_PRODUCERS + ST_CONSUMERS];
         for (int i = 0; i < ST_PRODUCERS; i++)
-            status[i] = wait_exit(pid[i]);
+            status[i] = child_exit_status(pid[i]);
         for (int i = 0; i < ST_CONSUMERS; i++)
             ck_assert_int_eq(mproc_queue_put(q, NULL, 0, MPROC_FOREVER), 0);
         for (int i = 0; i < ST_CONSUMERS; i++)
-            status[ST_PRODUCERS + i] = wait_exit(pid[ST_PRODUCERS + i]);
+            status[ST_PRODUCERS + i] = child_exit_status(pid[ST_PRODUCERS + i]);
         for (int i = 0; i < ST_PRODUCERS + ST_CONSUMERS; i++) {
             if (status[i] == 128 + SIGKILL && i == victim) {
                 killed_inside++;
