@@ -20,17 +20,23 @@
  * nput (messages begun) and pflags (STREAMING while a message is half
  * sent); the consumers' lock guards head, nget (messages begun to be got)
  * and nabort (messages that ended without being delivered). Each group
- * sits on its own cache line; freed (the position producers may write up
- * to, less cap) and each wait word have lines of their own, so the one
- * producer and the one consumer of a 1->1 queue write disjoint lines and
- * read each other's only to learn of progress (and each handle caches the
- * last value it saw of tail, freed and nget: they only grow, so a stale
- * copy is a safe under-estimate and the shared line is re-read only when
- * the copy says "no room" or "no data"). Only consumers ever take both
- * locks, consumers' first, and never wait for the producers' lock (they
- * take it only when it is free or its holder is dead), so there is no
- * lock-order cycle; a streaming producer waits for room while holding its
- * lock, which is how chunks of one message stay contiguous.
+ * sits on its own cache line, and so do the values the other side polls:
+ * tail, and (written by consumers) freed, the position producers may
+ * write up to, less cap, with got, a copy of nget. Each wait word has a
+ * line of its own too. So the one producer and the one consumer of a 1->1
+ * queue write disjoint lines and read each other's only to learn of
+ * progress: a lock's line is never pulled across by the other side's
+ * polling. Each handle caches the last value it saw of tail, freed and
+ * got: they only grow, so a stale copy is a safe under-estimate and the
+ * shared line is re-read only when the copy says "no room" or "no data".
+ * Waiters poll with growing pauses (struct spin), and a producer that ran
+ * out of room waits, while it spins, until a batch of messages fits, so
+ * that two processes running flat out do not hand each slot across alone.
+ * Only consumers ever take both locks, consumers' first, and never wait
+ * for the producers' lock (they take it only when it is free or its
+ * holder is dead), so there is no lock-order cycle; a streaming producer
+ * waits for room while holding its lock, which is how chunks of one
+ * message stay contiguous.
  *
  * Each lock is the sync area's robust lock word (sync_internal.h,
  * src/sync/robust.c): 0 when free, else the holder's process token
@@ -130,7 +136,9 @@
 #define MIN_UNBOUNDED_CAP ((uint64_t)64 << 20)
 #define MAX_CAP ((uint64_t)1 << 40)
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
-#define SPIN 200
+#define SPIN 200                /* pauses a waiter spins before it sleeps */
+#define SPIN_STEP 8             /* most pauses between two looks */
+#define BATCH 32 /* messages a spinning producer waits room for */
 #define RECLAIM_MIN ((uint64_t)256 << 10)
 #define WARM_MAX                                                               \
     ((uint64_t)128 << 20)            /* unbounded: pages kept at the start     \
@@ -167,11 +175,14 @@ struct shared {
 
     /* Producers: their lock and what it guards. */
     _Alignas(CACHELINE) mproc__lock plock;
-    _Atomic uint64_t tail, nput;
+    _Atomic uint64_t nput;
     _Atomic uint32_t pflags, pj_valid;
     _Atomic uint64_t pj_tail, pj_nput;
     _Atomic uint32_t pj_flags;
     _Atomic uint64_t populated; /* unbounded: pages taken up to here */
+
+    /* Guarded by the producers' lock, polled by consumers. */
+    _Alignas(CACHELINE) _Atomic uint64_t tail;
 
     /* Consumers: their lock and what it guards. */
     _Alignas(CACHELINE) mproc__lock clock;
@@ -179,8 +190,9 @@ struct shared {
     _Atomic uint32_t cj_valid;
     _Atomic uint64_t cj_head, cj_nget, cj_nabort;
 
-    /* Written by consumers, read by producers: writable up to freed+cap. */
-    _Alignas(CACHELINE) _Atomic uint64_t freed;
+    /* Written by consumers, read by producers: writable up to freed+cap;
+     * got, a copy of nget that may lag it (an under-estimate). */
+    _Alignas(CACHELINE) _Atomic uint64_t freed, got;
 
     _Alignas(CACHELINE) struct waitq data; /* consumers wait for records */
     _Alignas(CACHELINE) struct waitq room; /* producers wait for room */
@@ -211,6 +223,28 @@ static inline void cpu_relax(void)
 #else
     atomic_signal_fence(memory_order_seq_cst);
 #endif
+}
+
+/*
+ * A spinning wait: between two looks at the other side's line it pauses
+ * 1, 2, 4, then SPIN_STEP times, SPIN pauses in all, so that a waiter does
+ * not pull across, again and again, the line the other side is writing.
+ */
+struct spin {
+    int paused, step;
+};
+
+/* Pauses before the next look; false once the spin is over. */
+static bool spin_more(struct spin *sp)
+{
+    if (sp->paused >= SPIN)
+        return false;
+    for (int k = 0; k < sp->step; k++)
+        cpu_relax();
+    sp->paused += sp->step;
+    if (sp->step < SPIN_STEP)
+        sp->step *= 2;
+    return true;
 }
 
 static inline uint64_t round16(uint64_t n)
@@ -438,7 +472,7 @@ static bool has_item_room(mproc_queue *q, uint64_t nput)
     uint64_t max = q->s->maxsize;
     if (max == 0 || nput - LOAD(&q->nget_seen) < max)
         return true;
-    uint64_t g = LOAD(&q->s->nget);
+    uint64_t g = LOAD(&q->s->got);
     STORE(&q->nget_seen, g);
     return nput - g < max;
 }
@@ -529,30 +563,60 @@ static int take_pages(mproc_queue *q, uint64_t end)
 }
 
 /*
+ * Whether, as far as this process last saw, a message of need bytes fits:
+ * no look at the consumers' lines. A producer that finds it does not
+ * waits in wait_room before it takes the lock.
+ */
+static bool seen_room(mproc_queue *q, uint64_t need)
+{
+    struct shared *s = q->s;
+    uint64_t max = s->maxsize;
+    return LOAD(&q->freed_seen) + q->cap >= LOAD(&s->tail) + need &&
+           (max == 0 || LOAD(&s->nput) - LOAD(&q->nget_seen) < max);
+}
+
+/*
+ * Whether need bytes are free and, if items, a message may begin, with
+ * room for batch more such messages besides.
+ */
+static bool room_for(mproc_queue *q, uint64_t need, bool items, uint64_t batch)
+{
+    struct shared *s = q->s;
+    uint64_t max = s->maxsize;
+    if (batch > max / 8)
+        batch = max / 8;
+    if (batch * need > q->cap / 8)
+        batch = q->cap / 8 / need;
+    return has_room(q, LOAD(&s->tail), need * (1 + batch)) &&
+           (!items || has_item_room(q, LOAD(&s->nput) + batch));
+}
+
+/*
  * Waits, without the producers' lock (or with it, streaming), until need
- * bytes are free and, if items, a message may begin.
+ * bytes are free and, if items, a message may begin. While it spins it
+ * waits for room for a batch of such messages: taking each slot the moment
+ * a consumer frees it would pull the consumers' lines across for every
+ * message while both sides run flat out. It sleeps on the exact condition.
  */
 static int wait_room(mproc_queue *q, uint64_t need, bool items,
                      struct budget *b)
 {
     struct shared *s = q->s;
-    for (int i = 0;; i++) {
+    struct spin sp = {.step = 1};
+    for (;;) {
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
-        if (has_room(q, LOAD(&s->tail), need) &&
-            (!items || has_item_room(q, LOAD(&s->nput))))
-            return 0;
         if (b->timeout == 0)
-            return MPROC_EAGAIN;
-        if (i < SPIN) {
-            cpu_relax();
+            return room_for(q, need, items, 0) ? 0 : MPROC_EAGAIN;
+        if (spin_more(&sp)) {
+            if (room_for(q, need, items, BATCH))
+                return 0;
             continue;
         }
         uint32_t seq = prepare_sleep(&s->room);
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
-        if (has_room(q, LOAD(&s->tail), need) &&
-            (!items || has_item_room(q, LOAD(&s->nput))))
+        if (room_for(q, need, items, 0))
             return 0;
         if (spent(b) || mproc__futex_wait(&s->room.seq, seq, deadline_of(b)) ==
                             MPROC_ETIMEDOUT)
@@ -567,8 +631,10 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
     struct shared *s = q->s;
     uint64_t need = HDR + round16(len);
     for (;;) {
-        int rc = p_lock(q, b);
-        if (rc)
+        int rc = 0;
+        if (!s->unbounded && !seen_room(q, need))
+            rc = wait_room(q, need, true, b);
+        if (rc || (rc = p_lock(q, b)) != 0)
             return rc;
         if (RELAXED(&s->state) != Q_OPEN) {
             mproc__lock_release(&s->plock);
@@ -672,6 +738,7 @@ static void c_apply(struct shared *s)
 static void release_room(mproc_queue *q, uint64_t head)
 {
     struct shared *s = q->s;
+    STORE(&s->got, RELAXED(&s->nget));
     if (!s->unbounded) {
         STORE(&s->freed, head);
     } else {
@@ -725,17 +792,16 @@ static int c_lock(mproc_queue *q, struct budget *b)
 static int wait_data(mproc_queue *q, struct budget *b)
 {
     struct shared *s = q->s;
-    for (int i = 0;; i++) {
+    struct spin sp = {.step = 1};
+    for (;;) {
         if (data_at(q, LOAD(&s->head)))
             return 0;
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
         if (b->timeout == 0)
             return MPROC_EAGAIN;
-        if (i < SPIN) {
-            cpu_relax();
+        if (spin_more(&sp))
             continue;
-        }
         uint32_t seq = prepare_sleep(&s->data);
         if (data_at(q, LOAD(&s->head)))
             return 0;
@@ -755,11 +821,10 @@ static int wait_data(mproc_queue *q, struct budget *b)
 static void wait_stream(mproc_queue *q, uint64_t head)
 {
     struct shared *s = q->s;
-    for (int i = 0; i < SPIN; i++) {
+    struct spin sp = {.step = 1};
+    while (spin_more(&sp))
         if (data_at(q, head))
             return;
-        cpu_relax();
-    }
     uint32_t seq = prepare_sleep(&s->data);
     if (data_at(q, head))
         return;

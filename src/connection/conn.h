@@ -23,6 +23,9 @@ struct mproc_conn {
     bool pending; /* a header was read and its payload was not */
     uint64_t pending_len;
     size_t limit;
+    /* Receive spinning (conn.c): failed spins in a row, and receives that
+     * did not spin since. Used by the receiving thread only. */
+    unsigned spin_misses, spin_skipped;
 };
 
 /* mproc__conn_new - wrap a connected stream socket (taken over, closed on

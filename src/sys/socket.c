@@ -123,6 +123,19 @@ int mproc__recv_exact(int fd, void *buf, size_t n, size_t *got,
     return rc;
 }
 
+size_t mproc__recv_spin(int fd, void *buf, size_t n, int64_t spin_ns)
+{
+    int64_t until = mproc__now() + spin_ns;
+    do {
+        ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
+        if (r > 0)
+            return (size_t)r;
+        if (r == 0 || (errno != EAGAIN && errno != EINTR))
+            return 0; /* EOF or an error: the blocking read reports it */
+    } while (mproc__now() < until);
+    return 0;
+}
+
 int mproc__poll_fds(const int *fds, size_t n, int64_t deadline, int *ready)
 {
     struct pollfd small[16], *p = small;

@@ -216,6 +216,13 @@ int mproc__recv_exact(int fd, void *buf, size_t n, size_t *got,
                       int64_t deadline);
 
 /*
+ * mproc__recv_spin - for up to spin_ns, try again and again to read up to
+ * n bytes without blocking. Returns the bytes read, or 0 when none came
+ * (nothing in time, EOF or an error: a blocking read after it tells which).
+ */
+size_t mproc__recv_spin(int fd, void *buf, size_t n, int64_t spin_ns);
+
+/*
  * mproc__poll_fds - wait until some of fds are readable (or hung up),
  * until the deadline. ready[i] is set 1/0. Returns the count, 0 at the
  * deadline, -EBADF for a negative or closed fd, -ENOMEM; EINTR retried.
