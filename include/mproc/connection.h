@@ -82,7 +82,9 @@ MPROC_API int mproc_conn_send_bytes(mproc_conn *c, const void *buf, size_t len);
 
 /*
  * mproc_conn_recv_bytes - receive one message into buf (Python's
- * recv_bytes_into), blocking until it arrives.
+ * recv_bytes_into), blocking until it arrives. With more than one CPU, a
+ * receive that finds nothing waiting first spins for up to 25 us, unless
+ * this connection's last spins found nothing (docs/api/connection.md).
  *
  * cap:  the size of buf. *len receives the message's length.
  * Returns 0; MPROC_EMSGSIZE when the message is longer than cap: *len says
