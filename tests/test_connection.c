@@ -275,6 +275,40 @@ START_TEST(truncated_frame_is_protocol_error)
 }
 END_TEST
 
+/* The child writes a frame a byte at a time, 2 ms apart: the receiver's
+ * spin finds part of the header or nothing, and it blocks for the rest. */
+static int trickle_frame(void *arg)
+{
+    mproc_conn *a = arg;
+    unsigned char frame[4 + 5];
+    be32(frame, 5);
+    memcpy(frame + 4, "hello", 5);
+    for (size_t i = 0; i < sizeof frame; i++) {
+        usleep(2000);
+        if (write(mproc_conn_fileno(a), frame + i, 1) != 1)
+            return 1;
+    }
+    return 0;
+}
+
+START_TEST(frame_arriving_a_byte_at_a_time_is_received_whole)
+{
+    mproc_conn *a, *b;
+    ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = spawn(trickle_frame, a);
+        char buf[16];
+        size_t len = 0;
+        ck_assert_int_eq(mproc_conn_recv_bytes(b, buf, sizeof buf, &len), 0);
+        ck_assert_uint_eq(len, 5);
+        ck_assert_mem_eq(buf, "hello", 5);
+        ck_assert_int_eq(child_exit_status(pid), 0);
+    }
+    mproc_conn_close(a);
+    mproc_conn_close(b);
+}
+END_TEST
+
 START_TEST(eight_byte_length_form_is_accepted)
 {
     mproc_conn *a, *b;
@@ -924,6 +958,7 @@ static Suite *connection_suite(void)
     tcase_add_test(tc, default_limit_refuses_over_one_gib);
     tcase_add_test(tc, negative_length_is_protocol_error);
     tcase_add_test(tc, truncated_frame_is_protocol_error);
+    tcase_add_test(tc, frame_arriving_a_byte_at_a_time_is_received_whole);
     tcase_add_test(tc, eight_byte_length_form_is_accepted);
     suite_add_tcase(s, tc);
 
