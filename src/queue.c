@@ -103,22 +103,11 @@
 
 /*
  * Under valgrind the ring is hidden from memcheck (no access) except the
- * bytes this process has touched: memcheck's leak scan at exit reads every
- * accessible byte, and reading a never-written page of the sparse memfd
- * allocates it, which for a RAM-sized ring would take all the memory.
- * Natively these are a few instructions that do nothing.
+ * bytes this process has touched, so that memcheck's leak scan at exit
+ * does not allocate a RAM-sized ring page by page (internal.h).
  */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define RING_TOUCH(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
-#define RING_HIDE(p, n) VALGRIND_MAKE_MEM_NOACCESS(p, n)
-#endif
-#endif
-#ifndef RING_TOUCH
-#define RING_TOUCH(p, n) ((void)(p), (void)(n))
-#define RING_HIDE(p, n) ((void)(p), (void)(n))
-#endif
+#define RING_TOUCH(p, n) MPROC__MEM_SHOW(p, n)
+#define RING_HIDE(p, n) MPROC__MEM_HIDE(p, n)
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */

@@ -236,14 +236,22 @@ static char *ring_of(mproc__tp *t, unsigned i)
     return t->rings + (size_t)i * RCAP;
 }
 
+/* Ring bytes are visible to memcheck only while being copied (see Memory
+ * above); natively the marks do nothing. */
 static void ring_put(char *ring, uint64_t pos, const void *src, size_t len)
 {
     size_t off = (size_t)(pos % RCAP), first = RCAP - off;
     if (len <= first) {
+        MPROC__MEM_UNDEF(ring + off, len);
         memcpy(ring + off, src, len);
+        MPROC__MEM_HIDE(ring + off, len);
     } else {
+        MPROC__MEM_UNDEF(ring + off, first);
+        MPROC__MEM_UNDEF(ring, len - first);
         memcpy(ring + off, src, first);
         memcpy(ring, (const char *)src + first, len - first);
+        MPROC__MEM_HIDE(ring + off, first);
+        MPROC__MEM_HIDE(ring, len - first);
     }
 }
 
@@ -251,10 +259,16 @@ static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len)
 {
     size_t off = (size_t)(pos % RCAP), first = RCAP - off;
     if (len <= first) {
+        MPROC__MEM_SHOW(ring + off, len);
         memcpy(dst, ring + off, len);
+        MPROC__MEM_HIDE(ring + off, len);
     } else {
+        MPROC__MEM_SHOW(ring + off, first);
+        MPROC__MEM_SHOW(ring, len - first);
         memcpy(dst, ring + off, first);
         memcpy((char *)dst + first, ring, len - first);
+        MPROC__MEM_HIDE(ring + off, first);
+        MPROC__MEM_HIDE(ring, len - first);
     }
 }
 
@@ -369,9 +383,15 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         mproc_map_fn fn = (mproc_map_fn)(uintptr_t)s->fn;
         const char *in = t->arena + s->in_off;
         char *out = t->arena + s->out_off;
-        uint64_t first = s->first, end = s->end;
+        uint64_t first = s->first, start = s->start, end = s->end;
         size_t isz = (size_t)s->in_size, osz = (size_t)s->out_size;
-        for (uint64_t k = s->start; k < end; k++) {
+        const char *vin = in + (start - first) * isz;
+        char *vout = out + (start - first) * osz;
+        size_t ilen = (size_t)(end - start) * isz,
+               olen = (size_t)(end - start) * osz;
+        MPROC__MEM_SHOW(vin, ilen);
+        MPROC__MEM_UNDEF(vout, olen);
+        for (uint64_t k = start; k < end; k++) {
             atomic_store_explicit(&w->item, k, memory_order_relaxed);
             int st = fn(in + (k - first) * isz, out + (k - first) * osz);
             if (st) {
@@ -381,11 +401,16 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
                 break;
             }
         }
+        MPROC__MEM_HIDE(vin, ilen);
+        MPROC__MEM_HIDE(vout, olen);
     } else {
         mproc_task_fn fn = (mproc_task_fn)(uintptr_t)s->fn;
+        char *arg = s->in_size ? t->arena + s->in_off : NULL;
+        size_t arglen = (size_t)s->in_size;
         buf->len = 0;
-        int st = fn(s->in_size ? t->arena + s->in_off : NULL,
-                    (size_t)s->in_size, buf);
+        MPROC__MEM_SHOW(arg, arglen);
+        int st = fn(arg, arglen, buf);
+        MPROC__MEM_HIDE(arg, arglen);
         if (st) {
             r.code = MPROC_ETASKFAILED;
             r.detail = st;
@@ -430,6 +455,8 @@ static int worker_main(void *arg, size_t len)
     sigaddset(&term, SIGTERM);
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    /* a worker sees arena bytes only while a task of its own uses them */
+    MPROC__MEM_HIDE(t->arena, t->arena_len);
     if (t->o.initializer) {
         int st = t->o.initializer(t->initarg, t->o.initarglen);
         if (st) {
@@ -618,10 +645,13 @@ static int collect(mproc__tp *t, unsigned i)
             mproc__die(__FILE__, __LINE__, "pool result ring corrupted");
         const void *data = NULL;
         int code = r.code;
+        bool in_ring = false;
         if (r.len) {
             size_t off = (size_t)((tail + sizeof r) % RCAP);
             if (off + r.len <= RCAP) {
                 data = ring + off;
+                in_ring = true;
+                MPROC__MEM_SHOW(data, r.len);
             } else if ((data = scratch(t, r.len))) {
                 ring_get(ring, tail + sizeof r, (void *)data, r.len);
             } else {
@@ -634,6 +664,8 @@ static int collect(mproc__tp *t, unsigned i)
                               memory_order_release);
         deliver(t, &task, code, r.detail, r.index, code ? NULL : data,
                 code ? 0 : r.len);
+        if (in_ring)
+            MPROC__MEM_HIDE(data, r.len);
         tail += sizeof r + align_up(r.len, 8);
         n++;
     }
@@ -881,6 +913,7 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
         if (e->len < need)
             continue;
         *off = e->off;
+        MPROC__MEM_SHOW(t->arena + *off, need);
         t->warm -= need < t->warm ? need : t->warm;
         e->off += need;
         e->len -= need;
@@ -895,12 +928,14 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
     t->warm -= need < t->warm ? need : t->warm; /* reuses freed pages */
     *off = t->top;
     t->top += need;
+    MPROC__MEM_SHOW(t->arena + *off, need);
     return 0;
 }
 
 void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
 {
     uint64_t sz = align_up(len ? len : 1, ALIGN);
+    MPROC__MEM_HIDE(t->arena + off, sz);
     if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
         uint64_t a = align_up(off, 4096), b = (off + sz) & ~(uint64_t)4095;
         if (b > a)
@@ -994,6 +1029,8 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
     t->ws = (struct shm_worker *)(void *)(t->ctl + hdr);
     t->slots = (struct shm_slot *)(void *)(t->ctl + hdr + wsz);
     t->rings = t->ctl + hdr + wsz + ssz;
+    MPROC__MEM_HIDE(t->rings, (size_t)np * RCAP);
+    MPROC__MEM_HIDE(t->arena, t->arena_len);
     t->h->magic = SHM_MAGIC;
     t->h->version = SHM_VERSION;
     t->h->nslots = NSLOTS;
