@@ -56,6 +56,14 @@
  * results). The parent keeps up to 128 MiB of freed arena pages warm for
  * the next job (a fresh page costs a fault and a clear) and gives back
  * blocks of 1 MiB or more beyond that.
+ *
+ * Memcheck: both sparse mappings are hidden from memcheck (internal.h)
+ * except what is in use - in the parent, allocated arena blocks; in a
+ * worker, the running task's items or argument; ring bytes while a record
+ * is copied in or out. Memcheck's leak scan at exit would otherwise read
+ * the whole arena and every ring, allocating each page, in every worker
+ * that dies in a task (valgrind turns a raise of SIGKILL into an orderly
+ * exit) or by terminate's SIGTERM: minutes and gigabytes per death.
  */
 #include "transport.h"
 
@@ -236,8 +244,8 @@ static char *ring_of(mproc__tp *t, unsigned i)
     return t->rings + (size_t)i * RCAP;
 }
 
-/* Ring bytes are visible to memcheck only while being copied (see Memory
- * above); natively the marks do nothing. */
+/* Ring bytes are visible to memcheck only while being copied (see
+ * Memcheck above); natively the marks do nothing. */
 static void ring_put(char *ring, uint64_t pos, const void *src, size_t len)
 {
     size_t off = (size_t)(pos % RCAP), first = RCAP - off;
