@@ -846,6 +846,43 @@ START_TEST(pool_destroy_leaves_no_fds_or_children)
 }
 END_TEST
 
+/* Counts this process's mappings whose line names `name`, and how many of
+ * them are left out of core dumps ("dd" in their smaps VmFlags). */
+static int mappings_named(const char *name, int *nodump)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512], perms[8];
+    unsigned long lo, hi;
+    int n = 0;
+    bool in = false;
+    *nodump = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) {
+            in = strstr(line, name) != NULL;
+            n += in;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            *nodump += strstr(line, " dd") != NULL;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+START_TEST(pool_rings_and_arena_stay_out_of_core_dumps)
+{
+    mproc_pool *p = make_pool(2);
+    int nodump;
+    /* the control mapping: header and slots dumped, the rings not */
+    ck_assert_int_ge(mappings_named("mproc-pool (", &nodump), 2);
+    ck_assert_int_ge(nodump, 1);
+    int n = mappings_named("mproc-pool-arena", &nodump);
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq(nodump, n);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
 static mproc_pool *left_alive; /* reachable: no leak to report at exit */
 
 /*
@@ -1067,6 +1104,7 @@ int main(void)
     tcase_add_test(tc, pool_misuse_returns_einval);
     tcase_add_test(tc, pool_destroy_leaves_no_fds_or_children);
     tcase_add_test(tc, pool_program_exiting_with_a_live_pool_exits_promptly);
+    tcase_add_test(tc, pool_rings_and_arena_stay_out_of_core_dumps);
     suite_add_tcase(s, tc);
 
     TCase *st = tcase_create("stress");

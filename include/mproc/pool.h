@@ -118,6 +118,9 @@ typedef struct {
  * its own SIGTERM handler after that reset; terminate (and destroy)
  * escalates to SIGKILL after its 100 ms grace anyway.
  *
+ * The pool's shared result rings and task arena (sparse reservations of
+ * gigabytes) are left out of core dumps, the caller's and the workers'.
+ *
  * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
  * processes, initarg NULL with initarglen > 0, or a calling process that
  * is itself a daemon (daemons may not have children, as in Python);

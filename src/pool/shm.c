@@ -57,6 +57,11 @@
  * the next job (a fresh page costs a fault and a clear) and gives back
  * blocks of 1 MiB or more beyond that.
  *
+ * Core dumps leave out the rings and the arena (MADV_DONTDUMP, inherited
+ * by the workers): a dump reads every page of a shared mapping, and for a
+ * sparse memfd that allocates each one - a task that crashed a worker with
+ * core dumps on would have written and allocated 16 GiB.
+ *
  * Memcheck: both sparse mappings are hidden from memcheck (internal.h)
  * except what is in use - in the parent, allocated arena blocks; in a
  * worker, the running task's items or argument; ring bytes while a record
@@ -1039,6 +1044,9 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
     t->rings = t->ctl + hdr + wsz + ssz;
     MPROC__MEM_HIDE(t->rings, (size_t)np * RCAP);
     MPROC__MEM_HIDE(t->arena, t->arena_len);
+    /* best effort: a core dump would allocate and write every page */
+    mproc__shared_nodump(t->rings, (size_t)np * RCAP);
+    mproc__shared_nodump(t->arena, t->arena_len);
     t->h->magic = SHM_MAGIC;
     t->h->version = SHM_VERSION;
     t->h->nslots = NSLOTS;
