@@ -37,7 +37,8 @@ _Noreturn void mproc__die(const char *file, int line, const char *what);
  * take minutes and all the memory. MPROC__MEM_HIDE makes a range
  * inaccessible (the scan skips it), MPROC__MEM_SHOW accessible and
  * defined, MPROC__MEM_UNDEF accessible and undefined (writable, not yet
- * readable). Natively each is a few instructions that do nothing.
+ * readable). Natively each is a few instructions that do nothing (and a
+ * compiler barrier); hot paths test MPROC__ON_VALGRIND() once and keep it.
  */
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
@@ -45,9 +46,11 @@ _Noreturn void mproc__die(const char *file, int line, const char *what);
 #define MPROC__MEM_SHOW(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
 #define MPROC__MEM_UNDEF(p, n) VALGRIND_MAKE_MEM_UNDEFINED(p, n)
 #define MPROC__MEM_HIDE(p, n) VALGRIND_MAKE_MEM_NOACCESS(p, n)
+#define MPROC__ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
 #endif
 #endif
 #ifndef MPROC__MEM_SHOW
+#define MPROC__ON_VALGRIND() false
 #define MPROC__MEM_SHOW(p, n) ((void)(p), (void)(n))
 #define MPROC__MEM_UNDEF(p, n) ((void)(p), (void)(n))
 #define MPROC__MEM_HIDE(p, n) ((void)(p), (void)(n))
