@@ -853,12 +853,13 @@ static void jump_to_start(mproc_queue *q)
     if (jumped) {
         write_rec(q, tail, skip, NULL, 0, REC_SKIP);
         p_commit(s, tail + skip, RELAXED(&s->nput), RELAXED(&s->pflags));
-    }
-    mproc__lock_release(&s->plock);
-    if (jumped) {
+        /* Consumed before producers may write the new lap: until then
+         * freed still lags in the old one, and an unbounded put that
+         * found no room would fail with MPROC_ENOMEM. */
         struct rec r = read_rec(q, head);
         consume(q, &r, false);
     }
+    mproc__lock_release(&s->plock);
 }
 
 static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
