@@ -909,6 +909,9 @@ START_TEST(pool_program_exiting_with_a_live_pool_exits_promptly)
             mproc_pool_map(left_alive, square, in, 8, out, 8, 100, 10) < 0 ||
             out[99] != 99 * 99)
             _exit(1);
+        double t1 = now_s(); /* both workers known before the exit */
+        while (atomic_load(&sh->inits) < 2 && now_s() - t1 < 10.0)
+            usleep(1000);
         exit(0);
     }
     ck_assert_int_eq(child_exit_status(k), 0);
