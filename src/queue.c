@@ -109,22 +109,11 @@
 
 /*
  * Under valgrind the ring is hidden from memcheck (no access) except the
- * bytes this process has touched: memcheck's leak scan at exit reads every
- * accessible byte, and reading a never-written page of the sparse memfd
- * allocates it, which for a RAM-sized ring would take all the memory.
- * Natively these are a few instructions that do nothing.
+ * bytes this process has touched, so that memcheck's leak scan at exit
+ * does not allocate a RAM-sized ring page by page (internal.h).
  */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define RING_TOUCH(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
-#define RING_HIDE(p, n) VALGRIND_MAKE_MEM_NOACCESS(p, n)
-#endif
-#endif
-#ifndef RING_TOUCH
-#define RING_TOUCH(p, n) ((void)(p), (void)(n))
-#define RING_HIDE(p, n) ((void)(p), (void)(n))
-#endif
+#define RING_TOUCH(p, n) MPROC__MEM_SHOW(p, n)
+#define RING_HIDE(p, n) MPROC__MEM_HIDE(p, n)
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
@@ -929,12 +918,13 @@ static void jump_to_start(mproc_queue *q)
     if (jumped) {
         write_rec(q, tail, skip, NULL, 0, REC_SKIP);
         p_commit(s, tail + skip, RELAXED(&s->nput), RELAXED(&s->pflags));
-    }
-    mproc__lock_release(&s->plock);
-    if (jumped) {
+        /* Consumed before producers may write the new lap: until then
+         * freed still lags in the old one, and an unbounded put that
+         * found no room would fail with MPROC_ENOMEM. */
         struct rec r = read_rec(q, head);
         consume(q, &r, false);
     }
+    mproc__lock_release(&s->plock);
 }
 
 static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,

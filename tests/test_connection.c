@@ -460,13 +460,13 @@ START_TEST(wait_sees_a_process_sentinel)
     mproc_process *p;
     ck_assert_int_eq(mproc_process_create(&p, quick_exit_target, NULL, 0, NULL),
                      0);
-    int rc = mproc_process_start(p);
-    if (rc == -ENOSYS) { /* valgrind does not know pidfd_open */
-        fprintf(stderr, "skip: no pidfd_open here\n");
+    ck_assert_int_eq(mproc_process_start(p), 0);
+    if (mproc_process_sentinel(p) == -ENOSYS) { /* valgrind < 3.20 */
+        fprintf(stderr, "skip: no pidfd_open here, so no sentinel\n");
+        ck_assert_int_eq(mproc_process_join(p, MPROC_FOREVER), 0);
         mproc_process_destroy(p);
         return;
     }
-    ck_assert_int_eq(rc, 0);
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
     int fds[2] = {mproc_conn_fileno(b), mproc_process_sentinel(p)}, ready[2];

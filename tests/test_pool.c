@@ -846,6 +846,82 @@ START_TEST(pool_destroy_leaves_no_fds_or_children)
 }
 END_TEST
 
+/* Counts this process's mappings whose line names `name`, and how many of
+ * them are left out of core dumps ("dd" in their smaps VmFlags). */
+static int mappings_named(const char *name, int *nodump)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512], perms[8];
+    unsigned long lo, hi;
+    int n = 0;
+    bool in = false;
+    *nodump = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) {
+            in = strstr(line, name) != NULL;
+            n += in;
+        } else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            *nodump += strstr(line, " dd") != NULL;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+START_TEST(pool_rings_and_arena_stay_out_of_core_dumps)
+{
+    mproc_pool *p = make_pool(2);
+    int nodump;
+    /* the control mapping: header and slots dumped, the rings not */
+    ck_assert_int_ge(mappings_named("mproc-pool (", &nodump), 2);
+    ck_assert_int_ge(nodump, 1);
+    int n = mappings_named("mproc-pool-arena", &nodump);
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq(nodump, n);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+static mproc_pool *left_alive; /* reachable: no leak to report at exit */
+
+/*
+ * A program that exits with its pool alive (never destroyed): the workers,
+ * daemons, are stopped and reaped at exit, and the program ends promptly.
+ * Under valgrind this also guards the memcheck annotations: the leak scans
+ * at the program's exit and at each SIGTERM'd worker's skip the pool's
+ * sparse arena and rings (each scan of them took minutes and gigabytes).
+ */
+START_TEST(pool_program_exiting_with_a_live_pool_exits_promptly)
+{
+    double t0 = now_s();
+    pid_t k = fork();
+    ck_assert_int_ge(k, 0);
+    if (k == 0) {
+        mproc_pool_opts o = {.processes = 2,
+                             .initializer = record_init,
+                             .initarg = "hello",
+                             .initarglen = 6};
+        int64_t in[100], out[100];
+        for (int i = 0; i < 100; i++)
+            in[i] = i;
+        if (mproc_pool_create(&left_alive, &o) < 0 ||
+            mproc_pool_map(left_alive, square, in, 8, out, 8, 100, 10) < 0 ||
+            out[99] != 99 * 99)
+            _exit(1);
+        double t1 = now_s(); /* both workers known before the exit */
+        while (atomic_load(&sh->inits) < 2 && now_s() - t1 < 10.0)
+            usleep(1000);
+        exit(0);
+    }
+    ck_assert_int_eq(child_exit_status(k), 0);
+    ck_assert_double_lt(now_s() - t0, 20.0);
+    ck_assert_int_eq(atomic_load(&sh->inits), 2);
+    for (int i = 0; i < 2; i++) /* reaped, not left running */
+        ck_assert_int_ne(kill(atomic_load(&sh->init_pids[i]), 0), 0);
+}
+END_TEST
+
 /* ---- stress: workers killed at random points --------------------------- */
 
 static int record_pid_init(void *arg, size_t arglen)
@@ -1030,6 +1106,8 @@ int main(void)
     tcase_add_test(tc, pool_workers_are_named_forkpoolworker);
     tcase_add_test(tc, pool_misuse_returns_einval);
     tcase_add_test(tc, pool_destroy_leaves_no_fds_or_children);
+    tcase_add_test(tc, pool_program_exiting_with_a_live_pool_exits_promptly);
+    tcase_add_test(tc, pool_rings_and_arena_stay_out_of_core_dumps);
     suite_add_tcase(s, tc);
 
     TCase *st = tcase_create("stress");

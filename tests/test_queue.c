@@ -23,12 +23,17 @@ static mproc_queue *make_queue(size_t maxsize, size_t capacity, bool joinable)
     return q;
 }
 
+static mproc_queue *volatile child_q; /* a child keeps it reachable */
+
 /* Runs fn(arg) in a forked child that exits with its value. */
 static pid_t spawn(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
 {
     pid_t pid = fork();
-    if (pid == 0) /* no ck_assert in a child: it would write to Check's pipe */
+    if (pid == 0) {
+        /* no ck_assert in a child: it would write to Check's pipe */
+        child_q = q;
         mproc__exit(fn(q, arg));
+    }
     ck_assert_int_ge(pid, 0);
     return pid;
 }

@@ -112,6 +112,15 @@ typedef struct {
  * workers for ever): pending and later tasks fail with MPROC_EWORKERDIED,
  * the initializer's status as detail.
  *
+ * Signals: each worker starts with SIGTERM reset to its default action and
+ * unblocked, whatever the caller had installed (a test runner's handler,
+ * say), so that terminate's SIGTERM ends it. The initializer may install
+ * its own SIGTERM handler after that reset; terminate (and destroy)
+ * escalates to SIGKILL after its 100 ms grace anyway.
+ *
+ * The pool's shared result rings and task arena (sparse reservations of
+ * gigabytes) are left out of core dumps, the caller's and the workers'.
+ *
  * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
  * processes, initarg NULL with initarglen > 0, or a calling process that
  * is itself a daemon (daemons may not have children, as in Python);
@@ -267,7 +276,10 @@ MPROC_API int mproc_pool_close(mproc_pool *p);
 /*
  * mproc_pool_terminate - Pool.terminate: stop the workers now (SIGTERM,
  * then SIGKILL after 100 ms) and reap them; returns promptly. Pending
- * results become ready with MPROC_ECANCELED. Returns 0; MPROC_EINVAL.
+ * results become ready with MPROC_ECANCELED. The SIGTERM finds the default
+ * action unless the initializer installed a handler (mproc_pool_create);
+ * a worker that handles it and goes on is SIGKILLed after the grace.
+ * Returns 0; MPROC_EINVAL.
  */
 MPROC_API int mproc_pool_terminate(mproc_pool *p);
 

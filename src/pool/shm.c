@@ -56,6 +56,19 @@
  * results). The parent keeps up to 128 MiB of freed arena pages warm for
  * the next job (a fresh page costs a fault and a clear) and gives back
  * blocks of 1 MiB or more beyond that.
+ *
+ * Core dumps leave out the rings and the arena (MADV_DONTDUMP, inherited
+ * by the workers): a dump reads every page of a shared mapping, and for a
+ * sparse memfd that allocates each one - a task that crashed a worker with
+ * core dumps on would have written and allocated 16 GiB.
+ *
+ * Memcheck: both sparse mappings are hidden from memcheck (internal.h)
+ * except what is in use - in the parent, allocated arena blocks; in a
+ * worker, the running task's items or argument; ring bytes while a record
+ * is copied in or out. Memcheck's leak scan at exit would otherwise read
+ * the whole arena and every ring, allocating each page, in every worker
+ * that dies in a task (valgrind turns a raise of SIGKILL into an orderly
+ * exit) or by terminate's SIGTERM: minutes and gigabytes per death.
  */
 #include "transport.h"
 
@@ -169,6 +182,7 @@ struct mproc__tp {
     uint32_t serials, names;
     int64_t next_check;
     bool closed, terminated, broken;
+    bool vg; /* running under valgrind: mark what memcheck may scan */
     int broken_detail;
     char *scratch;
     size_t scratch_cap;
@@ -236,26 +250,57 @@ static char *ring_of(mproc__tp *t, unsigned i)
     return t->rings + (size_t)i * RCAP;
 }
 
-static void ring_put(char *ring, uint64_t pos, const void *src, size_t len)
+/* Memcheck marks (see Memcheck above), made only under valgrind. */
+enum { VG_HIDE, VG_SHOW, VG_UNDEF };
+
+static void vg_mark(const mproc__tp *t, const void *p, size_t len, int how)
+{
+    if (!t->vg || len == 0)
+        return;
+    if (how == VG_SHOW)
+        MPROC__MEM_SHOW(p, len);
+    else if (how == VG_UNDEF)
+        MPROC__MEM_UNDEF(p, len);
+    else
+        MPROC__MEM_HIDE(p, len);
+}
+
+/* Marks ring bytes [pos, pos + len), split at the wrap. */
+static void vg_ring(const mproc__tp *t, const char *ring, uint64_t pos,
+                    size_t len, int how)
 {
     size_t off = (size_t)(pos % RCAP), first = RCAP - off;
+    vg_mark(t, ring + off, len < first ? len : first, how);
+    if (len > first)
+        vg_mark(t, ring, len - first, how);
+}
+
+static void ring_put(const mproc__tp *t, char *ring, uint64_t pos,
+                     const void *src, size_t len)
+{
+    size_t off = (size_t)(pos % RCAP), first = RCAP - off;
+    vg_ring(t, ring, pos, len, VG_UNDEF);
     if (len <= first) {
         memcpy(ring + off, src, len);
     } else {
         memcpy(ring + off, src, first);
         memcpy(ring, (const char *)src + first, len - first);
     }
+    vg_ring(t, ring, pos, len, VG_HIDE);
 }
 
-static void ring_get(const char *ring, uint64_t pos, void *dst, size_t len)
+static void ring_get(const mproc__tp *t, const char *ring, uint64_t pos,
+                     void *dst, size_t len)
 {
     size_t off = (size_t)(pos % RCAP), first = RCAP - off;
+    vg_ring(t, ring, pos, len, VG_SHOW);
     if (len <= first) {
         memcpy(dst, ring + off, len);
     } else {
         memcpy(dst, ring + off, first);
         memcpy((char *)dst + first, ring, len - first);
     }
+    vg_ring(t, ring, pos, len, VG_HIDE);
 }
 
 /* ---- the worker ------------------------------------------------------------
@@ -339,7 +384,7 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
     if (phys && phys + need > RWARM && need <= phys && skip >= sizeof *r &&
         atomic_load(&w->rtail) == head) {
         struct rec jump = {.seq = SKIP_SEQ, .index = skip};
-        ring_put(ring, head, &jump, sizeof jump);
+        ring_put(t, ring, head, &jump, sizeof jump);
         if (*hw > RKEEP) {
             mproc__shared_discard(ring + RKEEP, align_up(*hw, 4096) - RKEEP);
             *hw = RKEEP;
@@ -348,9 +393,9 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
     }
     if (head % RCAP + need > *hw)
         *hw = head % RCAP + need > RCAP ? RCAP : head % RCAP + need;
-    ring_put(ring, head, r, sizeof *r);
+    ring_put(t, ring, head, r, sizeof *r);
     if (r->len)
-        ring_put(ring, head + sizeof *r, data, r->len);
+        ring_put(t, ring, head + sizeof *r, data, r->len);
     atomic_store(&w->head, head + need);
     atomic_fetch_add(&t->h->done_seq, 1);
     if (atomic_load(&t->h->parent_waiting) &&
@@ -369,9 +414,15 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         mproc_map_fn fn = (mproc_map_fn)(uintptr_t)s->fn;
         const char *in = t->arena + s->in_off;
         char *out = t->arena + s->out_off;
-        uint64_t first = s->first, end = s->end;
+        uint64_t first = s->first, start = s->start, end = s->end;
         size_t isz = (size_t)s->in_size, osz = (size_t)s->out_size;
-        for (uint64_t k = s->start; k < end; k++) {
+        const char *vin = in + (start - first) * isz;
+        char *vout = out + (start - first) * osz;
+        size_t ilen = (size_t)(end - start) * isz,
+               olen = (size_t)(end - start) * osz;
+        vg_mark(t, vin, ilen, VG_SHOW);
+        vg_mark(t, vout, olen, VG_UNDEF);
+        for (uint64_t k = start; k < end; k++) {
             atomic_store_explicit(&w->item, k, memory_order_relaxed);
             int st = fn(in + (k - first) * isz, out + (k - first) * osz);
             if (st) {
@@ -381,11 +432,16 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
                 break;
             }
         }
+        vg_mark(t, vin, ilen, VG_HIDE);
+        vg_mark(t, vout, olen, VG_HIDE);
     } else {
         mproc_task_fn fn = (mproc_task_fn)(uintptr_t)s->fn;
+        char *arg = s->in_size ? t->arena + s->in_off : NULL;
+        size_t arglen = (size_t)s->in_size;
         buf->len = 0;
-        int st = fn(s->in_size ? t->arena + s->in_off : NULL,
-                    (size_t)s->in_size, buf);
+        vg_mark(t, arg, arglen, VG_SHOW);
+        int st = fn(arg, arglen, buf);
+        vg_mark(t, arg, arglen, VG_HIDE);
         if (st) {
             r.code = MPROC_ETASKFAILED;
             r.detail = st;
@@ -430,6 +486,8 @@ static int worker_main(void *arg, size_t len)
     sigaddset(&term, SIGTERM);
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    /* a worker sees arena bytes only while a task of its own uses them */
+    vg_mark(t, t->arena, t->arena_len, VG_HIDE);
     if (t->o.initializer) {
         int st = t->o.initializer(t->initarg, t->o.initarglen);
         if (st) {
@@ -609,7 +667,7 @@ static int collect(mproc__tp *t, unsigned i)
     while (tail != head) {
         struct rec r;
         moved = true;
-        ring_get(ring, tail, &r, sizeof r);
+        ring_get(t, ring, tail, &r, sizeof r);
         if (r.seq == SKIP_SEQ) {
             tail += r.index;
             continue;
@@ -618,12 +676,15 @@ static int collect(mproc__tp *t, unsigned i)
             mproc__die(__FILE__, __LINE__, "pool result ring corrupted");
         const void *data = NULL;
         int code = r.code;
+        bool in_ring = false;
         if (r.len) {
             size_t off = (size_t)((tail + sizeof r) % RCAP);
             if (off + r.len <= RCAP) {
                 data = ring + off;
+                in_ring = true;
+                vg_mark(t, data, r.len, VG_SHOW);
             } else if ((data = scratch(t, r.len))) {
-                ring_get(ring, tail + sizeof r, (void *)data, r.len);
+                ring_get(t, ring, tail + sizeof r, (void *)data, r.len);
             } else {
                 code = MPROC_ENOMEM;
             }
@@ -634,6 +695,8 @@ static int collect(mproc__tp *t, unsigned i)
                               memory_order_release);
         deliver(t, &task, code, r.detail, r.index, code ? NULL : data,
                 code ? 0 : r.len);
+        if (in_ring)
+            vg_mark(t, data, r.len, VG_HIDE);
         tail += sizeof r + align_up(r.len, 8);
         n++;
     }
@@ -881,6 +944,7 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
         if (e->len < need)
             continue;
         *off = e->off;
+        vg_mark(t, t->arena + *off, need, VG_SHOW);
         t->warm -= need < t->warm ? need : t->warm;
         e->off += need;
         e->len -= need;
@@ -895,12 +959,14 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
     t->warm -= need < t->warm ? need : t->warm; /* reuses freed pages */
     *off = t->top;
     t->top += need;
+    vg_mark(t, t->arena + *off, need, VG_SHOW);
     return 0;
 }
 
 void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
 {
     uint64_t sz = align_up(len ? len : 1, ALIGN);
+    vg_mark(t, t->arena + off, sz, VG_HIDE);
     if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
         uint64_t a = align_up(off, 4096), b = (off + sz) & ~(uint64_t)4095;
         if (b > a)
@@ -994,6 +1060,12 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
     t->ws = (struct shm_worker *)(void *)(t->ctl + hdr);
     t->slots = (struct shm_slot *)(void *)(t->ctl + hdr + wsz);
     t->rings = t->ctl + hdr + wsz + ssz;
+    t->vg = MPROC__ON_VALGRIND();
+    vg_mark(t, t->rings, (size_t)np * RCAP, VG_HIDE);
+    vg_mark(t, t->arena, t->arena_len, VG_HIDE);
+    /* best effort: a core dump would allocate and write every page */
+    mproc__shared_nodump(t->rings, (size_t)np * RCAP);
+    mproc__shared_nodump(t->arena, t->arena_len);
     t->h->magic = SHM_MAGIC;
     t->h->version = SHM_VERSION;
     t->h->nslots = NSLOTS;

@@ -267,4 +267,13 @@ int mproc__shutdown(int fd, int how);
  */
 int mproc__shared_discard(void *addr, size_t len);
 
+/* nodump.c (pool) */
+
+/*
+ * mproc__shared_nodump - leave [addr, addr + len) (page-aligned) out of
+ * this process's core dumps, and its forked children's. Returns 0 or a
+ * negative errno value.
+ */
+int mproc__shared_nodump(void *addr, size_t len);
+
 #endif /* MPROC_SYS_H */
