@@ -1133,6 +1133,11 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->magic = QUEUE_MAGIC;
     q->s = s;
     q->ring = (unsigned char *)addr + ring_off;
+    /* A core dump reads every page of a mapping, and reading one never
+     * written allocates it: an unbounded ring (RAM-sized, sparse) would
+     * be dumped in full. Best effort: a core dump is all that is at stake. */
+    if (unbounded)
+        (void)mproc__shared_nodump(q->ring, (size_t)cap);
     RING_HIDE(q->ring, cap);
     q->cap = cap;
     q->mask = cap - 1;

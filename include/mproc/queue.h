@@ -19,7 +19,8 @@
  *   which it keeps and returns to whenever it runs empty (so a reused
  *   queue does not pay for fresh pages); a put never blocks and fails with
  * MPROC_ENOMEM only when the memory is not there. Every message is stored
- * whole.
+ * whole. The ring is left out of core dumps (a dump would read, and so
+ * allocate, all of it).
  * - JoinableQueue: opts.joinable adds task_done and join.
  *
  * Safety facts of mproc_queue:

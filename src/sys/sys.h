@@ -267,7 +267,7 @@ int mproc__shutdown(int fd, int how);
  */
 int mproc__shared_discard(void *addr, size_t len);
 
-/* nodump.c (pool) */
+/* nodump.c (pool, queue) */
 
 /*
  * mproc__shared_nodump - leave [addr, addr + len) (page-aligned) out of
