@@ -28,7 +28,9 @@
  * Exit: when main returns or exit() runs (atexit, installed at the first
  * start) or a target returns in a child, running daemon children get
  * SIGTERM and then every running child is reaped, as Python's
- * _exit_function does. Nothing else runs in a child after its target: it
+ * _exit_function does - except that a daemon still running a second after
+ * its SIGTERM gets SIGKILL, where Python would wait for it for ever.
+ * Nothing else runs in a child after its target: it
  * flushes stdio and calls _exit.
  *
  * Crash behaviour: the registry is per process and private; a child that
@@ -50,6 +52,8 @@
 #include <unistd.h>
 
 #define PROCESS_MAGIC 0x50524f43u /* "PROC" */
+/* How long an ending process waits for a SIGTERMed daemon before SIGKILL. */
+#define DAEMON_GRACE_NS ((int64_t)1000000000)
 
 enum state { CREATED, STARTED, REAPED };
 
@@ -133,13 +137,36 @@ static void unlink_child(mproc_process *p)
         p->next->prev = p->prev;
 }
 
-/* Python's _exit_function: SIGTERM the daemons, then reap every child. */
+/* Waits until child c has ended or the deadline passed; whether it was
+ * reaped. */
+static bool reap_by(mproc_process *c, int64_t deadline)
+{
+    int64_t nap = 0;
+    while (!reap(c, false)) {
+        int ready = c->pidfd >= 0 ? mproc__poll_in(c->pidfd, deadline)
+                                  : mproc__nap(deadline, &nap);
+        if (ready <= 0)
+            return reap(c, false);
+    }
+    return true;
+}
+
+/*
+ * Python's _exit_function: SIGTERM the daemons, then reap every child.
+ * Unlike Python, a daemon still running DAEMON_GRACE_NS after its SIGTERM
+ * (one that ignores or handles the signal) is killed, so it cannot hang
+ * its parent's exit.
+ */
 static void finish_children(void)
 {
     lock();
     for (mproc_process *c = self.children; c; c = c->next)
         if (c->daemon && !reap(c, false))
             mproc__child_signal(c->pidfd, c->pid, SIGTERM);
+    int64_t grace = mproc__now() + DAEMON_GRACE_NS;
+    for (mproc_process *c = self.children; c; c = c->next)
+        if (c->daemon && !reap_by(c, grace))
+            mproc__child_signal(c->pidfd, c->pid, SIGKILL);
     for (mproc_process *c = self.children; c; c = c->next)
         reap(c, true);
     unlock();

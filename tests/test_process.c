@@ -610,6 +610,48 @@ START_TEST(process_exit_joins_children_and_terminates_daemons)
 }
 END_TEST
 
+/* A daemon that ignores SIGTERM and sleeps; it says when it is ready. */
+static int ignores_sigterm(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    signal(SIGTERM, SIG_IGN);
+    sh->flag = 1;
+    for (;;)
+        pause();
+    return 0;
+}
+
+/* Starts a daemon that ignores SIGTERM, then ends its process by exit(). */
+static int leaves_a_stubborn_daemon(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    mproc_process *d;
+    mproc_process_opts daemon = {.daemon = true};
+    if (mproc_process_create(&d, ignores_sigterm, NULL, 0, &daemon) ||
+        mproc_process_start(d))
+        return 1;
+    sh->pid = mproc_process_pid(d);
+    while (!sh->flag)
+        usleep(1000);
+    exit(0);
+}
+
+/* Python would wait for ever; the child must end (join_code waits at most
+ * 10 s) having killed and reaped its daemon after the 1 s grace. */
+START_TEST(process_exit_kills_a_daemon_that_ignores_sigterm)
+{
+    double t0 = now_s();
+    mproc_process *p = run(leaves_a_stubborn_daemon, NULL, 0);
+    ck_assert_int_eq(join_code(p), 0);
+    ck_assert(now_s() - t0 >= 0.9); /* it was given its grace */
+    ck_assert_int_eq(kill(sh->pid, 0), -1);
+    ck_assert_int_eq(errno, ESRCH);
+    mproc_process_destroy(p);
+}
+END_TEST
+
 static void drop_privileges(void)
 {
     if (getuid() != 0)
@@ -767,6 +809,7 @@ int main(void)
     tcase_add_test(tc,
                    process_target_return_joins_children_and_terminates_daemons);
     tcase_add_test(tc, process_exit_joins_children_and_terminates_daemons);
+    tcase_add_test(tc, process_exit_kills_a_daemon_that_ignores_sigterm);
     tcase_add_test(tc, process_fork_failure_returns_eagain_and_leaks_nothing);
     tcase_add_test(tc, process_pidfd_failure_kills_the_child_and_leaks_nothing);
     tcase_add_test(tc, process_cpu_count_follows_the_affinity_mask);

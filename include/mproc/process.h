@@ -22,7 +22,9 @@
  * in a process that has started children (an atexit handler is installed at
  * the first start), and when a target returns in a child, that process
  * first terminates (SIGTERM) its running daemon children and then joins all
- * its running children.
+ * its running children. Unlike Python, a daemon still running 1 s after its
+ * SIGTERM (it ignores or handles the signal) is killed with SIGKILL, so no
+ * daemon can hang its parent's exit.
  */
 #ifndef MPROC_PROCESS_H
 #define MPROC_PROCESS_H
