@@ -510,16 +510,24 @@ static bool ends_within(int fd, double seconds)
     return poll(&pfd, 1, (int)(seconds * 1000)) == 1;
 }
 
+/* In a child: starts target as its own child, a daemon or not, and
+ * records that child's PID in sh->pid. Returns whether it started. */
+static bool start_recorded(mproc_target target, bool daemon)
+{
+    mproc_process *d;
+    mproc_process_opts opts = {.daemon = daemon};
+    if (mproc_process_create(&d, target, NULL, 0, &opts) ||
+        mproc_process_start(d))
+        return false;
+    sh->pid = mproc_process_pid(d);
+    return true;
+}
+
 static int daemon_grandchild(void *arg, size_t len)
 {
     (void)len;
-    bool daemon = *(bool *)arg;
-    mproc_process *d;
-    mproc_process_opts opts = {.daemon = daemon};
-    if (mproc_process_create(&d, sleeps, NULL, 0, &opts) ||
-        mproc_process_start(d))
+    if (!start_recorded(sleeps, *(bool *)arg))
         return 1;
-    sh->pid = mproc_process_pid(d);
     pause(); /* until a signal kills it */
     return 0;
 }
@@ -627,12 +635,8 @@ static int leaves_a_stubborn_daemon(void *arg, size_t len)
 {
     (void)arg;
     (void)len;
-    mproc_process *d;
-    mproc_process_opts daemon = {.daemon = true};
-    if (mproc_process_create(&d, ignores_sigterm, NULL, 0, &daemon) ||
-        mproc_process_start(d))
+    if (!start_recorded(ignores_sigterm, true))
         return 1;
-    sh->pid = mproc_process_pid(d);
     while (!sh->flag)
         usleep(1000);
     exit(0);
