@@ -315,6 +315,25 @@ START_TEST(queue_blocked_put_wakes_when_a_get_makes_room)
 }
 END_TEST
 
+/* A producer that finds the queue full waits, while it spins, for room
+ * for a batch of messages (32 here, maxsize / 8); one freed slot must
+ * still let it in. */
+START_TEST(queue_blocked_put_takes_a_single_freed_slot)
+{
+    mproc_queue *q = make_queue(256, 0, false);
+    for (int i = 0; i < 256; i++)
+        ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    pid_t pid = spawn(get_one_later, q, 50000);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
+    ck_assert(now_s() - t0 < 4.0);
+    ck_assert_int_eq(child_exit_status(pid), 0);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 256);
+    ck_assert(mproc_queue_full(q));
+    mproc_queue_destroy(q);
+}
+END_TEST
+
 static int put_one_later(mproc_queue *q, long delay_us)
 {
     usleep((useconds_t)delay_us);
@@ -950,6 +969,7 @@ int main(void)
     tcase_add_test(tc, queue_put_blocks_at_maxsize_with_both_timeout_codes);
     tcase_add_test(tc, queue_put_blocks_when_ring_bytes_run_out);
     tcase_add_test(tc, queue_blocked_put_wakes_when_a_get_makes_room);
+    tcase_add_test(tc, queue_blocked_put_takes_a_single_freed_slot);
     tcase_add_test(tc, queue_blocked_get_wakes_when_a_put_arrives);
     tcase_add_test(tc, queue_unbounded_put_too_big_for_ring_is_enomem);
     tcase_add_test(tc, queue_unbounded_queue_never_full);
