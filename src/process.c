@@ -137,17 +137,24 @@ static void unlink_child(mproc_process *p)
         p->next->prev = p->prev;
 }
 
+/*
+ * Waits until a child may have ended (its pidfd, fd, is readable) or the
+ * deadline passes; without a pidfd (fd < 0), naps of growing length
+ * (*nap). Returns 1, 0 at the deadline, or a negative errno value.
+ */
+static int await_end(int fd, int64_t deadline, int64_t *nap)
+{
+    return fd >= 0 ? mproc__poll_in(fd, deadline) : mproc__nap(deadline, nap);
+}
+
 /* Waits until child c has ended or the deadline passed; whether it was
  * reaped. */
 static bool reap_by(mproc_process *c, int64_t deadline)
 {
     int64_t nap = 0;
-    while (!reap(c, false)) {
-        int ready = c->pidfd >= 0 ? mproc__poll_in(c->pidfd, deadline)
-                                  : mproc__nap(deadline, &nap);
-        if (ready <= 0)
+    while (!reap(c, false))
+        if (await_end(c->pidfd, deadline, &nap) <= 0)
             return reap(c, false);
-    }
     return true;
 }
 
@@ -316,8 +323,7 @@ int mproc_process_join(mproc_process *p, double timeout)
             return MPROC_EINVAL;
         if (done)
             return 0;
-        int ready =
-            fd >= 0 ? mproc__poll_in(fd, deadline) : mproc__nap(deadline, &nap);
+        int ready = await_end(fd, deadline, &nap);
         if (ready < 0)
             return ready;
         if (ready == 0)

@@ -552,16 +552,17 @@ static int take_pages(mproc_queue *q, uint64_t end)
 }
 
 /*
- * Whether, as far as this process last saw, a message of need bytes fits:
- * no look at the consumers' lines. A producer that finds it does not
- * waits in wait_room before it takes the lock.
+ * Whether, as far as this process last saw, a message of need bytes may
+ * begin at tail as message nput: no look at the consumers' lines. A
+ * producer of a bounded queue that finds it may not waits in wait_room,
+ * without the lock, which looks again.
  */
-static bool seen_room(mproc_queue *q, uint64_t need)
+static bool seen_room(mproc_queue *q, uint64_t tail, uint64_t nput,
+                      uint64_t need)
 {
-    struct shared *s = q->s;
-    uint64_t max = s->maxsize;
-    return LOAD(&q->freed_seen) + q->cap >= LOAD(&s->tail) + need &&
-           (max == 0 || LOAD(&s->nput) - LOAD(&q->nget_seen) < max);
+    uint64_t max = q->s->maxsize;
+    return LOAD(&q->freed_seen) + q->cap >= tail + need &&
+           (max == 0 || nput - LOAD(&q->nget_seen) < max);
 }
 
 /*
@@ -620,17 +621,16 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
     struct shared *s = q->s;
     uint64_t need = HDR + round16(len);
     for (;;) {
-        int rc = 0;
-        if (!s->unbounded && !seen_room(q, need))
-            rc = wait_room(q, need, true, b);
-        if (rc || (rc = p_lock(q, b)) != 0)
+        int rc = p_lock(q, b);
+        if (rc)
             return rc;
         if (RELAXED(&s->state) != Q_OPEN) {
             mproc__lock_release(&s->plock);
             return MPROC_ESHUTDOWN;
         }
         uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
-        if (has_room(q, tail, need) && has_item_room(q, nput)) {
+        if (s->unbounded ? has_room(q, tail, need)
+                         : seen_room(q, tail, nput, need)) {
             if (s->unbounded && (rc = take_pages(q, tail + need)) != 0) {
                 mproc__lock_release(&s->plock);
                 return rc;

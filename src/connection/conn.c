@@ -170,13 +170,14 @@ static int read_failed(mproc_conn *c, int rc, bool at_boundary)
     return mproc__conn_fail(c, rc);
 }
 
-/* Whether this process may run on more than one CPU at once. */
+/* Whether this process may run on more than one CPU at once (asked once:
+ * mproc_cpu_count is a system call). */
 static bool many_cpus(void)
 {
-    static _Atomic long n; /* 0: not asked yet */
-    long v = atomic_load_explicit(&n, memory_order_relaxed);
+    static _Atomic int n; /* 0: not asked yet */
+    int v = atomic_load_explicit(&n, memory_order_relaxed);
     if (v == 0) {
-        v = sysconf(_SC_NPROCESSORS_ONLN);
+        v = mproc_cpu_count();
         atomic_store_explicit(&n, v, memory_order_relaxed);
     }
     return v > 1;

@@ -246,6 +246,16 @@ static void abandon(struct job *j)
     }
 }
 
+/* Ends a submission with the pool mutex held: on failure (rc < 0) the job
+ * is abandoned, its tasks already out left to finish. Unlocks; returns rc. */
+static int end_submit(mproc_pool *p, struct job *j, int rc)
+{
+    if (rc < 0)
+        abandon(j);
+    unlock(p);
+    return rc;
+}
+
 /* Frees a job the caller lets go of, or orphans it while tasks are out. */
 static void drop_job(struct job *j)
 {
@@ -408,14 +418,10 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     }
     if (a->j.remaining == 0)
         a->j.ready = true;
-    if (rc < 0) {
-        abandon(&a->j);
-        unlock(p);
-        return rc;
-    }
-    unlock(p);
-    *res = a;
-    return 0;
+    rc = end_submit(p, &a->j, rc);
+    if (rc == 0)
+        *res = a;
+    return rc;
 }
 
 int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in,
@@ -668,15 +674,10 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
         return MPROC_EINVAL;
     }
     link_job(p, &it->j, JOB_ITER, ITER_MAGIC);
-    int rc = refill(it);
-    if (rc < 0) {
-        abandon(&it->j);
-        unlock(p);
-        return rc;
-    }
-    unlock(p);
-    *out = it;
-    return 0;
+    int rc = end_submit(p, &it->j, refill(it));
+    if (rc == 0)
+        *out = it;
+    return rc;
 }
 
 int mproc_pool_imap(mproc_pool *p, mproc_map_fn fn, const void *in,
