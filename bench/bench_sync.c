@@ -11,15 +11,14 @@
  *   condition notify -> wake, round trip       us per round trip
  */
 #include "bench.h"
+#include "futex.h"
 
 #include <mproc.h>
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,32 +107,21 @@ static double lock_counter(void)
 }
 
 /* Futex ping-pong: the turn word goes 0 -> 1 (parent) -> 0 (child). */
-static void futex_wait(_Atomic uint32_t *w, uint32_t v)
-{
-    while (atomic_load(w) == v)
-        syscall(SYS_futex, w, FUTEX_WAIT, v, NULL, NULL, 0);
-}
-
-static void futex_wake(_Atomic uint32_t *w)
-{
-    syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
-}
-
 static void futex_ping(void)
 {
     for (int i = 0; i < TRIPS; i++) {
         atomic_store(&sh->turn, 1);
-        futex_wake(&sh->turn);
-        futex_wait(&sh->turn, 1);
+        bench_futex_wake(&sh->turn);
+        bench_futex_wait(&sh->turn, 1);
     }
 }
 
 static void futex_pong(void)
 {
     for (int i = 0; i < TRIPS; i++) {
-        futex_wait(&sh->turn, 0);
+        bench_futex_wait(&sh->turn, 0);
         atomic_store(&sh->turn, 0);
-        futex_wake(&sh->turn);
+        bench_futex_wake(&sh->turn);
     }
 }
 

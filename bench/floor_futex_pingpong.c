@@ -4,27 +4,15 @@
  * memory, each sleeping in FUTEX_WAIT until woken (no spinning).
  */
 #include "bench.h"
+#include "futex.h"
 
-#include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define N 100000L
-
-static void fwait(_Atomic uint32_t *w, uint32_t v)
-{
-    while (atomic_load(w) == v)
-        syscall(SYS_futex, w, FUTEX_WAIT, v, NULL, NULL, 0);
-}
-
-static void fwake(_Atomic uint32_t *w)
-{
-    syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
-}
 
 static double once(void)
 {
@@ -35,17 +23,17 @@ static double once(void)
     pid_t pid = fork();
     if (pid == 0) {
         for (long i = 0; i < N; i++) {
-            fwait(turn, 0); /* wait for the request */
+            bench_futex_wait(turn, 0); /* wait for the request */
             atomic_store(turn, 0);
-            fwake(turn);
+            bench_futex_wake(turn);
         }
         _exit(0);
     }
     double t0 = bench_now();
     for (long i = 0; i < N; i++) {
         atomic_store(turn, 1);
-        fwake(turn);
-        fwait(turn, 1); /* wait for the reply */
+        bench_futex_wake(turn);
+        bench_futex_wait(turn, 1); /* wait for the reply */
     }
     double dt = bench_now() - t0;
     waitpid(pid, NULL, 0);

@@ -18,13 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
-    unsigned mode = data[0];
-    data++;
-    size--;
+    unsigned mode;
     int peer;
-    mproc_conn *c = conn_fed_with(data, size, &peer);
+    mproc_conn *c = conn_fed_with(data, size, &mode, &peer);
+    if (!c)
+        return 0;
     static const size_t limits[4] = {0, 16, 1000, MPROC_CONN_DEFAULT_LIMIT};
     mproc_conn_set_limit(c, limits[mode & 3]);
     size_t cap = (mode >> 2) & 63;

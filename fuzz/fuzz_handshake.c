@@ -20,13 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *digests[8] = {"md5",      "sha256", "sha384", "sha3_256",
                                      "sha3_384", "legacy", "sha256", "sha256"};
-    if (size < 1)
-        return 0;
-    unsigned mode = data[0];
-    data++;
-    size--;
+    unsigned mode;
     int peer;
-    mproc_conn *c = conn_fed_with(data, size, &peer);
+    mproc_conn *c = conn_fed_with(data, size, &mode, &peer);
+    if (!c)
+        return 0;
     const char *digest = mproc__digest_known(digests[(mode >> 1) & 7]);
     size_t keylen = (mode >> 4) & 15;
     int64_t deadline = mproc__now() + 2000000000;

@@ -12,13 +12,20 @@
 #include <unistd.h>
 
 /*
- * A connection reading what a peer sent: as much of data as fits in the
- * socket, then the end of the peer's stream. The peer's fd is returned in
- * *peer, still open for reading (so our replies do not fail) - close it.
+ * A connection reading what a peer sent, from a fuzzer input: its first
+ * byte, the target's mode, goes to *mode; the peer writes as much of the
+ * rest as fits in the socket, then ends its stream. The peer's fd is
+ * returned in *peer, still open for reading (so our replies do not fail) -
+ * close it. NULL for an empty input.
  */
 static inline mproc_conn *conn_fed_with(const uint8_t *data, size_t size,
-                                        int *peer)
+                                        unsigned *mode, int *peer)
 {
+    if (size < 1)
+        return NULL;
+    *mode = data[0];
+    data++;
+    size--;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         abort();
