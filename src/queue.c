@@ -110,10 +110,11 @@
 /*
  * Under valgrind the ring is hidden from memcheck (no access) except the
  * bytes this process has touched, so that memcheck's leak scan at exit
- * does not allocate a RAM-sized ring page by page (internal.h).
+ * does not allocate a RAM-sized ring page by page (internal.h). Natively
+ * the handle's vg flag, read once at create, skips the marks.
  */
-#define RING_TOUCH(p, n) MPROC__MEM_SHOW(p, n)
-#define RING_HIDE(p, n) MPROC__MEM_HIDE(p, n)
+#define RING_TOUCH(q, p, n) ((q)->vg ? (void)MPROC__MEM_SHOW(p, n) : (void)0)
+#define RING_HIDE(q, p, n) ((q)->vg ? (void)MPROC__MEM_HIDE(p, n) : (void)0)
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
@@ -195,6 +196,7 @@ struct mproc_queue {
     unsigned char *ring;
     uint64_t cap, mask;
     size_t map_size;
+    bool vg; /* under valgrind: mark the ring for memcheck */
     /* Last values seen of the shared counters (each only grows). */
     _Atomic uint64_t tail_seen, freed_seen, nget_seen;
 };
@@ -364,7 +366,7 @@ static uint32_t prepare_sleep(struct waitq *w)
 static uint64_t *rec_at(mproc_queue *q, uint64_t pos)
 {
     unsigned char *p = q->ring + (pos & q->mask);
-    RING_TOUCH(p, HDR);
+    RING_TOUCH(q, p, HDR);
     return (uint64_t *)(void *)p;
 }
 
@@ -379,8 +381,8 @@ static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
 {
     size_t off = (size_t)(pos & q->mask),
            first = (size_t)min_u64(n, q->cap - off);
-    RING_TOUCH(q->ring + off, first);
-    RING_TOUCH(q->ring, n - first);
+    RING_TOUCH(q, q->ring + off, first);
+    RING_TOUCH(q, q->ring, n - first);
     if (first)
         memcpy(q->ring + off, src, first);
     if (n > first)
@@ -391,8 +393,8 @@ static void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
 {
     size_t off = (size_t)(pos & q->mask),
            first = (size_t)min_u64(n, q->cap - off);
-    RING_TOUCH(q->ring + off, first);
-    RING_TOUCH(q->ring, n - first);
+    RING_TOUCH(q, q->ring + off, first);
+    RING_TOUCH(q, q->ring, n - first);
     if (first)
         memcpy(dst, q->ring + off, first);
     if (n > first)
@@ -422,7 +424,7 @@ static void discard_span(mproc_queue *q, uint64_t from, uint64_t to)
         if (off + n > warm) {
             uint64_t keep = off < warm ? warm - off : 0;
             mproc__mem_discard(q->ring + off + keep, (size_t)(n - keep));
-            RING_HIDE(q->ring + off + keep, n - keep);
+            RING_HIDE(q, q->ring + off + keep, n - keep);
         }
         from += n;
     }
@@ -1133,12 +1135,13 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->magic = QUEUE_MAGIC;
     q->s = s;
     q->ring = (unsigned char *)addr + ring_off;
+    q->vg = MPROC__ON_VALGRIND();
     /* A core dump reads every page of a mapping, and reading one never
      * written allocates it: an unbounded ring (RAM-sized, sparse) would
      * be dumped in full. Best effort: a core dump is all that is at stake. */
     if (unbounded)
         (void)mproc__shared_nodump(q->ring, (size_t)cap);
-    RING_HIDE(q->ring, cap);
+    RING_HIDE(q, q->ring, cap);
     q->cap = cap;
     q->mask = cap - 1;
     q->map_size = map_size;
