@@ -118,7 +118,7 @@
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
-#define QUEUE_VERSION 1u
+#define QUEUE_VERSION 2u
 #define CACHELINE 64
 #define HDR 16u
 #define MIN_CAP 64u
@@ -128,7 +128,9 @@
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200                /* pauses a waiter spins before it sleeps */
 #define SPIN_STEP 8             /* most pauses between two looks */
-#define BATCH 32 /* messages a spinning producer waits room for */
+#define BATCH 32          /* messages a spinning producer waits room for */
+#define UNSURE_NS 1000000 /* asym: longest sleep without a membarrier */
+#define SETTLE 64         /* asym: pauses between announcing and looking */
 #define RECLAIM_MIN ((uint64_t)256 << 10)
 #define WARM_MAX                                                               \
     ((uint64_t)128 << 20)            /* unbounded: pages kept at the start     \
@@ -161,11 +163,13 @@ struct shared {
     uint64_t cap, maxsize, ring_off, page;
     uint64_t warm; /* unbounded: ring bytes whose pages are never given back */
     uint32_t joinable, unbounded;
+    uint32_t asym; /* creator registered for membarrier: biased locks, and
+                      wakers that leave the fence to sleepers */
     _Atomic uint32_t state;
 
-    /* Producers: their lock and what it guards. */
-    _Alignas(CACHELINE) mproc__lock plock;
-    _Atomic uint64_t nput;
+    /* Producers: their lock (biased, sync_internal.h) and what it guards. */
+    _Alignas(CACHELINE) mproc__block plock;
+    _Alignas(CACHELINE) _Atomic uint64_t nput;
     _Atomic uint32_t pflags, pj_valid;
     _Atomic uint64_t pj_tail, pj_nput;
     _Atomic uint32_t pj_flags;
@@ -175,8 +179,8 @@ struct shared {
     _Alignas(CACHELINE) _Atomic uint64_t tail;
 
     /* Consumers: their lock and what it guards. */
-    _Alignas(CACHELINE) mproc__lock clock;
-    _Atomic uint64_t head, nget, nabort;
+    _Alignas(CACHELINE) mproc__block clock;
+    _Alignas(CACHELINE) _Atomic uint64_t head, nget, nabort;
     _Atomic uint32_t cj_valid;
     _Atomic uint64_t cj_head, cj_nget, cj_nabort;
 
@@ -196,7 +200,9 @@ struct mproc_queue {
     unsigned char *ring;
     uint64_t cap, mask;
     size_t map_size;
-    bool vg; /* under valgrind: mark the ring for memcheck */
+    bool vg;                   /* under valgrind: mark the ring for memcheck */
+    bool asym;                 /* s->asym */
+    mproc__bview pview, cview; /* this process's view of each lock */
     /* Last values seen of the shared counters (each only grows). */
     _Atomic uint64_t tail_seen, freed_seen, nget_seen;
 };
@@ -204,17 +210,6 @@ struct mproc_queue {
 #define LOAD(p) atomic_load_explicit(p, memory_order_acquire)
 #define RELAXED(p) atomic_load_explicit(p, memory_order_relaxed)
 #define STORE(p, v) atomic_store_explicit(p, v, memory_order_release)
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
 
 /*
  * A spinning wait: between two looks at the other side's line it pauses
@@ -231,7 +226,7 @@ static bool spin_more(struct spin *sp)
     if (sp->paused >= SPIN)
         return false;
     for (int k = 0; k < sp->step; k++)
-        cpu_relax();
+        mproc__cpu_relax();
     sp->paused += sp->step;
     if (sp->step < SPIN_STEP)
         sp->step *= 2;
@@ -307,9 +302,9 @@ static int expired(const struct budget *b)
  * Returns 0, MPROC_EOWNERDEAD when it was taken over from a dead holder
  * (the caller repairs), or MPROC_ETIMEDOUT.
  */
-static int lock_take(mproc__lock *lock, struct budget *b)
+static int lock_take(mproc__block *lock, struct budget *b)
 {
-    if (mproc__lock_try(lock))
+    if (mproc__lock_try(&lock->lock))
         return 0;
     int64_t deadline = deadline_of(b);
     if (deadline != MPROC__NO_DEADLINE) {
@@ -317,7 +312,7 @@ static int lock_take(mproc__lock *lock, struct budget *b)
         if (grace > deadline)
             deadline = grace;
     }
-    return mproc__lock_acquire_until(lock, deadline);
+    return mproc__block_acquire_until(lock, deadline);
 }
 
 /* ---- waiting and waking ---------------------------------------------- */
@@ -326,10 +321,16 @@ static int lock_take(mproc__lock *lock, struct budget *b)
  * Publishes a change to the sleepers on w, if any announced themselves
  * since the last completed wake. handled is stored only after the wake
  * call, so a waker killed before it leaves the wake to the next one.
+ * Between the caller's store of the change and the load of announce a
+ * fence is needed; on an asym queue the sleeper's membarrier stands in
+ * for it (prepare_sleep), so the waker's side costs no locked instruction.
  */
-static void wake(struct waitq *w)
+static void wake(mproc_queue *q, struct waitq *w)
 {
-    atomic_thread_fence(memory_order_seq_cst);
+    if (q->asym)
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
     uint32_t a = RELAXED(&w->announce);
     if (a != RELAXED(&w->handled)) {
         atomic_fetch_add(&w->seq, 1);
@@ -353,12 +354,47 @@ static void wake_all(struct waitq *w)
  * already saw) could mark the announcement handled and leave the sleeper
  * asleep on the bumped value, with no later waker to wake it.
  */
-static uint32_t prepare_sleep(struct waitq *w)
+static uint32_t prepare_sleep(mproc_queue *q, struct waitq *w, bool sure)
 {
     uint32_t seq = atomic_load(&w->seq);
     atomic_fetch_add(&w->announce, 1);
     atomic_thread_fence(memory_order_seq_cst);
+    if (q->asym && sure)
+        MPROC__CHECK(mproc__membarrier() == 0,
+                     "mproc_queue: membarrier failed in a registered process");
+    else if (q->asym)
+        for (int k = 0; k < SETTLE; k++) /* see sleep_on */
+            mproc__cpu_relax();
     return seq;
+}
+
+/*
+ * Sleeps on w, from sequence seq, until woken or the deadline; returns
+ * MPROC_ETIMEDOUT only once the deadline has passed (the caller re-checks
+ * its condition otherwise). On an asym queue a waker has no fence between
+ * its change and its look at announce, so a sleeper that announced itself
+ * while the change still sat in the waker's store buffer can miss it and
+ * be missed. Only the sleeper's membarrier closes that window, and it
+ * interrupts every CPU running a user of the queue, which in a tight
+ * ping-pong costs more than the wait. So a wait's first sleep goes without
+ * it (*sure false) and lasts at most UNSURE_NS; a later one is sure. The
+ * window is a store's time in a store buffer: prepare_sleep pauses SETTLE
+ * times after announcing, before the caller's last look, so that a change
+ * made before the announcement is seen then, and the bound is almost never
+ * what ends a sleep.
+ */
+static int sleep_on(mproc_queue *q, struct waitq *w, uint32_t seq,
+                    int64_t deadline, bool *sure)
+{
+    if (q->asym && !*sure) {
+        *sure = true;
+        int64_t bound = mproc__now() + UNSURE_NS;
+        if (bound < deadline) {
+            mproc__futex_wait(&w->seq, seq, bound);
+            return 0;
+        }
+    }
+    return mproc__futex_wait(&w->seq, seq, deadline);
 }
 
 /* ---- the ring --------------------------------------------------------- */
@@ -506,7 +542,7 @@ static void write_abort(mproc_queue *q)
     MPROC__CHECK(has_room(q, tail, HDR), "mproc_queue: ring corrupted");
     write_rec(q, tail, 0, NULL, 0, REC_ABORT);
     p_commit(s, tail + HDR, RELAXED(&s->nput), 0);
-    wake(&s->data);
+    wake(q, &s->data);
 }
 
 /* Repairs what a dead producer left, after taking its lock over. */
@@ -517,22 +553,53 @@ static void p_repair(mproc_queue *q)
         p_apply(s);
     if (RELAXED(&s->pflags) & P_STREAMING)
         write_abort(q);
-    wake(&s->data);
+    wake(q, &s->data);
 }
 
-/* Takes one side's lock, repairing after a dead holder. */
-static int side_lock(mproc_queue *q, mproc__lock *lock,
-                     void (*repair)(mproc_queue *), struct budget *b)
+/*
+ * A hold of one side's lock: a critical section of the process that keeps
+ * the lock biased to itself (entered and left with plain stores), or a
+ * plain hold.
+ */
+struct hold {
+    mproc__block *lock;
+    mproc__bview *view;
+    bool biased;
+};
+
+/*
+ * Takes one side's lock, repairing after a dead holder: enters it as the
+ * bias owner when this process is that and biased_ok, else takes it (and
+ * revokes a bias, this process's own included).
+ */
+static int side_lock(mproc_queue *q, struct hold *h,
+                     void (*repair)(mproc_queue *), struct budget *b,
+                     bool biased_ok)
 {
-    int rc = lock_take(lock, b);
+    h->biased = biased_ok && mproc__block_enter(h->lock, h->view);
+    if (h->biased)
+        return 0;
+    int rc = lock_take(h->lock, b);
     if (rc == MPROC_EOWNERDEAD)
         repair(q);
     return rc == 0 || rc == MPROC_EOWNERDEAD ? 0 : expired(b);
 }
 
-static int p_lock(mproc_queue *q, struct budget *b)
+static void side_unlock(const struct hold *h)
 {
-    return side_lock(q, &q->s->plock, p_repair, b);
+    if (h->biased)
+        mproc__block_exit(h->lock, h->view);
+    else
+        mproc__block_release(h->lock, h->view);
+}
+
+/* The producers' lock; a message streamed holds it plainly, so that a
+ * consumer waiting in the stream can tell if its producer died. */
+static int p_lock(mproc_queue *q, struct hold *h, struct budget *b,
+                  bool biased_ok)
+{
+    *h = (struct hold){&q->s->plock, &q->pview, false};
+    return side_lock(q, h, p_repair, b, biased_ok);
 }
 
 /* Unbounded: takes the pages up to end (and some ahead) before writing. */
@@ -595,6 +662,7 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
 {
     struct shared *s = q->s;
     struct spin sp = {.step = 1};
+    bool sure = false;
     for (;;) {
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
@@ -605,12 +673,12 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
                 return 0;
             continue;
         }
-        uint32_t seq = prepare_sleep(&s->room);
+        uint32_t seq = prepare_sleep(q, &s->room, sure);
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
         if (room_for(q, need, items, 0))
             return 0;
-        if (spent(b) || mproc__futex_wait(&s->room.seq, seq, deadline_of(b)) ==
+        if (spent(b) || sleep_on(q, &s->room, seq, deadline_of(b), &sure) ==
                             MPROC_ETIMEDOUT)
             return expired(b);
     }
@@ -623,27 +691,28 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
     struct shared *s = q->s;
     uint64_t need = HDR + round16(len);
     for (;;) {
-        int rc = p_lock(q, b);
+        struct hold h;
+        int rc = p_lock(q, &h, b, true);
         if (rc)
             return rc;
         if (RELAXED(&s->state) != Q_OPEN) {
-            mproc__lock_release(&s->plock);
+            side_unlock(&h);
             return MPROC_ESHUTDOWN;
         }
         uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
         if (s->unbounded ? has_room(q, tail, need)
                          : seen_room(q, tail, nput, need)) {
             if (s->unbounded && (rc = take_pages(q, tail + need)) != 0) {
-                mproc__lock_release(&s->plock);
+                side_unlock(&h);
                 return rc;
             }
             write_rec(q, tail, len, data, len, REC_FIRST | REC_LAST);
             p_commit(s, tail + need, nput + 1, 0);
-            mproc__lock_release(&s->plock);
-            wake(&s->data);
+            side_unlock(&h);
+            wake(q, &s->data);
             return 0;
         }
-        mproc__lock_release(&s->plock);
+        side_unlock(&h);
         if (s->unbounded)
             return MPROC_ENOMEM;
         rc = wait_room(q, need, true, b);
@@ -661,7 +730,8 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
                       struct budget *b)
 {
     struct shared *s = q->s;
-    int rc = p_lock(q, b);
+    struct hold h;
+    int rc = p_lock(q, &h, b, false);
     if (rc)
         return rc;
     size_t off = 0;
@@ -685,12 +755,12 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
         write_rec(q, tail, len, data + off, n, flags);
         p_commit(s, tail + HDR + round16(n), nput + (off == 0),
                  flags & REC_LAST ? 0 : P_STREAMING);
-        wake(&s->data);
+        wake(q, &s->data);
         off += n;
     }
     if (rc && off > 0)
         write_abort(q);
-    mproc__lock_release(&s->plock);
+    side_unlock(&h);
     return rc;
 }
 
@@ -741,7 +811,7 @@ static void release_room(mproc_queue *q, uint64_t head)
             STORE(&s->freed, to);
         }
     }
-    wake(&s->room);
+    wake(q, &s->room);
 }
 
 /*
@@ -762,7 +832,7 @@ static void consume(mproc_queue *q, const struct rec *r, bool delivered)
     c_apply(s);
     release_room(q, head);
     if (aborted)
-        wake(&s->done);
+        wake(q, &s->done);
 }
 
 static void c_repair(mproc_queue *q)
@@ -771,12 +841,13 @@ static void c_repair(mproc_queue *q)
     if (RELAXED(&s->cj_valid))
         c_apply(s);
     release_room(q, RELAXED(&s->head));
-    wake(&s->done);
+    wake(q, &s->done);
 }
 
-static int c_lock(mproc_queue *q, struct budget *b)
+static int c_lock(mproc_queue *q, struct hold *h, struct budget *b)
 {
-    return side_lock(q, &q->s->clock, c_repair, b);
+    *h = (struct hold){&q->s->clock, &q->cview, false};
+    return side_lock(q, h, c_repair, b, true);
 }
 
 /* Waits, without the consumers' lock, until a record seems to be there. */
@@ -784,6 +855,7 @@ static int wait_data(mproc_queue *q, struct budget *b)
 {
     struct shared *s = q->s;
     struct spin sp = {.step = 1};
+    bool sure = false;
     for (;;) {
         if (data_at(q, LOAD(&s->head)))
             return 0;
@@ -793,12 +865,12 @@ static int wait_data(mproc_queue *q, struct budget *b)
             return MPROC_EAGAIN;
         if (spin_more(&sp))
             continue;
-        uint32_t seq = prepare_sleep(&s->data);
+        uint32_t seq = prepare_sleep(q, &s->data, sure);
         if (data_at(q, LOAD(&s->head)))
             return 0;
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
-        if (spent(b) || mproc__futex_wait(&s->data.seq, seq, deadline_of(b)) ==
+        if (spent(b) || sleep_on(q, &s->data, seq, deadline_of(b), &sure) ==
                             MPROC_ETIMEDOUT)
             return expired(b);
     }
@@ -816,7 +888,7 @@ static void wait_stream(mproc_queue *q, uint64_t head)
     while (spin_more(&sp))
         if (data_at(q, head))
             return;
-    uint32_t seq = prepare_sleep(&s->data);
+    uint32_t seq = prepare_sleep(q, &s->data, true);
     if (data_at(q, head))
         return;
     if (mproc__futex_wait(&s->data.seq, seq,
@@ -825,11 +897,11 @@ static void wait_stream(mproc_queue *q, uint64_t head)
         return;
     /* A try that never waits: it takes over a dead holder's lock (repair
      * ends the stream); a lock it finds free it just gives back. */
-    int rc = mproc__lock_acquire(&s->plock, 0);
+    int rc = mproc__lock_acquire(&s->plock.lock, 0);
     if (rc == MPROC_EOWNERDEAD)
         p_repair(q);
     if (rc == 0 || rc == MPROC_EOWNERDEAD)
-        mproc__lock_release(&s->plock);
+        mproc__lock_release(&s->plock.lock);
 }
 
 /*
@@ -904,15 +976,20 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
  * past JUMP_MIN: ends the lap with a SKIP record and consumes it, so that
  * the next messages land on the warm pages at the ring's start instead of
  * fresh ones (taking, zeroing and giving back pages costs more than the
- * copy). Takes the producers' lock only if it is free: never waits. A
- * crash leaves either no SKIP or a committed one, consumed as any record.
+ * copy). Takes the producers' lock only if it is free, or biased to a
+ * producer outside its put: never waits for one. A crash leaves either no
+ * SKIP or a committed one, consumed as any record.
  */
 static void jump_to_start(mproc_queue *q)
 {
     struct shared *s = q->s;
     uint64_t head = RELAXED(&s->head);
-    if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head ||
-        !mproc__lock_try(&s->plock))
+    if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head)
+        return;
+    int rc = mproc__block_try(&s->plock);
+    if (rc == MPROC_EOWNERDEAD)
+        p_repair(q);
+    else if (rc != 0)
         return;
     uint64_t tail = RELAXED(&s->tail), skip = q->cap - (tail & q->mask);
     bool jumped = tail == head && has_room(q, tail, skip) &&
@@ -926,7 +1003,7 @@ static void jump_to_start(mproc_queue *q)
         struct rec r = read_rec(q, head);
         consume(q, &r, false);
     }
-    mproc__lock_release(&s->plock);
+    mproc__lock_release(&s->plock.lock);
 }
 
 static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
@@ -937,15 +1014,16 @@ static int get(mproc_queue *q, void *buf, size_t cap, void **out, size_t *len,
         return MPROC_EINVAL;
     struct shared *s = shared_of(q);
     for (;;) {
+        struct hold h;
         int rc = wait_data(q, &b);
         if (rc == 0)
-            rc = c_lock(q, &b);
+            rc = c_lock(q, &h, &b);
         if (rc)
             return rc;
         rc = take_message(q, buf, cap, out, len);
         if (rc == 0 && s->unbounded)
             jump_to_start(q);
-        mproc__lock_release(&s->clock);
+        side_unlock(&h);
         if (rc <= 0)
             return rc;
     }
@@ -1017,14 +1095,15 @@ int mproc_queue_shutdown(mproc_queue *q, bool immediate)
         ;
     if (immediate) {
         struct budget forever;
+        struct hold h;
         budget_init(&forever, MPROC_FOREVER);
-        c_lock(q, &forever);
+        c_lock(q, &h, &forever);
         uint64_t head;
         while (data_at(q, head = RELAXED(&s->head))) {
             struct rec r = read_rec(q, head);
             consume(q, &r, false);
         }
-        mproc__lock_release(&s->clock);
+        side_unlock(&h);
     }
     wake_all(&s->data);
     wake_all(&s->room);
@@ -1044,7 +1123,7 @@ int mproc_queue_task_done(mproc_queue *q)
         if (done + LOAD(&s->nabort) >= LOAD(&s->nput))
             return MPROC_EINVAL;
     } while (!atomic_compare_exchange_weak(&s->ndone, &done, done + 1));
-    wake(&s->done);
+    wake(q, &s->done);
     return 0;
 }
 
@@ -1062,14 +1141,15 @@ int mproc_queue_join(mproc_queue *q, double timeout)
     struct shared *s = shared_of(q);
     if (!s->joinable)
         return MPROC_EINVAL;
+    bool sure = false;
     for (;;) {
         if (all_done(s))
             return 0;
-        uint32_t seq = prepare_sleep(&s->done);
+        uint32_t seq = prepare_sleep(q, &s->done, sure);
         if (all_done(s))
             return 0;
-        if (spent(&b) || mproc__futex_wait(&s->done.seq, seq,
-                                           deadline_of(&b)) == MPROC_ETIMEDOUT)
+        if (spent(&b) || sleep_on(q, &s->done, seq, deadline_of(&b), &sure) ==
+                             MPROC_ETIMEDOUT)
             return expired(&b);
     }
 }
@@ -1132,10 +1212,13 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->warm = unbounded ? min_u64(cap / 4, WARM_MAX) : 0;
     s->joinable = o.joinable;
     s->unbounded = unbounded;
+    s->asym = !MPROC__ON_VALGRIND() && mproc__membarrier_register() == 0;
     s->magic = QUEUE_MAGIC;
     q->s = s;
     q->ring = (unsigned char *)addr + ring_off;
     q->vg = MPROC__ON_VALGRIND();
+    q->asym = s->asym;
+    q->pview.enabled = q->cview.enabled = s->asym;
     /* A core dump reads every page of a mapping, and reading one never
      * written allocates it: an unbounded ring (RAM-sized, sparse) would
      * be dumped in full. Best effort: a core dump is all that is at stake. */

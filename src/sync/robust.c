@@ -42,6 +42,13 @@
  * A releaser killed between its exchange and its wake leaves sleepers that
  * find the lock free at the end of their slice.
  *
+ * Biased words. A queue's lock may be kept by its holder between calls
+ * (src/sync/biased.c): the word then carries MPROC__LOCK_BIASED. Nothing
+ * here sleeps on, spins on or takes over such a word: acquire_slow returns
+ * MPROC__LOCK_MET_BIAS for the caller to revoke the bias, and take_over
+ * leaves it alone (its holder may be alive and idle, or dead: only the
+ * revocation can tell a critical section from none).
+ *
  * RLock adds the holding thread (pthread_self, unique within the process
  * holding it) and a depth, both written only by the holding thread while it
  * holds the lock, so relaxed ordering suffices: the lock word's acquire and
@@ -63,15 +70,6 @@
 /* Pauses spent polling a contended lock, with doubling gaps between polls
  * (few loads: the holder's cache line is left alone), before sleeping. */
 #define SPIN 100
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 /* The 32-bit half of the word that holds the PID and the WAITERS flag. */
 static _Atomic uint32_t *futex_half(mproc__lock *l)
@@ -151,12 +149,14 @@ void mproc__lock_init(mproc__lock *l)
 static bool take_over(mproc__lock *l, uint64_t v, uint64_t me)
 {
     uint64_t owner = v & ~W;
-    if (owner == 0 || owner == me || mproc__token_alive(owner))
+    if ((v & MPROC__LOCK_BIASED) || owner == 0 || owner == me ||
+        mproc__token_alive(owner))
         return false;
     return cas(l, &v, me | W);
 }
 
-/* Acquires l for me, the free word becoming me | mark; spins first. */
+/* Acquires l for me, the free word becoming me | mark; spins first.
+ * Returns MPROC__LOCK_MET_BIAS, untouched, on meeting a biased word. */
 static int acquire_slow(mproc__lock *l, uint64_t me, uint64_t mark,
                         int64_t deadline)
 {
@@ -164,8 +164,10 @@ static int acquire_slow(mproc__lock *l, uint64_t me, uint64_t mark,
         uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
         if (v == 0 && cas(l, &v, me | mark))
             return 0;
+        if (v & MPROC__LOCK_BIASED)
+            return MPROC__LOCK_MET_BIAS;
         for (int i = 0; i < pauses; i++)
-            cpu_relax();
+            mproc__cpu_relax();
         if (pauses < 64)
             pauses *= 2;
     }
@@ -176,6 +178,8 @@ static int acquire_slow(mproc__lock *l, uint64_t me, uint64_t mark,
                 return 0;
             continue;
         }
+        if (v & MPROC__LOCK_BIASED)
+            return MPROC__LOCK_MET_BIAS;
         if (!(v & W)) {
             if (!cas(l, &v, v | W))
                 continue;

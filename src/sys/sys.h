@@ -118,6 +118,27 @@ uint64_t mproc__self_token(void);
  */
 bool mproc__token_alive(uint64_t token);
 
+/* membarrier.c */
+
+/*
+ * mproc__membarrier_register - register the calling process (its address
+ * space: all its threads, and the children it forks from now on) to take
+ * part in mproc__membarrier. Returns 0, or a negative errno value
+ * (-ENOSYS where the kernel lacks the expedited global barrier, -EPERM
+ * where a seccomp filter refuses it).
+ */
+int mproc__membarrier_register(void);
+
+/*
+ * mproc__membarrier - run a full memory barrier on every CPU that is
+ * running a registered process, and return once all have. A registered
+ * process may then pair a plain store-then-load (with only a compiler
+ * barrier between) with the caller's store, mproc__membarrier, load: one
+ * of the two loads sees the other side's store. Costs a system call and
+ * an interrupt per such CPU. Returns 0 or a negative errno value.
+ */
+int mproc__membarrier(void);
+
 /* random.c */
 
 /* mproc__random - fill buf with n bytes from getrandom (blocking only until
