@@ -2,6 +2,7 @@
 #include "check_main.h"
 #include "internal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -778,6 +779,212 @@ START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
 }
 END_TEST
 
+/* ---- locks kept between calls (biased) ---------------------------------- */
+
+/*
+ * A process that takes a side's lock many times in a row keeps it between
+ * its calls (on kernels with membarrier); these show that another process,
+ * or another thread, still gets it at once, and that the keeper's death
+ * frees it.
+ */
+#define KEPT 1000 /* calls in a row: well past the 64 that keep the lock */
+
+static int put_then_idle(mproc_queue *q, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (mproc_queue_put(q, "a", 1, 5.0) != 0)
+            return 1;
+    pause(); /* alive and idle, keeping the producers' lock */
+    return 0;
+}
+
+static int get_then_idle(mproc_queue *q, long n)
+{
+    char c;
+    size_t len;
+    for (long i = 0; i < n; i++)
+        if (mproc_queue_get(q, &c, 1, &len, 5.0) != 0 || c != 'a')
+            return 1;
+    pause(); /* alive and idle, keeping the consumers' lock */
+    return 0;
+}
+
+static void put_n(mproc_queue *q, char c, long n)
+{
+    for (long i = 0; i < n; i++)
+        ck_assert_int_eq(mproc_queue_put(q, &c, 1, 1.0), 0);
+}
+
+static void get_n(mproc_queue *q, char want, long n)
+{
+    for (long i = 0; i < n; i++) {
+        char c = 0;
+        size_t len;
+        ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0), 0);
+        ck_assert_int_eq(c, want);
+    }
+}
+
+static void wait_qsize(mproc_queue *q, size_t n)
+{
+    double t0 = now_s();
+    while (mproc_queue_qsize(q) != n) {
+        ck_assert(now_s() - t0 < 10.0);
+        usleep(1000);
+    }
+}
+
+START_TEST(queue_idle_producer_keeping_its_lock_does_not_block_a_put)
+{
+    mproc_queue *q = make_queue(2 * KEPT, 0, false);
+    pid_t pid = spawn(put_then_idle, q, KEPT);
+    wait_qsize(q, KEPT);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
+    ck_assert(now_s() - t0 < 1.0);
+    get_n(q, 'a', KEPT);
+    get_n(q, 'b', 1);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_idle_consumer_keeping_its_lock_does_not_block_a_get)
+{
+    mproc_queue *q = make_queue(2 * KEPT, 0, false);
+    put_n(q, 'a', KEPT);
+    pid_t pid = spawn(get_then_idle, q, KEPT);
+    wait_qsize(q, 0);
+    put_n(q, 'b', 1);
+    double t0 = now_s();
+    get_n(q, 'b', 1);
+    ck_assert(now_s() - t0 < 1.0);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_producer_killed_while_keeping_its_lock_frees_it)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    pid_t pid = spawn(put_then_idle, q, KEPT);
+    wait_qsize(q, KEPT);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
+    get_n(q, 'a', KEPT);
+    get_n(q, 'b', 1);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+#define BIG_KEPT ((size_t)256 << 20)
+
+static int put_then_big(mproc_queue *q, long n)
+{
+    unsigned char *big = malloc(BIG_KEPT);
+    if (!big)
+        return 2;
+    memset(big, 'x', BIG_KEPT);
+    for (long i = 0; i < n; i++)
+        if (mproc_queue_put(q, "a", 1, 5.0) != 0)
+            return 1;
+    mproc_queue_put(q, big, BIG_KEPT, 5.0); /* killed in the middle */
+    pause();
+    return 0;
+}
+
+START_TEST(queue_producer_killed_inside_a_put_while_keeping_its_lock)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    pid_t pid = spawn(put_then_big, q, KEPT);
+    wait_qsize(q, KEPT);
+    usleep(5000); /* into the copy of the big message */
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
+    get_n(q, 'a', KEPT);
+    void *m;
+    size_t len;
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0), 0);
+    if (len == BIG_KEPT) { /* it was in whole before the kill */
+        ck_assert(((unsigned char *)m)[BIG_KEPT - 1] == 'x');
+        free(m);
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0), 0);
+    }
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(*(char *)m, 'b');
+    free(m);
+    ck_assert_uint_eq(mproc_queue_qsize(q), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* Two threads of one process put through one handle: first one alone,
+ * long enough to keep the lock, then both at once. */
+#define THREAD_MSGS 20000
+
+struct thread_put {
+    mproc_queue *q;
+    uint32_t id;
+    pthread_barrier_t *both;
+};
+
+static char put_failed[] = "put failed";
+
+static void *put_numbered(void *arg)
+{
+    struct thread_put *t = arg;
+    for (uint32_t i = 0; i < THREAD_MSGS; i++) {
+        if (i == KEPT && t->id == 0)
+            pthread_barrier_wait(t->both);
+        if (i == 0 && t->id == 1)
+            pthread_barrier_wait(t->both);
+        uint32_t m[2] = {t->id, i};
+        if (mproc_queue_put(t->q, m, sizeof m, 10.0) != 0)
+            return put_failed;
+    }
+    return NULL;
+}
+
+static int get_numbered(mproc_queue *q, long n)
+{
+    uint32_t next[2] = {0, 0};
+    for (long i = 0; i < n; i++) {
+        uint32_t m[2];
+        size_t len;
+        if (mproc_queue_get(q, m, sizeof m, &len, 10.0) != 0)
+            return 1;
+        if (len != sizeof m || m[0] > 1 || m[1] != next[m[0]]++)
+            return 2; /* lost, repeated or out of order */
+    }
+    return next[0] == THREAD_MSGS && next[1] == THREAD_MSGS ? 0 : 3;
+}
+
+START_TEST(queue_two_threads_on_one_handle_each_put_exactly_once_in_order)
+{
+    mproc_queue *q = make_queue(256, 0, false);
+    pid_t getter = spawn(get_numbered, q, 2 * THREAD_MSGS);
+    pthread_barrier_t both;
+    pthread_barrier_init(&both, NULL, 2);
+    struct thread_put t[2] = {{q, 0, &both}, {q, 1, &both}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, put_numbered, &t[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        void *err;
+        pthread_join(th[i], &err);
+        ck_assert_msg(err == NULL, "%s", (char *)err);
+    }
+    ck_assert_int_eq(child_exit_status(getter), 0);
+    pthread_barrier_destroy(&both);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
 /*
  * The stress test: rounds of producers and consumers of checksummed
  * messages of random sizes (some streamed through a small ring), one of
@@ -789,7 +996,7 @@ END_TEST
 #define ST_ROUNDS 220
 #define ST_PRODUCERS 3
 #define ST_CONSUMERS 2
-#define ST_MSGS 30
+#define ST_MSGS 150
 #define ST_MAX 6000
 
 struct st_hdr {
@@ -827,7 +1034,7 @@ static int st_producer(mproc_queue *q, long id)
     uint64_t x = round * 7919u + (uint64_t)id + 1;
     unsigned char *buf = malloc(ST_MAX);
     for (uint32_t seq = 0; seq < ST_MSGS; seq++) {
-        size_t len = sizeof(struct st_hdr) + (st_rand(&x) % 4 == 0
+        size_t len = sizeof(struct st_hdr) + (st_rand(&x) % 8 == 0
                                                   ? 4100 + st_rand(&x) % 1800
                                                   : st_rand(&x) % 300);
         struct st_hdr h = {round, (uint32_t)id, seq, (uint32_t)len, 0};
@@ -895,7 +1102,7 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
         for (int i = 0; i < ST_PRODUCERS; i++)
             pid[i] = spawn(st_producer, q, i);
         int victim = (int)(st_rand(&x) % (ST_PRODUCERS + ST_CONSUMERS));
-        usleep((useconds_t)(st_rand(&x) % 3000));
+        usleep((useconds_t)(st_rand(&x) % 8000));
         kill(pid[victim], SIGKILL);
 
         int status[ST_PRODUCERS + ST_CONSUMERS];
@@ -992,6 +1199,15 @@ int main(void)
     tcase_add_test(tc, queue_create_destroy_leaks_no_fd);
     tcase_add_test(tc, queue_producer_killed_mid_stream_is_withdrawn);
     tcase_add_test(tc, queue_getter_waiting_mid_stream_survives_producer_death);
+    tcase_add_test(tc,
+                   queue_idle_producer_keeping_its_lock_does_not_block_a_put);
+    tcase_add_test(tc,
+                   queue_idle_consumer_keeping_its_lock_does_not_block_a_get);
+    tcase_add_test(tc, queue_producer_killed_while_keeping_its_lock_frees_it);
+    tcase_add_test(tc,
+                   queue_producer_killed_inside_a_put_while_keeping_its_lock);
+    tcase_add_test(
+        tc, queue_two_threads_on_one_handle_each_put_exactly_once_in_order);
     suite_add_tcase(s, tc);
 
     TCase *stress = tcase_create("queue_stress");
