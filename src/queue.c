@@ -53,6 +53,20 @@
  * (a lock is held only for a copy, so timeout 0 means "no waiting for
  * room or data", not "fail if another process is mid-put").
  *
+ * Kept locks. Each lock is biased (mproc__block, sync_internal.h and
+ * src/sync/biased.c): a process (one thread of it) that took a side's
+ * lock 64 times in a row keeps it between its calls and enters with plain
+ * stores to a busy word of its own, so a 1->1 queue's put and get run with
+ * no locked instruction. Any other process or thread that needs the lock
+ * revokes the bias (a membarrier, then a wait for the keeper to leave its
+ * critical section); a keeper found dead inside one counts as a dead
+ * holder, and its critical section is repaired as below. A put that
+ * streams, and the consumer's jump to the ring's start, take the
+ * producers' lock plainly. Biasing needs membarrier(2)'s expedited global
+ * barrier: the creating process registers for it (its later children
+ * inherit that) and records in the shared block whether it could (asym).
+ * Under valgrind, or on kernels without it, the locks are plain.
+ *
  * Commit and repair. Each side's state changes by a redo journal: the
  * lock holder first writes the record bytes into free ring space (nobody
  * reads there), then the new (tail, nput, pflags) into pj_*, sets
@@ -84,7 +98,8 @@
  * wakes instead; and a sleeper that died costs one needless wake. Sleeps
  * on data and room are not bounded: nothing there depends on another
  * process's life, except a consumer that waits in the middle of a stream,
- * which re-checks the producers' lock every 50 ms.
+ * which re-checks the producers' lock every 50 ms. On an asym queue the
+ * waker's fence is left to the sleeper (see sleep_on).
  *
  * Unbounded queues. The ring is a sparse mapping of (by default) the
  * machine's RAM, rounded up to a power of two. A producer takes the pages

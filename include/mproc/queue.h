@@ -38,6 +38,16 @@
  *   the holder's life every 50 ms while it waits and, if it died, takes the
  *   lock over and completes or rolls back the dead holder's operation. A
  *   blocked call otherwise sleeps on a futex until the first change.
+ * - Kept locks: a process that makes many calls in a row on one side keeps
+ *   that side's lock between them, so a put or get needs no atomic
+ *   read-modify-write; another process or thread that calls takes it back
+ *   at once (a membarrier(2) call, then a wait for the keeper's call in
+ *   progress to end). The creator of the queue registers for membarrier's
+ *   expedited global barrier, and its children inherit that: a process
+ *   that a seccomp filter later forbids membarrier must not use a queue
+ *   created where it worked (the call aborts with a message). Up to 8
+ *   processes per side keep a slot for this for their lifetime; more just
+ *   use the plain locks.
  *
  * Blocking: timeouts are seconds; MPROC_FOREVER (negative) waits as long as
  * it takes, 0 tries once and fails with MPROC_EAGAIN, > 0 fails with
