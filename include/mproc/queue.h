@@ -55,8 +55,8 @@
  * short internal locks (up to 100 ms even with a timeout of 0) before it
  * decides it would block. EINTR never leaks out.
  *
- * Memory: a message of n bytes takes 16 + n rounded up to 16 bytes of ring
- * (80 bytes for a 64-byte message).
+ * Memory: a message of n bytes takes 16 + n rounded up to 64 bytes of ring
+ * (a cache line: 64 bytes for up to 48 bytes, 128 for a 64-byte message).
  */
 #ifndef MPROC_QUEUE_H
 #define MPROC_QUEUE_H
@@ -77,7 +77,7 @@ typedef struct mproc_queue mproc_queue;
 typedef struct {
     size_t maxsize;  /* items; 0 = unbounded (SimpleQueue) */
     size_t capacity; /* bytes of ring, rounded up to a power of two (at
-                        least 64); 0 = 1 MiB when bounded, RAM when not */
+                        least 128); 0 = 1 MiB when bounded, RAM when not */
     bool joinable;   /* JoinableQueue: task_done and join */
 } mproc_queue_opts;
 
