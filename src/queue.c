@@ -402,7 +402,9 @@ static uint32_t prepare_sleep(mproc_queue *q, struct waitq *w, bool sure)
  * be missed. Only the sleeper's membarrier closes that window, and it
  * interrupts every CPU running a user of the queue, which in a tight
  * ping-pong costs more than the wait. So a wait's first sleep goes without
- * it (*sure false) and lasts at most UNSURE_NS; a later one is sure. The
+ * it (*sure false) and lasts at most UNSURE_NS, and the caller then looks
+ * again after a sure announcement, even if its deadline has passed, so a
+ * missed wake never turns into a timeout; a later sleep is sure. The
  * window is a store's time in a store buffer: prepare_sleep pauses SETTLE
  * times after announcing, before the caller's last look, so that a change
  * made before the announcement is seen then, and the bound is almost never
@@ -414,10 +416,8 @@ static int sleep_on(mproc_queue *q, struct waitq *w, uint32_t seq,
     if (q->asym && !*sure) {
         *sure = true;
         int64_t bound = mproc__now() + UNSURE_NS;
-        if (bound < deadline) {
-            mproc__futex_wait(&w->seq, seq, bound);
-            return 0;
-        }
+        mproc__futex_wait(&w->seq, seq, bound < deadline ? bound : deadline);
+        return 0; /* a sure look decides, even at the deadline */
     }
     return mproc__futex_wait(&w->seq, seq, deadline);
 }
