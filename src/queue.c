@@ -202,13 +202,16 @@ struct shared {
 
     /* Consumers: their lock and what it guards. */
     _Alignas(CACHELINE) mproc__block clock;
-    _Alignas(CACHELINE) _Atomic uint64_t head, nget, nabort;
+    /* (_Alignas would align each declarator of a list to a line.) */
+    _Alignas(CACHELINE) _Atomic uint64_t head;
+    _Atomic uint64_t nget, nabort;
     _Atomic uint32_t cj_valid;
     _Atomic uint64_t cj_head, cj_nget, cj_nabort;
 
     /* Written by consumers, read by producers: writable up to freed+cap;
      * got, a copy of nget that may lag it (an under-estimate). */
-    _Alignas(CACHELINE) _Atomic uint64_t freed, got;
+    _Alignas(CACHELINE) _Atomic uint64_t freed;
+    _Atomic uint64_t got;
 
     _Alignas(CACHELINE) struct waitq data; /* consumers wait for records */
     _Alignas(CACHELINE) struct waitq room; /* producers wait for room */
