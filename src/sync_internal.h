@@ -201,12 +201,15 @@ typedef struct mproc__bview {
 
 /*
  * mproc__block_enter - enter a critical section as the bias owner: true
- * when the calling process holds the bias and the calling thread is the
- * view's only user; leave with mproc__block_exit. False otherwise: take
- * the lock with mproc__block_acquire_until. No locked instruction.
+ * when v is enabled, the calling process holds the bias and the calling
+ * thread is the view's only user; leave with mproc__block_exit. False
+ * otherwise: take the lock with mproc__block_acquire_until. No locked
+ * instruction.
  */
 static inline bool mproc__block_enter(mproc__block *b, mproc__bview *v)
 {
+    if (!v->enabled)
+        return false;
     uint64_t mine = mproc__self_token() | MPROC__LOCK_BIASED;
     if (atomic_load_explicit(&b->lock.own, memory_order_relaxed) != mine)
         return false;
@@ -250,9 +253,9 @@ int mproc__block_try(mproc__block *b);
 
 /*
  * mproc__block_release - give up a lock taken by mproc__block_acquire_until
- * or mproc__block_try. When the caller, through view v, has taken it
- * MPROC__BLOCK_RUN times in a row, nobody waits for it and a slot is
- * free, the calling process keeps it as its bias instead.
+ * or mproc__block_try. When v is enabled, the caller has taken the lock
+ * MPROC__BLOCK_RUN times in a row through it, nobody waits for it and a
+ * slot is free, the calling process keeps it as its bias instead.
  */
 void mproc__block_release(mproc__block *b, mproc__bview *v);
 

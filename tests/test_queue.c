@@ -310,15 +310,22 @@ static int get_one_later(mproc_queue *q, long delay_us)
     return mproc_queue_get(q, buf, sizeof buf, &len, 5.0) == 0 ? 0 : 1;
 }
 
-START_TEST(queue_blocked_put_wakes_when_a_get_makes_room)
+/* Puts "b" into the full queue q while a child gets one message 50 ms
+ * later: the put must wait for that get and then succeed. */
+static void put_waits_for_a_get(mproc_queue *q)
 {
-    mproc_queue *q = make_queue(1, 0, false);
-    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
     pid_t pid = spawn(get_one_later, q, 50000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
     ck_assert(now_s() - t0 < 4.0);
     ck_assert_int_eq(child_exit_status(pid), 0);
+}
+
+START_TEST(queue_blocked_put_wakes_when_a_get_makes_room)
+{
+    mproc_queue *q = make_queue(1, 0, false);
+    ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
+    put_waits_for_a_get(q);
     assert_next_byte(q, 'b');
     mproc_queue_destroy(q);
 }
@@ -332,11 +339,7 @@ START_TEST(queue_blocked_put_takes_a_single_freed_slot)
     mproc_queue *q = make_queue(256, 0, false);
     for (int i = 0; i < 256; i++)
         ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
-    pid_t pid = spawn(get_one_later, q, 50000);
-    double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
-    ck_assert(now_s() - t0 < 4.0);
-    ck_assert_int_eq(child_exit_status(pid), 0);
+    put_waits_for_a_get(q);
     ck_assert_uint_eq(mproc_queue_qsize(q), 256);
     ck_assert(mproc_queue_full(q));
     mproc_queue_destroy(q);

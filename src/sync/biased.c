@@ -169,14 +169,17 @@ static bool claim_slot(mproc__block *b, mproc__bview *v, uint64_t me)
 
 void mproc__block_release(mproc__block *b, mproc__bview *v)
 {
+    if (!v->enabled) {
+        mproc__lock_release(&b->lock);
+        return;
+    }
     uint64_t me = mproc__self_token();
     uint32_t run = atomic_load_explicit(&b->last, memory_order_relaxed) == me
                        ? atomic_load_explicit(&b->run, memory_order_relaxed) + 1
                        : 1;
     atomic_store_explicit(&b->last, me, memory_order_relaxed);
     atomic_store_explicit(&b->run, run, memory_order_relaxed);
-    if (v->enabled && run % MPROC__BLOCK_RUN == 0 && sole_user(v) &&
-        claim_slot(b, v, me)) {
+    if (run % MPROC__BLOCK_RUN == 0 && sole_user(v) && claim_slot(b, v, me)) {
         atomic_store_explicit(&b->slot, v->slot, memory_order_relaxed);
         uint64_t held = me; /* no WAITERS: nobody sleeps on it */
         if (cas_word(b, &held, me | B))
