@@ -75,20 +75,24 @@
  *
  * Commit and repair. Each side's state changes by a redo journal: the
  * lock holder first writes the record bytes into free ring space (nobody
- * reads there), then the new (tail, nput, pflags) into pj_*, sets
- * pj_valid, stores the three values, clears pj_valid. A takeover replays a
- * valid journal (finishing a commit the dead holder began) and ignores
- * anything else it wrote (bytes past tail are free space). So a record is
- * either wholly committed or absent. If the dead producer was in the middle
- * of a stream (STREAMING after replay), the new holder appends an ABORT
- * record; a streaming producer always leaves 64 bytes free for that, so it
- * never waits. The consumers' side is the same with (head, nget, nabort).
- * A consumer killed in a stream leaves its remaining records at the head:
- * the next consumer sees a record that is not FIRST and discards up to the
- * end of that message. Crash consistency needs only program order of the
- * stores (a killed process stops at an instruction boundary and its stores
- * up to there reach memory), which release stores give; readers in other
- * processes pair their acquire loads of tail / freed with them, so bytes
+ * reads there), then the new nput and pflags into pj_*, then the new tail
+ * into pj_tail, and then stores the three values. A commit is under way
+ * exactly while pj_tail differs from tail (every commit moves tail on): a
+ * takeover that finds them different replays the journal (finishing a
+ * commit the dead holder began) and ignores anything else it wrote (bytes
+ * past tail are free space). So a record is either wholly committed or
+ * absent. Outside a commit pj_tail equals tail; it sits on the producers'
+ * own line, so a producer reads it there instead of pulling across tail's
+ * line, which a consumer waiting for data keeps reading. If the dead producer
+ * was in the middle of a stream (STREAMING after replay), the new holder
+ * appends an ABORT record; a streaming producer always leaves 64 bytes free for
+ * that, so it never waits. The consumers' side is the same with (nget,
+ * nabort, then head). A consumer killed in a stream leaves its remaining
+ * records at the head: the next consumer sees a record that is not FIRST and
+ * discards up to the end of that message. Crash consistency needs only program
+ * order of the stores (a killed process stops at an instruction boundary and
+ * its stores up to there reach memory), which release stores give; readers in
+ * other processes pair their acquire loads of tail / freed with them, so bytes
  * are written before they are published and read before they are freed.
  *
  * Sleeping. Producers wait for room and item slots, consumers for data,
@@ -139,7 +143,7 @@
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
-#define QUEUE_VERSION 2u
+#define QUEUE_VERSION 3u
 #define CACHELINE 64
 #define HDR 16u
 #define REC_ALIGN 64u /* records start on cache lines */
@@ -192,9 +196,8 @@ struct shared {
     /* Producers: their lock (biased, sync_internal.h) and what it guards. */
     _Alignas(CACHELINE) mproc__block plock;
     _Alignas(CACHELINE) _Atomic uint64_t nput;
-    _Atomic uint32_t pflags, pj_valid;
+    _Atomic uint32_t pflags, pj_flags;
     _Atomic uint64_t pj_tail, pj_nput;
-    _Atomic uint32_t pj_flags;
     _Atomic uint64_t populated; /* unbounded: pages taken up to here */
 
     /* Guarded by the producers' lock, polled by consumers. */
@@ -205,7 +208,6 @@ struct shared {
     /* (_Alignas would align each declarator of a list to a line.) */
     _Alignas(CACHELINE) _Atomic uint64_t head;
     _Atomic uint64_t nget, nabort;
-    _Atomic uint32_t cj_valid;
     _Atomic uint64_t cj_head, cj_nget, cj_nabort;
 
     /* Written by consumers, read by producers: writable up to freed+cap;
@@ -353,7 +355,7 @@ static int lock_take(mproc__block *lock, struct budget *b)
  * fence is needed; on an asym queue the sleeper's membarrier stands in
  * for it (prepare_sleep), so the waker's side costs no locked instruction.
  */
-static void wake(mproc_queue *q, struct waitq *w)
+static inline void wake(mproc_queue *q, struct waitq *w)
 {
     if (q->asym)
         atomic_signal_fence(memory_order_seq_cst);
@@ -427,21 +429,22 @@ static int sleep_on(mproc_queue *q, struct waitq *w, uint32_t seq,
 
 /* ---- the ring --------------------------------------------------------- */
 
-static uint64_t *rec_at(mproc_queue *q, uint64_t pos)
+static inline uint64_t *rec_at(mproc_queue *q, uint64_t pos)
 {
     unsigned char *p = q->ring + (pos & q->mask);
     RING_TOUCH(q, p, HDR);
     return (uint64_t *)(void *)p;
 }
 
-static struct rec read_rec(mproc_queue *q, uint64_t pos)
+static inline struct rec read_rec(mproc_queue *q, uint64_t pos)
 {
     const uint64_t *h = rec_at(q, pos);
     struct rec r = {h[0], h[1] >> 8, (uint32_t)(h[1] & 0xff)};
     return r;
 }
 
-static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
+static inline void copy_in(mproc_queue *q, uint64_t pos, const void *src,
+                           size_t n)
 {
     size_t off = (size_t)(pos & q->mask),
            first = (size_t)min_u64(n, q->cap - off);
@@ -453,7 +456,7 @@ static void copy_in(mproc_queue *q, uint64_t pos, const void *src, size_t n)
         memcpy(q->ring, (const unsigned char *)src + first, n - first);
 }
 
-static void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
+static inline void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
 {
     size_t off = (size_t)(pos & q->mask),
            first = (size_t)min_u64(n, q->cap - off);
@@ -535,26 +538,33 @@ static bool has_item_room(mproc_queue *q, uint64_t nput)
 /* ---- the producers' side --------------------------------------------- */
 
 /* Stores the journalled producer state (a commit, or its replay). */
-static void p_apply(struct shared *s)
+static inline void p_apply(struct shared *s)
 {
     STORE(&s->pflags, RELAXED(&s->pj_flags));
     STORE(&s->nput, RELAXED(&s->pj_nput)); /* before tail: nget <= nput */
     STORE(&s->tail, RELAXED(&s->pj_tail));
-    STORE(&s->pj_valid, 0);
 }
 
-static void p_commit(struct shared *s, uint64_t tail, uint64_t nput,
-                     uint32_t flags)
+/* Commits a new tail (past the old), nput and pflags; pj_tail, stored
+ * last, is the commit point. */
+static inline void p_commit(struct shared *s, uint64_t tail, uint64_t nput,
+                            uint32_t flags)
 {
-    STORE(&s->pj_tail, tail);
     STORE(&s->pj_nput, nput);
     STORE(&s->pj_flags, flags);
-    STORE(&s->pj_valid, 1);
+    STORE(&s->pj_tail, tail);
     p_apply(s);
 }
 
-static void write_rec(mproc_queue *q, uint64_t pos, uint64_t total,
-                      const void *data, uint64_t len, uint32_t flags)
+/* The tail, as a producer holding the lock reads it: from the journal's
+ * copy on the producers' line (equal to tail outside a commit). */
+static uint64_t p_tail(const struct shared *s)
+{
+    return RELAXED(&s->pj_tail);
+}
+
+static inline void write_rec(mproc_queue *q, uint64_t pos, uint64_t total,
+                             const void *data, uint64_t len, uint32_t flags)
 {
     uint64_t *h = rec_at(q, pos);
     h[0] = total;
@@ -566,7 +576,7 @@ static void write_rec(mproc_queue *q, uint64_t pos, uint64_t total,
 static void write_abort(mproc_queue *q)
 {
     struct shared *s = q->s;
-    uint64_t tail = RELAXED(&s->tail);
+    uint64_t tail = p_tail(s);
     MPROC__CHECK(has_room(q, tail, rec_size(0)), "mproc_queue: ring corrupted");
     write_rec(q, tail, 0, NULL, 0, REC_ABORT);
     p_commit(s, tail + rec_size(0), RELAXED(&s->nput), 0);
@@ -577,7 +587,7 @@ static void write_abort(mproc_queue *q)
 static void p_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
-    if (RELAXED(&s->pj_valid))
+    if (p_tail(s) != RELAXED(&s->tail))
         p_apply(s);
     if (RELAXED(&s->pflags) & P_STREAMING)
         write_abort(q);
@@ -595,22 +605,25 @@ struct hold {
     bool biased;
 };
 
-/*
- * Takes one side's lock, repairing after a dead holder: enters it as the
- * bias owner when this process is that and biased_ok, else takes it (and
- * revokes a bias, this process's own included).
- */
-static int side_lock(mproc_queue *q, struct hold *h,
-                     void (*repair)(mproc_queue *), struct budget *b,
-                     bool biased_ok)
+/* Takes one side's lock plainly (revoking a bias, this process's own
+ * included), repairing after a dead holder. */
+static int side_take(mproc_queue *q, mproc__block *lock,
+                     void (*repair)(mproc_queue *), struct budget *b)
 {
-    h->biased = biased_ok && mproc__block_enter(h->lock, h->view);
-    if (h->biased)
-        return 0;
-    int rc = lock_take(h->lock, b);
+    int rc = lock_take(lock, b);
     if (rc == MPROC_EOWNERDEAD)
         repair(q);
     return rc == 0 || rc == MPROC_EOWNERDEAD ? 0 : expired(b);
+}
+
+/* Takes one side's lock: enters it as the bias owner when this process is
+ * that and biased_ok (a few plain loads and stores), else side_take. */
+static inline int side_lock(mproc_queue *q, struct hold *h,
+                            void (*repair)(mproc_queue *), struct budget *b,
+                            bool biased_ok)
+{
+    h->biased = biased_ok && mproc__block_enter(h->lock, h->view);
+    return h->biased ? 0 : side_take(q, h->lock, repair, b);
 }
 
 static void side_unlock(const struct hold *h)
@@ -637,7 +650,7 @@ static int take_pages(mproc_queue *q, uint64_t end)
     uint64_t pop = RELAXED(&s->populated), pg = s->page;
     if (end <= pop)
         return 0;
-    uint64_t from = RELAXED(&s->tail) & ~(pg - 1);
+    uint64_t from = p_tail(s) & ~(pg - 1);
     if (from < pop)
         from = pop;
     uint64_t limit = LOAD(&s->freed) + q->cap; /* page-aligned */
@@ -727,7 +740,7 @@ static int put_whole(mproc_queue *q, const void *data, size_t len,
             side_unlock(&h);
             return MPROC_ESHUTDOWN;
         }
-        uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
+        uint64_t tail = p_tail(s), nput = RELAXED(&s->nput);
         if (s->unbounded ? has_room(q, tail, need)
                          : seen_room(q, tail, nput, need)) {
             if (s->unbounded && (rc = take_pages(q, tail + need)) != 0) {
@@ -768,7 +781,7 @@ static int put_stream(mproc_queue *q, const unsigned char *data, size_t len,
             rc = MPROC_ESHUTDOWN;
             break;
         }
-        uint64_t tail = RELAXED(&s->tail), nput = RELAXED(&s->nput);
+        uint64_t tail = p_tail(s), nput = RELAXED(&s->nput);
         uint64_t want = rec_size(min_u64(len - off, q->cap / 4)) + rec_size(0);
         uint64_t room = room_at(q, tail, want);
         if (room < want || (off == 0 && !has_item_room(q, nput))) {
@@ -815,16 +828,16 @@ int mproc_queue_put_nowait(mproc_queue *q, const void *data, size_t len)
 
 /* ---- the consumers' side --------------------------------------------- */
 
-static void c_apply(struct shared *s)
+/* As p_apply, for the consumers' journal; cj_head is its commit point. */
+static inline void c_apply(struct shared *s)
 {
     STORE(&s->nabort, RELAXED(&s->cj_nabort));
     STORE(&s->nget, RELAXED(&s->cj_nget));
     STORE(&s->head, RELAXED(&s->cj_head));
-    STORE(&s->cj_valid, 0);
 }
 
 /* Gives the ring up to head back to the producers. */
-static void release_room(mproc_queue *q, uint64_t head)
+static inline void release_room(mproc_queue *q, uint64_t head)
 {
     struct shared *s = q->s;
     STORE(&s->got, RELAXED(&s->nget));
@@ -847,16 +860,15 @@ static void release_room(mproc_queue *q, uint64_t head)
  * a message handed to the caller; any other final record (ABORT, or LAST
  * of a message discarded) counts the message as never delivered.
  */
-static void consume(mproc_queue *q, const struct rec *r, bool delivered)
+static inline void consume(mproc_queue *q, const struct rec *r, bool delivered)
 {
     struct shared *s = q->s;
     uint64_t size = r->flags & REC_SKIP ? r->total : rec_size(r->len);
     uint64_t head = RELAXED(&s->head) + size;
     bool aborted = !delivered && (r->flags & (REC_LAST | REC_ABORT));
-    STORE(&s->cj_head, head);
     STORE(&s->cj_nget, RELAXED(&s->nget) + (r->flags & REC_FIRST ? 1 : 0));
     STORE(&s->cj_nabort, RELAXED(&s->nabort) + (aborted ? 1 : 0));
-    STORE(&s->cj_valid, 1);
+    STORE(&s->cj_head, head);
     c_apply(s);
     release_room(q, head);
     if (aborted)
@@ -866,7 +878,7 @@ static void consume(mproc_queue *q, const struct rec *r, bool delivered)
 static void c_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
-    if (RELAXED(&s->cj_valid))
+    if (RELAXED(&s->cj_head) != RELAXED(&s->head))
         c_apply(s);
     release_room(q, RELAXED(&s->head));
     wake(q, &s->done);
@@ -1019,7 +1031,7 @@ static void jump_to_start(mproc_queue *q)
         p_repair(q);
     else if (rc != 0)
         return;
-    uint64_t tail = RELAXED(&s->tail), skip = q->cap - (tail & q->mask);
+    uint64_t tail = p_tail(s), skip = q->cap - (tail & q->mask);
     bool jumped = tail == head && has_room(q, tail, skip) &&
                   take_pages(q, tail + HDR) == 0;
     if (jumped) {
