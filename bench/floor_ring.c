@@ -17,24 +17,24 @@
 
 int main(void)
 {
-    const struct ring_variant variants[] = {
-        ring_bare,
-        {RING_MSG, RING_MSG, true},
-        {RING_MAX_SLOT, RING_HEADER + RING_MSG, false},
+    const struct {
+        struct ring_variant v;
+        const char *name;
+    } rows[] = {
+        {ring_bare, "shared-memory SPSC ring (floor)"},
+        {{RING_MSG, RING_MSG, true},
+         "same ring, a lock per message each side (floor)"},
+        {{RING_MAX_SLOT, RING_HEADER + RING_MSG, false},
+         "same ring, a 16-byte header with each message, on whole lines "
+         "(floor)"},
     };
-    static const char *const names[] = {
-        "shared-memory SPSC ring (floor)",
-        "same ring, a lock per message each side (floor)",
-        "same ring, a 16-byte header with each message, on whole lines "
-        "(floor)",
-    };
-    enum { NV = sizeof variants / sizeof variants[0] };
+    enum { NV = sizeof rows / sizeof rows[0] };
     double t[NV][REPS];
     for (int i = 0; i < REPS; i++) /* alternating: noise hits all */
         for (int k = 0; k < NV; k++)
-            t[k][i] = ring_once(variants[k]);
+            t[k][i] = ring_once(rows[k].v);
     for (int k = 0; k < NV; k++)
-        bench_report("queue 1->1 64 B", names[k], bench_median(t[k], REPS),
+        bench_report("queue 1->1 64 B", rows[k].name, bench_median(t[k], REPS),
                      "msg/s");
     return 0;
 }

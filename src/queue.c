@@ -228,7 +228,6 @@ struct mproc_queue {
     uint64_t cap, mask;
     size_t map_size;
     bool vg;                   /* under valgrind: mark the ring for memcheck */
-    bool asym;                 /* s->asym */
     mproc__bview pview, cview; /* this process's view of each lock */
     /* Last values seen of the shared counters (each only grows). */
     _Atomic uint64_t tail_seen, freed_seen, nget_seen;
@@ -357,7 +356,7 @@ static int lock_take(mproc__block *lock, struct budget *b)
  */
 static inline void wake(mproc_queue *q, struct waitq *w)
 {
-    if (q->asym)
+    if (q->s->asym)
         atomic_signal_fence(memory_order_seq_cst);
     else
         atomic_thread_fence(memory_order_seq_cst);
@@ -389,10 +388,12 @@ static uint32_t prepare_sleep(mproc_queue *q, struct waitq *w, bool sure)
     uint32_t seq = atomic_load(&w->seq);
     atomic_fetch_add(&w->announce, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    if (q->asym && sure)
+    if (!q->s->asym)
+        return seq;
+    if (sure)
         MPROC__CHECK(mproc__membarrier() == 0,
                      "mproc_queue: membarrier failed in a registered process");
-    else if (q->asym)
+    else
         for (int k = 0; k < SETTLE; k++) /* see sleep_on */
             mproc__cpu_relax();
     return seq;
@@ -418,7 +419,7 @@ static uint32_t prepare_sleep(mproc_queue *q, struct waitq *w, bool sure)
 static int sleep_on(mproc_queue *q, struct waitq *w, uint32_t seq,
                     int64_t deadline, bool *sure)
 {
-    if (q->asym && !*sure) {
+    if (q->s->asym && !*sure) {
         *sure = true;
         int64_t bound = mproc__now() + UNSURE_NS;
         mproc__futex_wait(&w->seq, seq, bound < deadline ? bound : deadline);
@@ -1257,7 +1258,6 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     q->s = s;
     q->ring = (unsigned char *)addr + ring_off;
     q->vg = MPROC__ON_VALGRIND();
-    q->asym = s->asym;
     q->pview.enabled = q->cview.enabled = s->asym;
     /* A core dump reads every page of a mapping, and reading one never
      * written allocates it: an unbounded ring (RAM-sized, sparse) would

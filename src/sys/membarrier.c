@@ -18,16 +18,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The system call's result (a set of commands for a query, else 0), or a
+ * negative errno value. */
 static int membarrier(int cmd)
 {
-    return syscall(SYS_membarrier, cmd, 0u, 0) < 0 ? -errno : 0;
+    long r = syscall(SYS_membarrier, cmd, 0u, 0);
+    return r < 0 ? -errno : (int)r;
 }
 
 int mproc__membarrier_register(void)
 {
-    int cmds = (int)syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0u, 0);
+    int cmds = membarrier(MEMBARRIER_CMD_QUERY);
     if (cmds < 0)
-        return -errno;
+        return cmds;
     if (!(cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED))
         return -ENOSYS;
     return membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
