@@ -1,6 +1,6 @@
 /* test_connection.c - Pipe, framing, wait, Listener/Client, handshake. */
 #include "check_main.h"
-#include "internal.h"
+#include "mproc.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* test_errors.c - result codes, their names and texts, and the version. */
 #include "check_main.h"
-#include "internal.h"
+#include "mproc.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* test_pool.c - Pool: map, imap, apply, results, crashes, lifecycle. */
 #include "check_main.h"
-#include "internal.h"
+#include "mproc.h"
 
 #include <signal.h>
 #include <stdatomic.h>

@@ -1,6 +1,7 @@
 /* test_process.c - Process: lifecycle, exit codes, names, daemons, exit. */
 #include "check_main.h"
-#include "internal.h"
+#include "mproc.h"
+#include "sys/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>

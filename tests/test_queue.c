@@ -1,6 +1,7 @@
 /* test_queue.c - Queue, SimpleQueue and JoinableQueue. */
 #include "check_main.h"
-#include "internal.h"
+#include "mproc.h"
+#include "sys/sys.h"
 
 #include <pthread.h>
 #include <signal.h>

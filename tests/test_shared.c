@@ -1,6 +1,6 @@
 /* test_shared.c - Value, Array (raw and synchronized) and SharedMemory. */
 #include "check_main.h"
-#include "internal.h"
+#include "mproc.h"
 
 #include <fcntl.h>
 #include <sched.h>

@@ -1,7 +1,8 @@
 /* test_sync.c - Lock, RLock, Semaphore, Condition, Event, Barrier: Python's
  * semantics across processes, timeouts, and owner death. */
 #include "check_main.h"
-#include "sync_internal.h"
+#include "kit/lock.h"
+#include "mproc.h"
 
 #include <limits.h>
 #include <math.h>

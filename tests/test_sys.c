@@ -1,6 +1,8 @@
 /* test_sys.c - the raw Linux wrappers under src/sys/. */
 #include "check_main.h"
-#include "internal.h"
+#include "kit/token.h"
+#include "mproc.h"
+#include "sys/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -56,7 +56,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #define FIRST_CHUNK ((size_t)1 << 20)
 #define SMALL_FRAME 512 /* frames up to this size are copied and sent whole */
@@ -68,7 +67,7 @@ int mproc__conn_new(int fd, bool can_read, bool can_write, mproc_conn **out)
 {
     mproc_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        close(fd);
+        mproc__close(fd);
         return MPROC_ENOMEM;
     }
     c->magic = CONN_MAGIC;
@@ -108,7 +107,7 @@ int mproc_pipe(mproc_conn **a, mproc_conn **b, bool duplex)
     mproc_conn *x, *y;
     rc = mproc__conn_new(sv[0], true, duplex, &x);
     if (rc < 0) {
-        close(sv[1]);
+        mproc__close(sv[1]);
         return rc;
     }
     rc = mproc__conn_new(sv[1], duplex, true, &y);
@@ -177,7 +176,7 @@ static bool many_cpus(void)
     static _Atomic int n; /* 0: not asked yet */
     int v = atomic_load_explicit(&n, memory_order_relaxed);
     if (v == 0) {
-        v = mproc_cpu_count();
+        v = mproc__cpu_count();
         atomic_store_explicit(&n, v, memory_order_relaxed);
     }
     return v > 1;
@@ -346,7 +345,7 @@ void mproc_conn_close(mproc_conn *c)
         return;
     check(c);
     c->magic = 0;
-    close(c->fd);
+    mproc__close(c->fd);
     free(c);
 }
 

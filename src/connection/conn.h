@@ -4,7 +4,13 @@
 #ifndef MPROC_CONNECTION_CONN_H
 #define MPROC_CONNECTION_CONN_H
 
-#include "../internal.h"
+#include "../kit/check.h"
+#include "../sys/sys.h"
+#include "mproc/connection.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #define CONN_MAGIC 0x434f4e4eu /* "CONN" */
 

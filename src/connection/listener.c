@@ -26,14 +26,12 @@
 #include "conn.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -130,19 +128,13 @@ static int parse_tcp(const char *hp, bool listen, struct addr *a)
     bool any = hlen == 0 || strcmp(host, "*") == 0;
     if (any && !listen)
         return MPROC_EINVAL;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV},
-                    *res;
-    int e = getaddrinfo(any ? "0.0.0.0" : host, port, &hints, &res);
-    if (e != 0)
-        return e == EAI_MEMORY   ? MPROC_ENOMEM
-               : e == EAI_SYSTEM ? -errno
-                                 : -ENOENT;
-    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
-    a->len = (unsigned)res->ai_addrlen;
+    unsigned len = sizeof a->ss;
+    int rc = mproc__sock_resolve(any ? "0.0.0.0" : host, port,
+                                 (struct sockaddr *)&a->ss, &len);
+    if (rc < 0)
+        return rc;
+    a->len = len;
     a->tcp = true;
-    freeaddrinfo(res);
     return 0;
 }
 
@@ -292,14 +284,14 @@ int mproc_listener_create_with(mproc_listener **out, const char *address,
         free_listener(l);
         return rc;
     }
-    l->owner = getpid();
+    l->owner = mproc__getpid();
     if (st.a.ipc)
         l->unlink_path = strdup(((struct sockaddr_un *)&st.a.ss)->sun_path);
     l->address = format_address(l->fd);
     if (!l->address || (st.a.ipc && !l->unlink_path)) {
-        close(l->fd);
+        mproc__close(l->fd);
         if (st.a.ipc)
-            unlink(((struct sockaddr_un *)&st.a.ss)->sun_path);
+            mproc__unlink(((struct sockaddr_un *)&st.a.ss)->sun_path);
         free_listener(l);
         return MPROC_ENOMEM;
     }
@@ -344,9 +336,9 @@ void mproc_listener_close(mproc_listener *l)
         return;
     check(l);
     l->magic = 0;
-    close(l->fd);
-    if (l->unlink_path && l->owner == getpid())
-        unlink(l->unlink_path);
+    mproc__close(l->fd);
+    if (l->unlink_path && l->owner == mproc__getpid())
+        mproc__unlink(l->unlink_path);
     free_listener(l);
 }
 

@@ -28,7 +28,7 @@
  */
 #include "transport.h"
 
-#include "mproc/pool.h"
+#include "mproc/process.h"
 
 #include <pthread.h>
 #include <stdlib.h>

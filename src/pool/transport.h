@@ -8,7 +8,7 @@
  * may have changed, close, terminate, join. A task's data lives in the
  * transport's arena, addressed by offsets.
  *
- * The first implementation (shm.c) runs local forked workers over shared
+ * The first implementation (local.c) runs local forked workers over shared
  * memory. Workers on MPI ranks would implement the same functions; task
  * functions would then travel as offsets within their loaded object
  * (dladdr) instead of raw addresses.
@@ -19,7 +19,9 @@
 #ifndef MPROC_POOL_TRANSPORT_H
 #define MPROC_POOL_TRANSPORT_H
 
-#include "../internal.h"
+#include "../kit/check.h"
+#include "../sys/sys.h"
+#include "mproc/pool.h"
 
 /* The result buffer an apply task writes into (worker-local memory). */
 struct mproc_buf {

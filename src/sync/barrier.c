@@ -28,7 +28,7 @@
  * MPROC_EOWNERDEAD) breaks the barrier, which reset then repairs, since
  * reset rewrites every field.
  */
-#include "sync_internal.h"
+#include "sync.h"
 
 #include <limits.h>
 #include <math.h>

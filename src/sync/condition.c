@@ -57,7 +57,7 @@
  * holding the lock is the RLock's owner death: MPROC_EOWNERDEAD to the next
  * holder.
  */
-#include "sync_internal.h"
+#include "sync.h"
 
 #include <math.h>
 

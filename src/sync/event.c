@@ -19,7 +19,7 @@
  * sleepers that see the change at the end of their slice (50 ms). A waiter
  * killed leaves WAITERS set: the next set makes one futex wake for nobody.
  */
-#include "sync_internal.h"
+#include "sync.h"
 
 #include <limits.h>
 #include <math.h>

@@ -11,7 +11,7 @@
  * Crash behaviour is the robust lock's: a holder that dies leaves its token
  * in the word; the next acquirer takes over with MPROC_EOWNERDEAD.
  */
-#include "sync_internal.h"
+#include "sync.h"
 
 #include <stdlib.h>
 

@@ -20,7 +20,7 @@
  * never wrong. A releaser killed between adding its unit and waking leaves
  * sleepers that see the unit at the end of their slice (50 ms).
  */
-#include "sync_internal.h"
+#include "sync.h"
 
 #include <limits.h>
 #include <math.h>

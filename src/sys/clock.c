@@ -5,7 +5,7 @@
  * every retry (EINTR, spurious wakeup, lost race) waits only for what is
  * left of it, so no retry ever extends the total wait.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,21 +1,62 @@
 /*
- * mem.c - giving pages of a shared mapping back, and taking them early.
+ * mem.c - shared mappings backed by a memfd, and their pages.
  *
- * The unbounded queue's ring is a large sparse memfd mapping: its pages
- * are allocated on first touch, and a page written when memory has run out
- * would raise SIGBUS. So a producer takes the pages it is about to write
- * with MADV_POPULATE_WRITE (Linux 5.14), which reports ENOMEM instead, and
- * a consumer gives drained pages back with MADV_REMOVE, which frees the
- * memfd's backing pages for the range.
+ * Every shared object of mproc lives in its own memfd: it has no name in
+ * /dev/shm to leak when a process dies, it is inherited by forked children
+ * as a MAP_SHARED mapping, and its fd can be handed to another process.
+ *
+ * A sparse mapping (MAP_NORESERVE) takes its pages on first touch, and a
+ * page written when memory has run out raises SIGBUS. So a writer takes
+ * the pages it is about to write with MADV_POPULATE_WRITE (Linux 5.14),
+ * which reports ENOMEM instead, and pages no longer needed are given back
+ * with MADV_REMOVE, which frees the memfd's backing pages for the range (a
+ * hole punch) while the mapping stays in place for the next use. A core
+ * dump reads every page of a mapping, and reading a never-written page of
+ * a memfd allocates it: MADV_DONTDUMP leaves such a range out.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+
+int mproc__shared_map(const char *name, size_t size, unsigned flags,
+                      void **addr, int *fd)
+{
+    if (size == 0)
+        return MPROC_EINVAL;
+    int mfd = memfd_create(name, MFD_CLOEXEC);
+    if (mfd < 0)
+        return -errno;
+    if (ftruncate(mfd, (off_t)size) < 0) {
+        int err = errno == EFBIG || errno == EINVAL ? ENOMEM : errno;
+        close(mfd);
+        return -err;
+    }
+    int mflags = MAP_SHARED | (flags & MPROC__MAP_SPARSE ? MAP_NORESERVE : 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, mflags, mfd, 0);
+    if (p == MAP_FAILED) {
+        int err = errno == EINVAL ? ENOMEM : errno;
+        close(mfd);
+        return -err;
+    }
+    if (fd)
+        *fd = mfd;
+    else
+        close(mfd);
+    *addr = p;
+    return 0;
+}
+
+void mproc__shared_unmap(void *addr, size_t size)
+{
+    if (addr)
+        munmap(addr, size);
+}
 
 int mproc__mem_populate(void *addr, size_t len)
 {
@@ -35,8 +76,41 @@ int mproc__mem_populate(void *addr, size_t len)
     }
 }
 
-void mproc__mem_discard(void *addr, size_t len)
+int mproc__mem_discard(void *addr, size_t len)
 {
-    if (len > 0)
-        madvise(addr, len, MADV_REMOVE);
+    if (len == 0)
+        return 0;
+    return madvise(addr, len, MADV_REMOVE) < 0 ? -errno : 0;
+}
+
+int mproc__mem_nodump(void *addr, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return madvise(addr, len, MADV_DONTDUMP) < 0 ? -errno : 0;
+}
+
+void *mproc__wipeonfork_page(void)
+{
+    size_t size = mproc__page_size();
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (madvise(m, size, MADV_WIPEONFORK) != 0) {
+        munmap(m, size);
+        return NULL;
+    }
+    return m;
+}
+
+size_t mproc__page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+uint64_t mproc__phys_mem(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
+    return pages > 0 && pg > 0 ? (uint64_t)pages * (uint64_t)pg : 0;
 }

@@ -11,7 +11,7 @@
  * CPU that switches to one runs a barrier anyway. So the fast side of a
  * handshake keeps a compiler barrier and the rare side pays a system call.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>

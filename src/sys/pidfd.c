@@ -10,7 +10,7 @@
  * child of the caller that is still as safe: its PID cannot be recycled
  * until the caller itself reaps it, and nothing is sent after that.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,51 +1,59 @@
 /*
- * proc.c - process identity that survives PID reuse, and a bare exit.
+ * proc.c - this process, the children it forks, and other processes seen
+ * through /proc.
  *
- * A token is (start time << 32) | PID, read from /proc/PID/stat. The start
- * time is fixed for a process's life and differs for a process that later
- * gets the same PID, unless both start within one clock tick (10 ms) of
- * each other after the PID space wrapped - not a case worth a syscall on
- * every lock.
- *
- * The calling process's token is cached in a page marked MADV_WIPEONFORK:
- * the kernel hands every child (whatever way it was forked) that page
- * zero-filled, so a child computes its own token on first use, and the
- * parent's later calls cost one load - no getpid() system call, which is
- * what lets an uncontended lock stay free of syscalls. Should the kernel
- * refuse the advice, the cache falls back to keying on getpid().
- *
- * Liveness errs on the side of "alive": a process is reported dead only
- * when it is known to be - no such PID (kill(pid, 0) says ESRCH), a zombie,
- * or a PID now held by a process with another start time. A /proc that
- * cannot be read (not mounted, out of file descriptors) never turns a live
- * lock holder into a "dead" one whose lock would then be taken from it.
+ * The child side of a fork runs as little as it can: the calls a forked
+ * child makes here go through syscall() or functions the parent has
+ * already bound, so no lazy symbol binding writes the GOT (a copy-on-write
+ * fault that costs more than a start).
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void mproc__exit(int code)
 {
     /* Through syscall(), which the library has already bound, rather than
-     * _exit, whose first call in a forked child would bind it lazily and
-     * write the GOT (a copy-on-write fault that costs more than a start). */
+     * _exit, whose first call in a forked child would bind it lazily. */
     for (;;)
         syscall(SYS_exit_group, code);
 }
 
-/*
- * Reads the state letter and start time of pid from /proc/PID/stat.
- * Returns false when the process does not exist.
- */
-static bool read_stat(pid_t pid, char *state, uint64_t *start)
+pid_t mproc__getpid(void)
+{
+    return getpid();
+}
+
+pid_t mproc__fork(void)
+{
+    pid_t pid = fork();
+    return pid < 0 ? -errno : pid;
+}
+
+void mproc__die_with_parent(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) /* the parent died before the prctl */
+        raise(SIGKILL);
+}
+
+void mproc__kill_and_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+bool mproc__proc_stat(pid_t pid, char *state, uint64_t *start)
 {
     char path[32], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -73,89 +81,26 @@ static bool read_stat(pid_t pid, char *state, uint64_t *start)
     return true;
 }
 
-static uint64_t make_token(pid_t pid, uint64_t start)
+bool mproc__pid_exists(pid_t pid)
 {
-    return (start << 32) | (uint32_t)pid;
+    return !(kill(pid, 0) != 0 && errno == ESRCH);
 }
 
-/* The token of the calling process, computed from /proc. */
-static uint64_t compute_self_token(pid_t pid)
+int mproc__cpu_count(void)
 {
-    char state;
-    uint64_t start = 0;
-    read_stat(pid, &state, &start);
-    return make_token(pid, start);
-}
-
-/* A wipe-on-fork page holding the cached token, or NULL if unavailable. */
-static _Atomic uint64_t *token_page(void)
-{
-    static _Atomic(_Atomic uint64_t *) page;
-    static _Atomic bool unavailable;
-    _Atomic uint64_t *p = atomic_load_explicit(&page, memory_order_acquire);
-    if (p || atomic_load_explicit(&unavailable, memory_order_relaxed))
-        return p;
-    long size = sysconf(_SC_PAGESIZE);
-    void *m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return NULL; /* try again next time */
-    if (madvise(m, (size_t)size, MADV_WIPEONFORK) != 0) {
-        munmap(m, (size_t)size);
-        atomic_store_explicit(&unavailable, true, memory_order_relaxed);
-        return NULL;
+    for (int ncpu = 1024; ncpu <= (1 << 20); ncpu *= 2) {
+        cpu_set_t *set = CPU_ALLOC(ncpu);
+        if (!set)
+            break;
+        size_t size = CPU_ALLOC_SIZE(ncpu);
+        int rc = sched_getaffinity(0, size, set);
+        int count = rc == 0 ? CPU_COUNT_S(size, set) : 0;
+        CPU_FREE(set);
+        if (rc == 0)
+            return count > 0 ? count : 1;
+        if (errno != EINVAL)
+            break;
     }
-    _Atomic uint64_t *expected = NULL;
-    if (!atomic_compare_exchange_strong_explicit(
-            &page, &expected, (_Atomic uint64_t *)m, memory_order_acq_rel,
-            memory_order_acquire)) {
-        munmap(m, (size_t)size); /* another thread won */
-        return expected;
-    }
-    return (_Atomic uint64_t *)m;
-}
-
-uint64_t mproc__self_token(void)
-{
-    static _Atomic(_Atomic uint64_t *) fast;
-    _Atomic uint64_t *slot = atomic_load_explicit(&fast, memory_order_acquire);
-    if (slot) {
-        uint64_t token = atomic_load_explicit(slot, memory_order_relaxed);
-        if (token != 0)
-            return token;
-    }
-    pid_t pid = getpid();
-    slot = token_page();
-    if (slot) {
-        uint64_t token = compute_self_token(pid);
-        atomic_store_explicit(slot, token, memory_order_relaxed);
-        atomic_store_explicit(&fast, slot, memory_order_release);
-        return token;
-    }
-    static _Atomic uint64_t cached; /* token of the PID in its low bits */
-    uint64_t token = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (token != 0 && (pid_t)(uint32_t)token == pid)
-        return token;
-    token = compute_self_token(pid);
-    atomic_store_explicit(&cached, token, memory_order_relaxed);
-    return token;
-}
-
-bool mproc__token_alive(uint64_t token)
-{
-    pid_t pid = (pid_t)(uint32_t)token;
-    char state;
-    uint64_t start;
-    if (token == 0 || pid <= 0)
-        return false;
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return false; /* no process has this PID (zombies still do) */
-    if (!read_stat(pid, &state, &start))
-        /* Gone between the two looks, or /proc is unreadable: only the
-         * first is proof of death. */
-        return !(kill(pid, 0) != 0 && errno == ESRCH);
-    /* A token made while /proc was unreadable has no start time: then the
-     * PID alone must do. */
-    return state != 'Z' && state != 'X' &&
-           (token >> 32 == 0 || make_token(pid, start) == token);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

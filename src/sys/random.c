@@ -2,7 +2,7 @@
  * random.c - random bytes from the kernel, for connection challenges and
  * SharedMemory's random names.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <sys/random.h>

@@ -7,14 +7,16 @@
  * wait with a deadline polls for what is left of it, so a signal never
  * extends the total wait.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -290,4 +292,27 @@ int mproc__sock_nodelay(int fd)
 int mproc__shutdown(int fd, int how)
 {
     return shutdown(fd, how) < 0 ? -errno : 0;
+}
+
+int mproc__sock_resolve(const char *host, const char *port, struct sockaddr *sa,
+                        unsigned *salen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *res;
+    int e = getaddrinfo(host, port, &hints, &res);
+    if (e != 0)
+        return e == EAI_MEMORY   ? MPROC_ENOMEM
+               : e == EAI_SYSTEM ? -errno
+                                 : -ENOENT;
+    int rc = 0;
+    if (res->ai_addrlen > *salen) {
+        rc = -ENOENT;
+    } else {
+        memcpy(sa, res->ai_addr, res->ai_addrlen);
+        *salen = (unsigned)res->ai_addrlen;
+    }
+    freeaddrinfo(res);
+    return rc;
 }

@@ -1,10 +1,16 @@
 /*
- * sys/sys.h - the raw Linux system interfaces mproc is built on.
+ * sys/sys.h - the raw Linux system interfaces mproc is built on: the
+ * ground floor of the library.
  *
- * Only files under src/sys/ issue these system calls directly. Every
- * wrapper returns a negative errno value on failure (never sets errno as
- * its result), retries or absorbs EINTR as documented, and creates every
- * file descriptor close-on-exec.
+ * Only files under src/sys/ make system calls (scripts/check-layers
+ * checks it), one file per kernel resource: clock, futex, mem (shared
+ * mappings and their pages), membarrier, pidfd, proc (this process and
+ * its children), signal, random, posix_shm (named blocks), socket, fd.
+ * This header includes nothing of mproc but its error codes: the floor
+ * knows no area. Every wrapper returns a negative errno value (or the
+ * MPROC_E* code its line states) on failure and never leaves errno as its
+ * result, retries or absorbs EINTR as documented, and creates every file
+ * descriptor close-on-exec.
  *
  * Time is kept as int64_t nanoseconds on CLOCK_MONOTONIC. A deadline is
  * such an absolute time; MPROC__NO_DEADLINE means "never". A blocking
@@ -14,6 +20,9 @@
 #ifndef MPROC_SYS_H
 #define MPROC_SYS_H
 
+#include "mproc/errors.h"
+
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,52 +80,67 @@ int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expected,
 /* mproc__futex_wake - wake up to n sleepers on word; returns the count. */
 int mproc__futex_wake(_Atomic uint32_t *word, int n);
 
-/* pidfd.c */
+/*
+ * mproc__futex_requeue - move up to n sleepers (waking none) from the
+ * process-shared futex from to to, if *from still equals expected.
+ * Returns the number moved, or a negative errno (-EAGAIN: *from differed).
+ */
+int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
+                         _Atomic uint32_t *to, int n);
 
-/* mproc__pidfd_open - a close-on-exec pidfd for pid, or a negative errno
- * (-ENOSYS or -EPERM where the system refuses pidfds). */
-int mproc__pidfd_open(pid_t pid);
+/* mem.c: shared mappings and their pages. */
+
+/* Flags of mproc__shared_map. */
+#define MPROC__MAP_SPARSE 1u /* reserve no swap: pages are taken on touch */
 
 /*
- * mproc__child_signal - send sig to a child of the caller through its
- * pidfd, or by PID when pidfd is -1. Returns 0 or a negative errno value.
+ * mproc__shared_map - create an anonymous shared mapping of size bytes
+ * backed by a memfd named name (shown in /proc/PID/maps), zero-filled.
+ * *addr receives the mapping; *fd the close-on-exec memfd, or it is closed
+ * when fd is NULL. Returns 0, MPROC_EINVAL for size 0, MPROC_ENOMEM when
+ * the size cannot be backed or mapped, or another negative errno (EMFILE).
+ * Nothing is left open or mapped on failure.
  */
-int mproc__child_signal(int pidfd, pid_t pid, int sig);
+int mproc__shared_map(const char *name, size_t size, unsigned flags,
+                      void **addr, int *fd);
+
+/* mproc__shared_unmap - unmap what mproc__shared_map mapped (NULL: no-op). */
+void mproc__shared_unmap(void *addr, size_t size);
 
 /*
- * mproc__child_reap - collect the exit status of a child of the caller,
- * named by its pidfd, or by PID when pidfd is -1.
- * block: wait for it to end (EINTR retried); otherwise only look.
- * On reaping, *exitcode is the exit status (0..255) or -N if signal N
- * killed it. Returns 1 when reaped, 0 when still running (non-blocking
- * only), or a negative errno value (-ECHILD: not our child, or reaped).
+ * mproc__mem_populate - allocate the pages of [addr, addr+len) of a shared
+ * mapping now (page-aligned addr). Returns 0, or MPROC_ENOMEM when the
+ * memory is not there (where a write would have raised SIGBUS). On kernels
+ * without MADV_POPULATE_WRITE it does nothing and returns 0.
  */
-int mproc__child_reap(int pidfd, pid_t pid, bool block, int *exitcode);
-
-/* proc.c: process identity and life. */
-
-/* mproc__exit - end the calling process at once (exit_group), as _exit. */
-_Noreturn void mproc__exit(int code);
+int mproc__mem_populate(void *addr, size_t len);
 
 /*
- * A process token names one process for the life of the machine: its PID
- * in the low 32 bits and its start time (clock ticks since boot, from
- * /proc/PID/stat) in the high 32, so a recycled PID gets a new token.
- * 0 names no process. Tokens are what shared structures record as owners.
+ * mproc__mem_discard - give back the pages of [addr, addr + len) of a
+ * shared memfd mapping (both page-aligned): they read as zeros afterwards,
+ * in every process that maps them. Returns 0 or a negative errno value.
  */
-
-/* mproc__self_token - the calling process's token (cached per process in a
- * wipe-on-fork page: no system call after the first in each process). */
-uint64_t mproc__self_token(void);
+int mproc__mem_discard(void *addr, size_t len);
 
 /*
- * mproc__token_alive - whether the process named by token still runs.
- * False once it has exited (a zombie counts as dead) or its PID has been
- * reused. Errs towards true: when /proc cannot be read (not mounted, out
- * of descriptors) a PID that exists counts as alive. Costs a kill(pid, 0)
- * and an open and read of /proc: for slow paths only.
+ * mproc__mem_nodump - leave [addr, addr + len) (page-aligned) out of this
+ * process's core dumps, and its forked children's. Returns 0 or a
+ * negative errno value.
  */
-bool mproc__token_alive(uint64_t token);
+int mproc__mem_nodump(void *addr, size_t len);
+
+/*
+ * mproc__wipeonfork_page - a private page of zeros that every child forked
+ * later receives zero-filled again (MADV_WIPEONFORK), or NULL when the
+ * kernel refuses the advice or memory is short. Never freed.
+ */
+void *mproc__wipeonfork_page(void);
+
+/* mproc__page_size - the size of a page in bytes. */
+size_t mproc__page_size(void);
+
+/* mproc__phys_mem - the machine's physical memory in bytes (0 unknown). */
+uint64_t mproc__phys_mem(void);
 
 /* membarrier.c */
 
@@ -139,32 +163,92 @@ int mproc__membarrier_register(void);
  */
 int mproc__membarrier(void);
 
+/* proc.c: this process, its children, and other processes by PID. */
+
+/* mproc__exit - end the calling process at once (exit_group), as _exit. */
+_Noreturn void mproc__exit(int code);
+
+/* mproc__getpid - the calling process's PID (a system call each time). */
+pid_t mproc__getpid(void);
+
+/*
+ * mproc__fork - fork the calling process. Returns the child's PID in the
+ * parent, 0 in the child, or a negative errno value.
+ */
+pid_t mproc__fork(void);
+
+/*
+ * mproc__die_with_parent - in a child just forked by parent: have the
+ * kernel SIGKILL the caller when its parent thread dies, and die at once
+ * if parent has already gone.
+ */
+void mproc__die_with_parent(pid_t parent);
+
+/*
+ * mproc__kill_and_reap - SIGKILL a child of the caller, by PID, and reap
+ * it (EINTR retried): for a child that cannot be tracked.
+ */
+void mproc__kill_and_reap(pid_t pid);
+
+/*
+ * mproc__proc_stat - the state letter and start time (clock ticks since
+ * boot) of process pid, from /proc/PID/stat. Returns false when it cannot
+ * be read: the process does not exist, or /proc is unreadable.
+ */
+bool mproc__proc_stat(pid_t pid, char *state, uint64_t *start);
+
+/*
+ * mproc__pid_exists - whether some process (a zombie included) has PID
+ * pid: false only when the kernel says there is none (ESRCH).
+ */
+bool mproc__pid_exists(pid_t pid);
+
+/* mproc__cpu_count - the CPUs this process may run on (its affinity
+ * mask), else the CPUs online; at least 1. */
+int mproc__cpu_count(void);
+
+/* pidfd.c */
+
+/* mproc__pidfd_open - a close-on-exec pidfd for pid, or a negative errno
+ * (-ENOSYS or -EPERM where the system refuses pidfds). */
+int mproc__pidfd_open(pid_t pid);
+
+/*
+ * mproc__child_signal - send sig to a child of the caller through its
+ * pidfd, or by PID when pidfd is -1. Returns 0 or a negative errno value.
+ */
+int mproc__child_signal(int pidfd, pid_t pid, int sig);
+
+/*
+ * mproc__child_reap - collect the exit status of a child of the caller,
+ * named by its pidfd, or by PID when pidfd is -1.
+ * block: wait for it to end (EINTR retried); otherwise only look.
+ * On reaping, *exitcode is the exit status (0..255) or -N if signal N
+ * killed it. Returns 1 when reaped, 0 when still running (non-blocking
+ * only), or a negative errno value (-ECHILD: not our child, or reaped).
+ */
+int mproc__child_reap(int pidfd, pid_t pid, bool block, int *exitcode);
+
+/* signal.c: the calling thread's SIGTERM. */
+
+/* mproc__sigterm_block - block SIGTERM in the calling thread; *old gets
+ * the previous mask, for mproc__sigmask_restore. */
+void mproc__sigterm_block(sigset_t *old);
+
+/* mproc__sigmask_restore - set the calling thread's signal mask to *old. */
+void mproc__sigmask_restore(const sigset_t *old);
+
+/* mproc__sigterm_default - SIGTERM's default action (ending the process),
+ * whatever handler was installed, and unblocked in the calling thread. */
+void mproc__sigterm_default(void);
+
 /* random.c */
 
 /* mproc__random - fill buf with n bytes from getrandom (blocking only until
  * the kernel's pool is first seeded; EINTR retried). 0 or a negative errno. */
 int mproc__random(void *buf, size_t n);
 
-/* memfd.c */
-
-/* Flags of mproc__shared_map. */
-#define MPROC__MAP_SPARSE 1u /* reserve no swap: pages are taken on touch */
-
-/*
- * mproc__shared_map - create an anonymous shared mapping of size bytes
- * backed by a memfd named name (shown in /proc/PID/maps), zero-filled.
- * *addr receives the mapping; *fd the close-on-exec memfd, or it is closed
- * when fd is NULL. Returns 0, MPROC_EINVAL for size 0, MPROC_ENOMEM when
- * the size cannot be backed or mapped, or another negative errno (EMFILE).
- * Nothing is left open or mapped on failure.
- */
-int mproc__shared_map(const char *name, size_t size, unsigned flags,
-                      void **addr, int *fd);
-
-/* mproc__shared_unmap - unmap what mproc__shared_map mapped. */
-void mproc__shared_unmap(void *addr, size_t size);
-
-/* shm.c (shared area): named POSIX shared memory, as CPython names it. */
+/* posix_shm.c: named POSIX shared memory, as CPython names it. */
 
 /*
  * mproc__shm_create - create the block path ("/name") exclusively, mode
@@ -185,31 +269,13 @@ int mproc__shm_open(const char *path, size_t *size, void **addr);
 /* mproc__shm_unlink - remove the name path; 0 or a negative errno. */
 int mproc__shm_unlink(const char *path);
 
-/* sync area: futex_requeue.c */
+/* fd.c: file descriptors and names in the file system. */
 
-/*
- * mproc__futex_requeue - move up to n sleepers (waking none) from the
- * process-shared futex from to to, if *from still equals expected.
- * Returns the number moved, or a negative errno (-EAGAIN: *from differed).
- */
-int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
-                         _Atomic uint32_t *to, int n);
+/* mproc__close - close fd (EINTR is not retried: Linux has closed it). */
+void mproc__close(int fd);
 
-/* mem.c (queue): pages of a shared mapping. */
-
-/*
- * mproc__mem_populate - allocate the pages of [addr, addr+len) of a shared
- * mapping now (page-aligned addr). Returns 0, or MPROC_ENOMEM when the
- * memory is not there (where a write would have raised SIGBUS). On kernels
- * without MADV_POPULATE_WRITE it does nothing and returns 0.
- */
-int mproc__mem_populate(void *addr, size_t len);
-
-/*
- * mproc__mem_discard - give back the pages of [addr, addr+len) of a shared
- * memfd mapping (page-aligned): they read as zeros afterwards.
- */
-void mproc__mem_discard(void *addr, size_t len);
+/* mproc__unlink - remove the file path; 0 or a negative errno value. */
+int mproc__unlink(const char *path);
 
 /* socket.c - connections (area: connection). Every fd is close-on-exec;
  * every send uses MSG_NOSIGNAL, so no call here can raise SIGPIPE. */
@@ -269,6 +335,14 @@ int mproc__sock_accept(int lfd, int64_t deadline);
 int mproc__sock_connect(const struct sockaddr *sa, unsigned salen,
                         int64_t deadline);
 
+/*
+ * mproc__sock_resolve - the first stream address of host and numeric port
+ * (getaddrinfo; a name may need a DNS lookup) into sa, *salen in/out.
+ * Returns 0, -ENOENT for an unknown host, MPROC_ENOMEM, or -errno.
+ */
+int mproc__sock_resolve(const char *host, const char *port, struct sockaddr *sa,
+                        unsigned *salen);
+
 /* mproc__sock_name - getsockname into sa (*salen in/out); 0 or -errno. */
 int mproc__sock_name(int fd, struct sockaddr *sa, unsigned *salen);
 
@@ -277,24 +351,5 @@ int mproc__sock_nodelay(int fd);
 
 /* mproc__shutdown - shutdown(fd, how); 0 or -errno. */
 int mproc__shutdown(int fd, int how);
-
-/* discard.c (pool) */
-
-/*
- * mproc__shared_discard - give back the pages of [addr, addr + len) of a
- * mapping made by mproc__shared_map (both page-aligned): they read as
- * zeros afterwards, in every process that maps them. Returns 0 or a
- * negative errno value.
- */
-int mproc__shared_discard(void *addr, size_t len);
-
-/* nodump.c (pool, queue) */
-
-/*
- * mproc__shared_nodump - leave [addr, addr + len) (page-aligned) out of
- * this process's core dumps, and its forked children's. Returns 0 or a
- * negative errno value.
- */
-int mproc__shared_nodump(void *addr, size_t len);
 
 #endif /* MPROC_SYS_H */

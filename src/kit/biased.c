@@ -1,8 +1,8 @@
 /*
- * sync/biased.c - the slow paths of the biased lock (sync_internal.h):
+ * kit/biased.c - the slow paths of the biased lock (biased.h):
  * granting the bias on release, and revoking it.
  *
- * Word states. A biased lock's word is the robust lock word of robust.c,
+ * Word states. A biased lock's word is the robust lock word of lock.c,
  * with two more flags. owner | BIASED: owner keeps the lock between its
  * calls and enters critical sections with plain stores to its slot's busy
  * word. owner | BIASED | REVOKING: someone wants it; the owner no longer
@@ -38,19 +38,21 @@
  * as after a plain holder's death. A revoker killed after marking REVOKING
  * leaves the mark for the next one, which repeats the same steps.
  */
-#include "../sync_internal.h"
+#include "biased.h"
+
+#include "check.h"
 
 #define B MPROC__LOCK_BIASED
 #define X MPROC__LOCK_REVOKING
 #define W MPROC__LOCK_WAITERS
 #define SPIN 400 /* looks at busy before napping */
 
-static uint64_t word(const mproc__block *b)
+static uint64_t word(const mproc__biased *b)
 {
     return atomic_load_explicit(&b->lock.own, memory_order_acquire);
 }
 
-static bool cas_word(mproc__block *b, uint64_t *expected, uint64_t desired)
+static bool cas_word(mproc__biased *b, uint64_t *expected, uint64_t desired)
 {
     return atomic_compare_exchange_strong_explicit(
         &b->lock.own, expected, desired, memory_order_acq_rel,
@@ -63,21 +65,21 @@ static bool cas_word(mproc__block *b, uint64_t *expected, uint64_t desired)
  * died inside it, MPROC_EAGAIN when the word changed (another revoker
  * finished), MPROC_ETIMEDOUT at the deadline.
  */
-static int wait_idle(mproc__block *b, _Atomic uint32_t *busy, uint64_t v,
+static int wait_idle(mproc__biased *b, _Atomic uint32_t *busy, uint64_t v,
                      int64_t deadline)
 {
+    mproc__spin sp = mproc__spin_start(SPIN, 1);
     int64_t nap = 0;
-    for (int looks = 0;; looks++) {
+    for (bool napped = false;;) {
         if (word(b) != v)
             return MPROC_EAGAIN;
         if (atomic_load_explicit(busy, memory_order_acquire) == 0)
             return 0;
-        if (looks < SPIN) {
-            mproc__cpu_relax();
+        if (mproc__spin_more(&sp))
             continue;
-        }
-        if (looks > SPIN && !mproc__token_alive(v & ~(B | X | W)))
+        if (napped && !mproc__token_alive(v & ~(B | X | W)))
             return 1;
+        napped = true;
         if (mproc__nap(deadline, &nap) == 0)
             return MPROC_ETIMEDOUT;
     }
@@ -88,7 +90,7 @@ static int wait_idle(mproc__block *b, _Atomic uint32_t *busy, uint64_t v,
  * lock. Returns 0, MPROC_EOWNERDEAD, MPROC_ETIMEDOUT, or MPROC_EAGAIN when
  * the word changed under it (look again).
  */
-static int revoke(mproc__block *b, uint64_t v, int64_t deadline)
+static int revoke_bias(mproc__biased *b, uint64_t v, int64_t deadline)
 {
     if (!(v & B))
         return MPROC_EAGAIN;
@@ -98,7 +100,7 @@ static int revoke(mproc__block *b, uint64_t v, int64_t deadline)
         v |= X;
     }
     uint32_t slot = atomic_load_explicit(&b->slot, memory_order_relaxed);
-    MPROC__CHECK(slot < MPROC__BLOCK_SLOTS, "mproc: biased lock corrupted");
+    MPROC__CHECK(slot < MPROC__BIASED_SLOTS, "mproc: biased lock corrupted");
     MPROC__CHECK(mproc__membarrier() == 0,
                  "mproc: membarrier failed in a registered process");
     int rc = wait_idle(b, &b->slots[slot].busy, v, deadline);
@@ -109,18 +111,18 @@ static int revoke(mproc__block *b, uint64_t v, int64_t deadline)
     return rc == 1 ? MPROC_EOWNERDEAD : 0;
 }
 
-int mproc__block_acquire_until(mproc__block *b, int64_t deadline)
+int mproc__biased_acquire_until(mproc__biased *b, int64_t deadline)
 {
     for (;;) {
         int rc = mproc__lock_acquire_until(&b->lock, deadline);
         if (rc == MPROC__LOCK_MET_BIAS)
-            rc = revoke(b, word(b), deadline);
+            rc = revoke_bias(b, word(b), deadline);
         if (rc != MPROC_EAGAIN)
             return rc;
     }
 }
 
-int mproc__block_try(mproc__block *b)
+int mproc__biased_try(mproc__biased *b)
 {
     for (;;) {
         if (mproc__lock_try(&b->lock))
@@ -130,7 +132,7 @@ int mproc__block_try(mproc__block *b)
             continue;
         if (!(v & B))
             return MPROC_EAGAIN;
-        int rc = revoke(b, v, mproc__now());
+        int rc = revoke_bias(b, v, mproc__now());
         if (rc != MPROC_EAGAIN)
             return rc == MPROC_ETIMEDOUT ? MPROC_EAGAIN : rc;
     }
@@ -138,7 +140,7 @@ int mproc__block_try(mproc__block *b)
 
 /* Whether the calling thread is the only one that has used view v (the
  * first to ask becomes it). */
-static bool sole_user(mproc__bview *v)
+static bool sole_user(mproc__biased_view *v)
 {
     uintptr_t self = (uintptr_t)pthread_self(), user = 0;
     return atomic_compare_exchange_strong(&v->user, &user, self) ||
@@ -147,15 +149,15 @@ static bool sole_user(mproc__bview *v)
 
 /* Claims a slot for process me (under the plain lock), or finds the one
  * it has; false when live processes hold all of them. */
-static bool claim_slot(mproc__block *b, mproc__bview *v, uint64_t me)
+static bool claim_slot(mproc__biased *b, mproc__biased_view *v, uint64_t me)
 {
     if (v->token == me && atomic_load(&b->slots[v->slot].token) == me)
         return true;
     int found = -1;
-    for (int k = 0; k < MPROC__BLOCK_SLOTS && found < 0; k++)
+    for (int k = 0; k < MPROC__BIASED_SLOTS && found < 0; k++)
         if (atomic_load(&b->slots[k].token) == 0)
             found = k;
-    for (int k = 0; k < MPROC__BLOCK_SLOTS && found < 0; k++)
+    for (int k = 0; k < MPROC__BIASED_SLOTS && found < 0; k++)
         if (!mproc__token_alive(atomic_load(&b->slots[k].token)))
             found = k;
     if (found < 0)
@@ -167,7 +169,7 @@ static bool claim_slot(mproc__block *b, mproc__bview *v, uint64_t me)
     return true;
 }
 
-void mproc__block_release(mproc__block *b, mproc__bview *v)
+void mproc__biased_release(mproc__biased *b, mproc__biased_view *v)
 {
     if (!v->enabled) {
         mproc__lock_release(&b->lock);
@@ -179,7 +181,7 @@ void mproc__block_release(mproc__block *b, mproc__bview *v)
                        : 1;
     atomic_store_explicit(&b->last, me, memory_order_relaxed);
     atomic_store_explicit(&b->run, run, memory_order_relaxed);
-    if (run % MPROC__BLOCK_RUN == 0 && sole_user(v) && claim_slot(b, v, me)) {
+    if (run % MPROC__BIASED_RUN == 0 && sole_user(v) && claim_slot(b, v, me)) {
         atomic_store_explicit(&b->slot, v->slot, memory_order_relaxed);
         uint64_t held = me; /* no WAITERS: nobody sleeps on it */
         if (cas_word(b, &held, me | B))

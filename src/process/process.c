@@ -37,19 +37,17 @@
  * dies leaves only a zombie that the next start, join, is_alive, exitcode,
  * active_children or destroy reaps.
  */
-#include "internal.h"
+#include "../kit/check.h"
+#include "../sys/sys.h"
+#include "mproc/process.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define PROCESS_MAGIC 0x50524f43u /* "PROC" */
 /* How long an ending process waits for a SIGTERMed daemon before SIGKILL. */
@@ -100,7 +98,7 @@ static void check(const mproc_process *p)
 /* Whether p is a started child of the calling process. */
 static bool ours(const mproc_process *p)
 {
-    return p->state != CREATED && p->parent == getpid();
+    return p->state != CREATED && p->parent == mproc__getpid();
 }
 
 /* Reaps p if it has ended; returns whether it has. Mutex held. */
@@ -217,7 +215,7 @@ int mproc_process_create(mproc_process **out, mproc_target target,
     p->target = target;
     p->arglen = arglen;
     p->daemon = opts && opts->daemon;
-    p->parent = getpid();
+    p->parent = mproc__getpid();
     p->pidfd = -1;
     *out = p;
     return 0;
@@ -254,11 +252,8 @@ _Noreturn static void run_child(mproc_process *p, pid_t parent)
     self.counter = 0;
     self.current = p;
     self.parent = parent;
-    if (p->daemon) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) /* the parent died before the prctl */
-            raise(SIGKILL);
-    }
+    if (p->daemon)
+        mproc__die_with_parent(parent);
     int code = p->target(p->arg, p->arglen);
     finish_children();
     flush_std();
@@ -272,7 +267,7 @@ int mproc_process_start(mproc_process *p)
     check(p);
     lock();
     int rc = 0;
-    if (p->state != CREATED || p->parent != getpid() ||
+    if (p->state != CREATED || p->parent != mproc__getpid() ||
         (self.current && self.current->daemon)) {
         rc = MPROC_EINVAL;
         goto out;
@@ -281,10 +276,10 @@ int mproc_process_start(mproc_process *p)
     if (!self.atexit_installed && atexit(finish_children) == 0)
         self.atexit_installed = true;
     flush_std();
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t parent = mproc__getpid();
+    pid_t pid = mproc__fork();
     if (pid < 0) {
-        rc = -errno;
+        rc = pid;
         goto out;
     }
     if (pid == 0)
@@ -293,9 +288,7 @@ int mproc_process_start(mproc_process *p)
     if (fd == -ENOSYS || fd == -EPERM) {
         fd = -1; /* no pidfds here: track the child by PID */
     } else if (fd < 0) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        mproc__kill_and_reap(pid);
         rc = fd;
         goto out;
     }
@@ -424,7 +417,7 @@ int mproc_process_destroy(mproc_process *p)
         unlink_child(p);
     }
     if (p->pidfd >= 0)
-        close(p->pidfd);
+        mproc__close(p->pidfd);
     unlock();
     p->magic = 0;
     free(p->arg);
@@ -463,19 +456,5 @@ int mproc_active_children(mproc_process **list, size_t cap)
 
 int mproc_cpu_count(void)
 {
-    for (int ncpu = 1024; ncpu <= (1 << 20); ncpu *= 2) {
-        cpu_set_t *set = CPU_ALLOC(ncpu);
-        if (!set)
-            break;
-        size_t size = CPU_ALLOC_SIZE(ncpu);
-        int rc = sched_getaffinity(0, size, set);
-        int count = rc == 0 ? CPU_COUNT_S(size, set) : 0;
-        CPU_FREE(set);
-        if (rc == 0)
-            return count > 0 ? count : 1;
-        if (errno != EINVAL)
-            break;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    return mproc__cpu_count();
 }

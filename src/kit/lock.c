@@ -1,5 +1,5 @@
 /*
- * sync/robust.c - the robust process-shared lock word every mproc lock is.
+ * kit/lock.c - the robust process-shared lock word every mproc lock is.
  *
  * Layout. A lock is one _Atomic uint64_t in shared memory: 0 when free,
  * otherwise the holder's process token (PID in bits 0..29, start time in
@@ -43,7 +43,7 @@
  * find the lock free at the end of their slice.
  *
  * Biased words. A queue's lock may be kept by its holder between calls
- * (src/sync/biased.c): the word then carries MPROC__LOCK_BIASED. Nothing
+ * (biased.c): the word then carries MPROC__LOCK_BIASED. Nothing
  * here sleeps on, spins on or takes over such a word: acquire_slow returns
  * MPROC__LOCK_MET_BIAS for the caller to revoke the bias, and take_over
  * leaves it alone (its holder may be alive and idle, or dead: only the
@@ -58,7 +58,7 @@
  * RLock. A thread that exits holding an RLock in a live process keeps it
  * held (as in Python); only the process's death frees it.
  */
-#include "sync_internal.h"
+#include "lock.h"
 
 #include <limits.h>
 #include <math.h>
@@ -68,8 +68,10 @@
 #define W MPROC__LOCK_WAITERS
 
 /* Pauses spent polling a contended lock, with doubling gaps between polls
- * (few loads: the holder's cache line is left alone), before sleeping. */
+ * up to SPIN_CAP (few loads: the holder's cache line is left alone),
+ * before sleeping. */
 #define SPIN 100
+#define SPIN_CAP 64
 
 /* The 32-bit half of the word that holds the PID and the WAITERS flag. */
 static _Atomic uint32_t *futex_half(mproc__lock *l)
@@ -101,42 +103,6 @@ int mproc__sync_sleep(_Atomic uint32_t *word, uint32_t expected,
     return 0;
 }
 
-int mproc__sync_map(const char *name, size_t size, uint32_t magic, void **addr)
-{
-    void *p;
-    int rc = mproc__shared_map(name, size, 0, &p, NULL);
-    if (rc != 0)
-        return rc;
-    mproc__sync_header *h = p;
-    h->magic = magic;
-    h->version = MPROC__SYNC_VERSION;
-    *addr = p;
-    return 0;
-}
-
-int mproc__sync_new(size_t handle_size, size_t shm_size, const char *name,
-                    uint32_t magic, void **handle, void **shm)
-{
-    uint32_t *h = malloc(handle_size);
-    if (!h)
-        return MPROC_ENOMEM;
-    int rc = mproc__sync_map(name, shm_size, magic, shm);
-    if (rc != 0) {
-        free(h);
-        return rc;
-    }
-    *h = MPROC__SYNC_LIVE;
-    *handle = h;
-    return 0;
-}
-
-void mproc__sync_free(void *handle, void *shm, size_t shm_size)
-{
-    mproc__shared_unmap(shm, shm_size);
-    *(uint32_t *)handle = MPROC__SYNC_DEAD;
-    free(handle);
-}
-
 void mproc__lock_init(mproc__lock *l)
 {
     atomic_init(&l->own, 0);
@@ -160,17 +126,14 @@ static bool take_over(mproc__lock *l, uint64_t v, uint64_t me)
 static int acquire_slow(mproc__lock *l, uint64_t me, uint64_t mark,
                         int64_t deadline)
 {
-    for (int pauses = 1, spent = 0; spent < SPIN; spent += pauses) {
+    mproc__spin sp = mproc__spin_start(SPIN, SPIN_CAP);
+    do {
         uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
         if (v == 0 && cas(l, &v, me | mark))
             return 0;
         if (v & MPROC__LOCK_BIASED)
             return MPROC__LOCK_MET_BIAS;
-        for (int i = 0; i < pauses; i++)
-            mproc__cpu_relax();
-        if (pauses < 64)
-            pauses *= 2;
-    }
+    } while (mproc__spin_more(&sp));
     for (;;) {
         uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
         if (v == 0) {

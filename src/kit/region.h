@@ -1,32 +1,13 @@
 /*
- * internal.h - helpers shared by mproc's areas; never installed.
- *
- * Non-static functions here carry the mproc__ prefix and are hidden from
- * the shared library's symbol table (-fvisibility=hidden). The raw Linux
- * wrappers live in sys/sys.h.
+ * kit/region.h - sparse shared regions: large memfd mappings whose pages
+ * are taken on touch and given back when drained.
  */
-#ifndef MPROC_INTERNAL_H
-#define MPROC_INTERNAL_H
+#ifndef MPROC_KIT_REGION_H
+#define MPROC_KIT_REGION_H
 
-#include "mproc.h"
-#include "sys/sys.h"
+#include "../sys/sys.h"
 
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-/*
- * mproc__die - report misuse that would corrupt state (a handle used after
- * destroy, a shared layout with a wrong magic) and abort. Never returns.
- */
-_Noreturn void mproc__die(const char *file, int line, const char *what);
-
-/* Aborts with file and line when a handle fails its validity check. */
-#define MPROC__CHECK(cond, what)                                               \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            mproc__die(__FILE__, __LINE__, what);                              \
-    } while (0)
 
 /*
  * Memcheck annotations for sparse shared mappings. Memcheck's leak scan at
@@ -56,4 +37,4 @@ _Noreturn void mproc__die(const char *file, int line, const char *what);
 #define MPROC__MEM_HIDE(p, n) ((void)(p), (void)(n))
 #endif
 
-#endif /* MPROC_INTERNAL_H */
+#endif /* MPROC_KIT_REGION_H */

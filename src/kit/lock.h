@@ -1,6 +1,6 @@
 /*
- * sync_internal.h - the robust process-shared lock the public Lock, RLock,
- * Condition and Barrier are built on, for other areas to embed.
+ * kit/lock.h - the robust process-shared lock every mproc lock is: the
+ * public Lock, RLock, Condition and Barrier, and the locks areas embed.
  *
  * A mproc__lock is one 8-byte word that may sit anywhere in shared memory
  * (a Queue's header, a shared Value's page, a Pool's table): the caller
@@ -17,17 +17,19 @@
  * lock or one that names it. Sleepers wake at least every
  * MPROC__SYNC_SLICE_NS to re-read the word and, if its holder's token is no
  * longer alive, take the lock over and report MPROC_EOWNERDEAD. See
- * src/sync/robust.c for the full argument.
+ * src/kit/lock.c for the full argument.
  *
  * Safety facts: every function is thread-safe and works across processes
  * (the futex calls are process-shared); a lock word copied into a forked
  * child is the same lock (MAP_SHARED). A process dying anywhere inside
  * these calls leaves the word either free or naming it (then taken over).
  */
-#ifndef MPROC_SYNC_INTERNAL_H
-#define MPROC_SYNC_INTERNAL_H
+#ifndef MPROC_KIT_LOCK_H
+#define MPROC_KIT_LOCK_H
 
-#include "internal.h"
+#include "../sys/sys.h"
+#include "spin.h"
+#include "token.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -38,35 +40,19 @@
 /* The flag in a lock word that says a waiter may be sleeping on it. */
 #define MPROC__LOCK_WAITERS ((uint64_t)1 << 31)
 
-/* The flags of a biased lock word (mproc__block, below): its holder keeps
- * it between calls; someone is revoking that. PIDs stay below bit 22. */
+/* The flags of a biased lock word (biased.h): its holder keeps it between
+ * calls; someone is revoking that. PIDs stay below bit 22. */
 #define MPROC__LOCK_BIASED ((uint64_t)1 << 30)
 #define MPROC__LOCK_REVOKING ((uint64_t)1 << 29)
 
 /* What mproc__lock_acquire_until returns, leaving the word untouched, when
- * it finds the lock biased (only an mproc__block's word ever is). */
+ * it finds the lock biased (only an mproc__biased's word ever is). */
 #define MPROC__LOCK_MET_BIAS 1
 
-/* How long any sync sleep lasts before it re-checks the world (sync.h's
- * MPROC_SYNC_CHECK_MS): the bound on noticing a dead holder, or a wake lost
- * to a killed waker. */
-#define MPROC__SYNC_SLICE_NS ((int64_t)MPROC_SYNC_CHECK_MS * 1000000)
-
-/* The cache line size two writers are kept apart by. */
-#define MPROC__CACHE_LINE 64
-
-/* mproc__cpu_relax - a pause for a spinning wait (tells the CPU, and a
- * hypervisor, that this is a spin). */
-static inline void mproc__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
+/* How long any sleep on a lock or a sync object lasts before it re-checks
+ * the world (sync.h's MPROC_SYNC_CHECK_MS): the bound on noticing a dead
+ * holder, or a wake lost to a killed waker. */
+#define MPROC__SYNC_SLICE_NS ((int64_t)50 * 1000000)
 
 typedef struct mproc__lock {
     _Atomic uint64_t own; /* 0: free; else holder token | maybe WAITERS */
@@ -154,111 +140,6 @@ bool mproc__lock_locked(const mproc__lock *l);
 /* mproc__lock_mine - whether the calling process holds the lock. */
 bool mproc__lock_mine(const mproc__lock *l);
 
-/*
- * A biased lock (src/sync/biased.c): a robust lock that a process which
- * took it MPROC__BLOCK_RUN times in a row keeps between its calls, so that
- * while nobody else wants it, entering and leaving a critical section is a
- * few plain loads and stores: no locked instruction. Whoever else wants it
- * revokes the bias: it marks the word REVOKING, runs mproc__membarrier,
- * waits until the holder is outside its critical section (or dead), and
- * takes the word. The holder enters by storing busy = 1 in a slot of its
- * own, then re-reading the word (a compiler barrier between: the
- * revoker's membarrier is the fence), so either the revoker sees busy set
- * or the holder sees the revocation. Each of up to MPROC__BLOCK_SLOTS
- * processes keeps a slot for life, so a late store of one process never
- * lands on another's busy word.
- *
- * Only processes registered with mproc__membarrier_register (before they
- * forked the others) may use one with biasing enabled; the owner of a bias
- * is a process and, within it, the one thread that has used the view.
- */
-#define MPROC__BLOCK_SLOTS 8
-#define MPROC__BLOCK_RUN 64
-
-typedef struct mproc__bslot {
-    _Alignas(MPROC__CACHE_LINE) _Atomic uint64_t token; /* 0: free */
-    _Atomic uint32_t busy; /* 1 inside a biased critical section */
-} mproc__bslot;
-
-typedef struct mproc__block {
-    mproc__lock lock;      /* held by the bias owner while it is biased */
-    _Atomic uint32_t slot; /* the bias owner's slot */
-    _Atomic uint32_t run;  /* holds in a row by last */
-    _Atomic uint64_t last; /* token of the last plain holder */
-    mproc__bslot slots[MPROC__BLOCK_SLOTS];
-} mproc__block;
-
-/* A process's view of an mproc__block, kept in its handle (not shared). */
-typedef struct mproc__bview {
-    bool enabled;           /* may take the bias (membarrier registered) */
-    _Atomic uintptr_t user; /* pthread_self of the one thread that used
-                               it; MPROC__BVIEW_SHARED once another did */
-    uint64_t token;         /* the process that slot was claimed for */
-    uint32_t slot;
-} mproc__bview;
-
-#define MPROC__BVIEW_SHARED ((uintptr_t)1)
-
-/*
- * mproc__block_enter - enter a critical section as the bias owner: true
- * when v is enabled, the calling process holds the bias and the calling
- * thread is the view's only user; leave with mproc__block_exit. False
- * otherwise: take the lock with mproc__block_acquire_until. No locked
- * instruction.
- */
-static inline bool mproc__block_enter(mproc__block *b, mproc__bview *v)
-{
-    if (!v->enabled)
-        return false;
-    uint64_t mine = mproc__self_token() | MPROC__LOCK_BIASED;
-    if (atomic_load_explicit(&b->lock.own, memory_order_relaxed) != mine)
-        return false;
-    uintptr_t self = (uintptr_t)pthread_self(),
-              user = atomic_load_explicit(&v->user, memory_order_relaxed);
-    if (user != self) {
-        atomic_store_explicit(&v->user, MPROC__BVIEW_SHARED,
-                              memory_order_relaxed);
-        return false;
-    }
-    _Atomic uint32_t *busy = &b->slots[v->slot].busy;
-    atomic_store_explicit(busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* membarrier: the fence */
-    if (atomic_load_explicit(&b->lock.own, memory_order_acquire) == mine)
-        return true;
-    atomic_store_explicit(busy, 0, memory_order_release);
-    return false;
-}
-
-/* mproc__block_exit - leave a critical section entered as bias owner. */
-static inline void mproc__block_exit(mproc__block *b, mproc__bview *v)
-{
-    atomic_store_explicit(&b->slots[v->slot].busy, 0, memory_order_release);
-}
-
-/*
- * mproc__block_acquire_until - take b's lock by the deadline: as
- * mproc__lock_acquire_until, revoking a bias it meets (waiting, until the
- * deadline, for the owner's critical section to end). Returns 0;
- * MPROC_EOWNERDEAD when the holder or bias owner had died (repair, as
- * then its critical section may be half done); MPROC_ETIMEDOUT.
- */
-int mproc__block_acquire_until(mproc__block *b, int64_t deadline);
-
-/*
- * mproc__block_try - take b's lock now if it is free, or biased to an
- * owner outside its critical section: never waits for a holder. Returns
- * 0, MPROC_EOWNERDEAD (repair), or MPROC_EAGAIN.
- */
-int mproc__block_try(mproc__block *b);
-
-/*
- * mproc__block_release - give up a lock taken by mproc__block_acquire_until
- * or mproc__block_try. When v is enabled, the caller has taken the lock
- * MPROC__BLOCK_RUN times in a row through it, nobody waits for it and a
- * slot is free, the calling process keeps it as its bias instead.
- */
-void mproc__block_release(mproc__block *b, mproc__bview *v);
-
 /* mproc__rlock_init - make *r a free RLock (zero-filled memory already is). */
 void mproc__rlock_init(mproc__rlock *r);
 
@@ -323,40 +204,4 @@ static inline bool mproc__sync_take(_Atomic uint32_t *word)
     return false;
 }
 
-/*
- * mproc__sync_map - map a zero-filled shared page (or more) for a sync
- * object named name, with the header words magic and version at its start.
- * Returns 0 and sets *addr, or an error of mproc__shared_map.
- */
-int mproc__sync_map(const char *name, size_t size, uint32_t magic, void **addr);
-
-/* The first word of every live sync handle, and of a destroyed one. */
-#define MPROC__SYNC_LIVE 0x6d53594eu /* "mSYN" */
-#define MPROC__SYNC_DEAD 0xdeadbeefu
-
-/*
- * mproc__sync_new - allocate a handle of handle_size bytes (its first word,
- * a uint32_t, set to MPROC__SYNC_LIVE) and map its shared page as
- * mproc__sync_map. Returns 0, MPROC_ENOMEM, or mproc__sync_map's error;
- * nothing is left allocated on failure.
- */
-int mproc__sync_new(size_t handle_size, size_t shm_size, const char *name,
-                    uint32_t magic, void **handle, void **shm);
-
-/* mproc__sync_free - unmap shm and free a handle from mproc__sync_new. */
-void mproc__sync_free(void *handle, void *shm, size_t shm_size);
-
-/* mproc__rlock_of - the shared RLock of a public RLock handle (aborts on a
- * destroyed handle): what a Condition over that RLock works on. */
-struct mproc_rlock;
-mproc__rlock *mproc__rlock_of(struct mproc_rlock *r);
-
-/* The two words every sync layout begins with. */
-typedef struct mproc__sync_header {
-    uint32_t magic;
-    uint32_t version;
-} mproc__sync_header;
-
-#define MPROC__SYNC_VERSION 1u
-
-#endif /* MPROC_SYNC_INTERNAL_H */
+#endif /* MPROC_KIT_LOCK_H */

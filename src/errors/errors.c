@@ -6,8 +6,9 @@
  * errno values (a call may pass one through, such as -EEXIST or -EMFILE)
  * are described by the C library.
  */
-#include "internal.h"
+#include "mproc/errors.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +87,4 @@ const char *mproc_version_string(void)
         MPROC_VERSION_PATCH);
 #undef STR
 #undef STR2
-}
-
-void mproc__die(const char *file, int line, const char *what)
-{
-    dprintf(2, "mproc: %s:%d: %s\n", file, line, what);
-    abort();
 }

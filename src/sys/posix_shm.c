@@ -5,7 +5,7 @@
  * name means the same file to both. shm_open opens close-on-exec. The fd is
  * closed as soon as the block is mapped: the mapping keeps the block alive.
  */
-#include "../internal.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>

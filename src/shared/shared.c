@@ -17,7 +17,7 @@
  * page only when it is first touched, so an array may promise more than
  * the machine has free.
  *
- * The lock is the sync area's embeddable robust lock (sync_internal.h): a
+ * The lock is the kit's embeddable robust lock (kit/lock.h): a
  * mproc__lock word for MPROC_LOCK_LOCK, a mproc__rlock (the word plus the
  * owning thread and a depth) for MPROC_LOCK_RLOCK; zero-filled memory is a
  * free lock. It lives in the array's own mapping, so a child forked after
@@ -50,8 +50,9 @@
  * window Python's SharedMemory has. Every error that create survives
  * removes the name again.
  */
-#include "internal.h"
-#include "sync_internal.h"
+#include "../kit/check.h"
+#include "../kit/lock.h"
+#include "mproc/shared.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -35,7 +35,7 @@
  * polling. Each handle caches the last value it saw of tail, freed and
  * got: they only grow, so a stale copy is a safe under-estimate and the
  * shared line is re-read only when the copy says "no room" or "no data".
- * Waiters poll with growing pauses (struct spin), and a producer that ran
+ * Waiters poll with growing pauses (kit/spin.h), and a producer that ran
  * out of room waits, while it spins, until a batch of messages fits, so
  * that two processes running flat out do not hand each slot across alone.
  * Only consumers ever take both locks, consumers' first, and never wait
@@ -44,8 +44,8 @@
  * waits for room while holding its lock, which is how chunks of one
  * message stay contiguous.
  *
- * Each lock is the sync area's robust lock word (sync_internal.h,
- * src/sync/robust.c): 0 when free, else the holder's process token
+ * Each lock is the kit's robust lock word (src/kit/lock.c): 0 when
+ * free, else the holder's process token
  * (mproc__self_token: PID in the low 32 bits, start time above) with bit
  * 31 set while others may sleep on it. Taking it is one compare-and-swap
  * (mproc__lock_try); waiters spin briefly, then sleep on the word's low
@@ -59,15 +59,14 @@
  * (a lock is held only for a copy, so timeout 0 means "no waiting for
  * room or data", not "fail if another process is mid-put").
  *
- * Kept locks. Each lock is biased (mproc__block, sync_internal.h and
- * src/sync/biased.c): a process (one thread of it) that took a side's
- * lock 64 times in a row keeps it between its calls and enters with plain
- * stores to a busy word of its own, so a 1->1 queue's put and get run with
- * no locked instruction. Any other process or thread that needs the lock
- * revokes the bias (a membarrier, then a wait for the keeper to leave its
- * critical section); a keeper found dead inside one counts as a dead
- * holder, and its critical section is repaired as below. A put that
- * streams, and the consumer's jump to the ring's start, take the
+ * Kept locks. Each lock is biased (mproc__biased, src/kit/biased.c): a process
+ * (one thread of it) that took a side's lock 64 times in a row keeps it between
+ * its calls and enters with plain stores to a busy word of its own, so a 1->1
+ * queue's put and get run with no locked instruction. Any other process or
+ * thread that needs the lock revokes the bias (a membarrier, then a wait for
+ * the keeper to leave its critical section); a keeper found dead inside one
+ * counts as a dead holder, and its critical section is repaired as below. A put
+ * that streams, and the consumer's jump to the ring's start, take the
  * producers' lock plainly. Biasing needs membarrier(2)'s expedited global
  * barrier: the creating process registers for it (its later children
  * inherit that) and records in the shared block whether it could (asym).
@@ -124,8 +123,10 @@
  * producer commit) and consumes it, so the next messages land on those
  * warm pages; taking and zeroing fresh pages costs more than the copy.
  */
-#include "internal.h"
-#include "sync_internal.h"
+#include "../kit/biased.h"
+#include "../kit/check.h"
+#include "../kit/region.h"
+#include "mproc/queue.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -135,7 +136,7 @@
 /*
  * Under valgrind the ring is hidden from memcheck (no access) except the
  * bytes this process has touched, so that memcheck's leak scan at exit
- * does not allocate a RAM-sized ring page by page (internal.h). Natively
+ * does not allocate a RAM-sized ring page by page (kit/region.h). Natively
  * the handle's vg flag, read once at create, skips the marks.
  */
 #define RING_TOUCH(q, p, n) ((q)->vg ? (void)MPROC__MEM_SHOW(p, n) : (void)0)
@@ -193,8 +194,8 @@ struct shared {
                       wakers that leave the fence to sleepers */
     _Atomic uint32_t state;
 
-    /* Producers: their lock (biased, sync_internal.h) and what it guards. */
-    _Alignas(CACHELINE) mproc__block plock;
+    /* Producers: their lock (biased, kit/biased.h) and what it guards. */
+    _Alignas(CACHELINE) mproc__biased plock;
     _Alignas(CACHELINE) _Atomic uint64_t nput;
     _Atomic uint32_t pflags, pj_flags;
     _Atomic uint64_t pj_tail, pj_nput;
@@ -204,7 +205,7 @@ struct shared {
     _Alignas(CACHELINE) _Atomic uint64_t tail;
 
     /* Consumers: their lock and what it guards. */
-    _Alignas(CACHELINE) mproc__block clock;
+    _Alignas(CACHELINE) mproc__biased clock;
     /* (_Alignas would align each declarator of a list to a line.) */
     _Alignas(CACHELINE) _Atomic uint64_t head;
     _Atomic uint64_t nget, nabort;
@@ -227,8 +228,8 @@ struct mproc_queue {
     unsigned char *ring;
     uint64_t cap, mask;
     size_t map_size;
-    bool vg;                   /* under valgrind: mark the ring for memcheck */
-    mproc__bview pview, cview; /* this process's view of each lock */
+    bool vg; /* under valgrind: mark the ring for memcheck */
+    mproc__biased_view pview, cview; /* this process's view of each lock */
     /* Last values seen of the shared counters (each only grows). */
     _Atomic uint64_t tail_seen, freed_seen, nget_seen;
 };
@@ -236,28 +237,6 @@ struct mproc_queue {
 #define LOAD(p) atomic_load_explicit(p, memory_order_acquire)
 #define RELAXED(p) atomic_load_explicit(p, memory_order_relaxed)
 #define STORE(p, v) atomic_store_explicit(p, v, memory_order_release)
-
-/*
- * A spinning wait: between two looks at the other side's line it pauses
- * 1, 2, 4, then SPIN_STEP times, SPIN pauses in all, so that a waiter does
- * not pull across, again and again, the line the other side is writing.
- */
-struct spin {
-    int paused, step;
-};
-
-/* Pauses before the next look; false once the spin is over. */
-static bool spin_more(struct spin *sp)
-{
-    if (sp->paused >= SPIN)
-        return false;
-    for (int k = 0; k < sp->step; k++)
-        mproc__cpu_relax();
-    sp->paused += sp->step;
-    if (sp->step < SPIN_STEP)
-        sp->step *= 2;
-    return true;
-}
 
 /* The ring bytes a record of len payload bytes takes: whole cache lines,
  * so that a producer writing the next record never writes a line the
@@ -331,7 +310,7 @@ static int expired(const struct budget *b)
  * Returns 0, MPROC_EOWNERDEAD when it was taken over from a dead holder
  * (the caller repairs), or MPROC_ETIMEDOUT.
  */
-static int lock_take(mproc__block *lock, struct budget *b)
+static int lock_take(mproc__biased *lock, struct budget *b)
 {
     if (mproc__lock_try(&lock->lock))
         return 0;
@@ -341,7 +320,7 @@ static int lock_take(mproc__block *lock, struct budget *b)
         if (grace > deadline)
             deadline = grace;
     }
-    return mproc__block_acquire_until(lock, deadline);
+    return mproc__biased_acquire_until(lock, deadline);
 }
 
 /* ---- waiting and waking ---------------------------------------------- */
@@ -601,14 +580,14 @@ static void p_repair(mproc_queue *q)
  * plain hold.
  */
 struct hold {
-    mproc__block *lock;
-    mproc__bview *view;
+    mproc__biased *lock;
+    mproc__biased_view *view;
     bool biased;
 };
 
 /* Takes one side's lock plainly (revoking a bias, this process's own
  * included), repairing after a dead holder. */
-static int side_take(mproc_queue *q, mproc__block *lock,
+static int side_take(mproc_queue *q, mproc__biased *lock,
                      void (*repair)(mproc_queue *), struct budget *b)
 {
     int rc = lock_take(lock, b);
@@ -623,16 +602,16 @@ static inline int side_lock(mproc_queue *q, struct hold *h,
                             void (*repair)(mproc_queue *), struct budget *b,
                             bool biased_ok)
 {
-    h->biased = biased_ok && mproc__block_enter(h->lock, h->view);
+    h->biased = biased_ok && mproc__biased_enter(h->lock, h->view);
     return h->biased ? 0 : side_take(q, h->lock, repair, b);
 }
 
 static void side_unlock(const struct hold *h)
 {
     if (h->biased)
-        mproc__block_exit(h->lock, h->view);
+        mproc__biased_exit(h->lock, h->view);
     else
-        mproc__block_release(h->lock, h->view);
+        mproc__biased_release(h->lock, h->view);
 }
 
 /* The producers' lock; a message streamed holds it plainly, so that a
@@ -703,14 +682,14 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
                      struct budget *b)
 {
     struct shared *s = q->s;
-    struct spin sp = {.step = 1};
+    mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
     bool sure = false;
     for (;;) {
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
         if (b->timeout == 0)
             return room_for(q, need, items, 0) ? 0 : MPROC_EAGAIN;
-        if (spin_more(&sp)) {
+        if (mproc__spin_more(&sp)) {
             if (room_for(q, need, items, BATCH))
                 return 0;
             continue;
@@ -895,7 +874,7 @@ static int c_lock(mproc_queue *q, struct hold *h, struct budget *b)
 static int wait_data(mproc_queue *q, struct budget *b)
 {
     struct shared *s = q->s;
-    struct spin sp = {.step = 1};
+    mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
     bool sure = false;
     for (;;) {
         if (data_at(q, LOAD(&s->head)))
@@ -904,7 +883,7 @@ static int wait_data(mproc_queue *q, struct budget *b)
             return MPROC_ESHUTDOWN;
         if (b->timeout == 0)
             return MPROC_EAGAIN;
-        if (spin_more(&sp))
+        if (mproc__spin_more(&sp))
             continue;
         uint32_t seq = prepare_sleep(q, &s->data, sure);
         if (data_at(q, LOAD(&s->head)))
@@ -925,8 +904,8 @@ static int wait_data(mproc_queue *q, struct budget *b)
 static void wait_stream(mproc_queue *q, uint64_t head)
 {
     struct shared *s = q->s;
-    struct spin sp = {.step = 1};
-    while (spin_more(&sp))
+    mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
+    while (mproc__spin_more(&sp))
         if (data_at(q, head))
             return;
     uint32_t seq = prepare_sleep(q, &s->data, true);
@@ -1027,7 +1006,7 @@ static void jump_to_start(mproc_queue *q)
     uint64_t head = RELAXED(&s->head);
     if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head)
         return;
-    int rc = mproc__block_try(&s->plock);
+    int rc = mproc__biased_try(&s->plock);
     if (rc == MPROC_EOWNERDEAD)
         p_repair(q);
     else if (rc != 0)
@@ -1208,9 +1187,7 @@ static uint64_t pow2_at_least(uint64_t n)
 /* The default ring of an unbounded queue: RAM, as a power of two. */
 static uint64_t default_unbounded_cap(void)
 {
-    long pages = sysconf(_SC_PHYS_PAGES), pg = sysconf(_SC_PAGESIZE);
-    uint64_t ram = pages > 0 && pg > 0 ? (uint64_t)pages * (uint64_t)pg : 0;
-    ram = pow2_at_least(ram);
+    uint64_t ram = pow2_at_least(mproc__phys_mem());
     if (ram < MIN_UNBOUNDED_CAP)
         ram = MIN_UNBOUNDED_CAP;
     return ram > MAX_CAP ? MAX_CAP : ram;
@@ -1224,7 +1201,7 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     if (!out || o.capacity > MAX_CAP)
         return MPROC_EINVAL;
     bool unbounded = o.maxsize == 0;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t page = (uint64_t)mproc__page_size();
     uint64_t cap = o.capacity;
     if (cap == 0)
         cap = unbounded ? default_unbounded_cap() : DEFAULT_BOUNDED_CAP;
@@ -1263,7 +1240,7 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
      * written allocates it: an unbounded ring (RAM-sized, sparse) would
      * be dumped in full. Best effort: a core dump is all that is at stake. */
     if (unbounded)
-        (void)mproc__shared_nodump(q->ring, (size_t)cap);
+        (void)mproc__mem_nodump(q->ring, (size_t)cap);
     RING_HIDE(q, q->ring, cap);
     q->cap = cap;
     q->mask = cap - 1;

@@ -1,5 +1,5 @@
 /*
- * pool/shm.c - the pool's transport to local forked workers over shared
+ * pool/local.c - the pool's transport to local forked workers over shared
  * memory.
  *
  * Two memfd mappings are made before the first worker is forked, so every
@@ -62,7 +62,7 @@
  * sparse memfd that allocates each one - a task that crashed a worker with
  * core dumps on would have written and allocated 16 GiB.
  *
- * Memcheck: both sparse mappings are hidden from memcheck (internal.h)
+ * Memcheck: both sparse mappings are hidden from memcheck (kit/region.h)
  * except what is in use - in the parent, allocated arena blocks; in a
  * worker, the running task's items or argument; ring bytes while a record
  * is copied in or out. Memcheck's leak scan at exit would otherwise read
@@ -72,10 +72,11 @@
  */
 #include "transport.h"
 
-#include "mproc/pool.h"
+#include "../kit/region.h"
+#include "../kit/spin.h"
+#include "mproc/process.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -231,15 +232,6 @@ int mproc_buf_append(mproc_buf *b, const void *data, size_t len)
 /* ---- helpers --------------------------------------------------------------
  */
 
-static inline void relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -339,7 +331,7 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
         if (spins++ == 0)
             atomic_store(&w->mode, MODE_SPINNING);
         if (spins < WORKER_SPIN) {
-            relax();
+            mproc__cpu_relax();
             continue;
         }
         /* Sleep unless work came, or the parent marked us awake (it
@@ -386,7 +378,7 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
         struct rec jump = {.seq = SKIP_SEQ, .index = skip};
         ring_put(t, ring, head, &jump, sizeof jump);
         if (*hw > RKEEP) {
-            mproc__shared_discard(ring + RKEEP, align_up(*hw, 4096) - RKEEP);
+            mproc__mem_discard(ring + RKEEP, align_up(*hw, 4096) - RKEEP);
             *hw = RKEEP;
         }
         head += skip;
@@ -481,11 +473,7 @@ static int worker_main(void *arg, size_t len)
     struct shm_worker *w = &t->ws[a.i];
     /* terminate's SIGTERM must end the worker, whatever handler the
      * caller had installed (a test runner's, say) */
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    signal(SIGTERM, SIG_DFL);
-    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    mproc__sigterm_default();
     /* a worker sees arena bytes only while a task of its own uses them */
     vg_mark(t, t->arena, t->arena_len, VG_HIDE);
     if (t->o.initializer) {
@@ -739,7 +727,7 @@ static int spawn(mproc__tp *t, unsigned i)
     struct shm_worker *w = &t->ws[i];
     uint32_t serial = ++t->serials;
     if (atomic_load(&w->head))
-        mproc__shared_discard(ring_of(t, i), RCAP);
+        mproc__mem_discard(ring_of(t, i), RCAP);
     atomic_store(&w->current, 0);
     atomic_store(&w->item, 0);
     atomic_store(&w->exiting, 0);
@@ -758,12 +746,10 @@ static int spawn(mproc__tp *t, unsigned i)
     if (rc < 0)
         return rc;
     /* SIGTERM stays blocked in the child until it has reset the handler */
-    sigset_t term, old;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &term, &old);
+    sigset_t old;
+    mproc__sigterm_block(&old);
     rc = mproc_process_start(p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    mproc__sigmask_restore(&old);
     if (rc < 0) {
         mproc_process_destroy(p);
         return rc;
@@ -880,7 +866,7 @@ void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
     for (int k = 0; k < PARENT_SPIN; k++) {
         if (atomic_load_explicit(&h->done_seq, memory_order_relaxed) != seq)
             return;
-        relax();
+        mproc__cpu_relax();
     }
     atomic_store(&h->parent_waiting, 1);
     seq = atomic_load(&h->done_seq);
@@ -970,7 +956,7 @@ void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
     if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
         uint64_t a = align_up(off, 4096), b = (off + sz) & ~(uint64_t)4095;
         if (b > a)
-            mproc__shared_discard(t->arena + a, b - a);
+            mproc__mem_discard(t->arena + a, b - a);
     } else {
         t->warm += sz;
     }
@@ -1064,8 +1050,8 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
     vg_mark(t, t->rings, (size_t)np * RCAP, VG_HIDE);
     vg_mark(t, t->arena, t->arena_len, VG_HIDE);
     /* best effort: a core dump would allocate and write every page */
-    mproc__shared_nodump(t->rings, (size_t)np * RCAP);
-    mproc__shared_nodump(t->arena, t->arena_len);
+    mproc__mem_nodump(t->rings, (size_t)np * RCAP);
+    mproc__mem_nodump(t->arena, t->arena_len);
     t->h->magic = SHM_MAGIC;
     t->h->version = SHM_VERSION;
     t->h->nslots = NSLOTS;

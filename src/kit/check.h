@@ -1,0 +1,28 @@
+/*
+ * kit/check.h - stopping on misuse that would corrupt state.
+ *
+ * MPROC__CHECK guards what a caller can break at run time (a handle used
+ * after destroy, a shared layout with a wrong magic): it is always on and
+ * aborts with the file and line. assert() states what the library's own
+ * code must keep (a lock held, a state reached); it is on in debug builds
+ * and the sanitizer build, off (NDEBUG) in release builds.
+ */
+#ifndef MPROC_KIT_CHECK_H
+#define MPROC_KIT_CHECK_H
+
+#include <assert.h>
+
+/*
+ * mproc__die - report misuse that would corrupt state (a handle used after
+ * destroy, a shared layout with a wrong magic) and abort. Never returns.
+ */
+_Noreturn void mproc__die(const char *file, int line, const char *what);
+
+/* Aborts with file and line when a handle fails its validity check. */
+#define MPROC__CHECK(cond, what)                                               \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            mproc__die(__FILE__, __LINE__, what);                              \
+    } while (0)
+
+#endif /* MPROC_KIT_CHECK_H */

@@ -1,0 +1,17 @@
+/*
+ * fd.c - file descriptors and names in the file system.
+ */
+#include "sys.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+void mproc__close(int fd)
+{
+    close(fd); /* on EINTR Linux has closed fd already: never retry */
+}
+
+int mproc__unlink(const char *path)
+{
+    return unlink(path) < 0 ? -errno : 0;
+}
