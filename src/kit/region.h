@@ -1,6 +1,27 @@
 /*
- * kit/region.h - sparse shared regions: large memfd mappings whose pages
- * are taken on touch and given back when drained.
+ * kit/region.h - shared regions and the byte rings laid out in them.
+ *
+ * A region is one memfd mapping made before the processes that share it
+ * are forked (so it sits at the same address in all of them). A sparse
+ * region reserves no memory: its pages are taken on first touch and given
+ * back (mproc__region_discard) when drained, so a queue's ring or a pool's
+ * arena may span gigabytes and cost only what is in use. Two things would
+ * read, and so allocate, every page of such a span: a core dump, and
+ * memcheck's leak scan at exit. mproc__region_seal leaves a span out of
+ * both: out of core dumps (MADV_DONTDUMP, inherited by forked children)
+ * and, under valgrind, inaccessible to memcheck except the bytes a process
+ * marks as in use (mproc__region_show) until it hides them again.
+ *
+ * A ring is a power-of-two span of a region addressed by absolute 64-bit
+ * byte positions that never wrap; a position's place is pos & (cap - 1).
+ * Its copies split at the end of the span and mark what they touch as in
+ * use; its discard gives back the pages of a range of positions, except
+ * those of the first warm bytes of the span (pages kept warm for reuse:
+ * taking and zeroing a fresh page costs more than the copy into it).
+ *
+ * Safety facts: a region and a ring are process-local descriptions of
+ * shared memory; nothing here locks. Which process may write which bytes
+ * is the caller's protocol.
  */
 #ifndef MPROC_KIT_REGION_H
 #define MPROC_KIT_REGION_H
@@ -8,6 +29,8 @@
 #include "../sys/sys.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
 /*
  * Memcheck annotations for sparse shared mappings. Memcheck's leak scan at
@@ -36,5 +59,150 @@
 #define MPROC__MEM_UNDEF(p, n) ((void)(p), (void)(n))
 #define MPROC__MEM_HIDE(p, n) ((void)(p), (void)(n))
 #endif
+
+/* A shared mapping, as this process sees it. */
+typedef struct mproc__region {
+    unsigned char *base;
+    size_t len;
+    bool vg; /* under valgrind: make memcheck's marks */
+} mproc__region;
+
+/*
+ * mproc__region_map - map a zero-filled shared region of len bytes named
+ * name (flags: MPROC__MAP_SPARSE for one that reserves no memory).
+ * Returns 0 or an error of mproc__shared_map; *r is untouched on failure.
+ */
+int mproc__region_map(mproc__region *r, const char *name, size_t len,
+                      unsigned flags);
+
+/* mproc__region_unmap - unmap r (a zeroed region: nothing to do). */
+void mproc__region_unmap(mproc__region *r);
+
+/*
+ * mproc__region_seal - leave [p, p + n) of r (page-aligned) out of core
+ * dumps and hide it from memcheck: the sparse part of a region.
+ */
+void mproc__region_seal(const mproc__region *r, void *p, size_t n);
+
+/*
+ * mproc__region_discard - give back the whole pages inside [p, p + n) of
+ * r: they read as zeros afterwards, in every process; hidden from
+ * memcheck in this one.
+ */
+void mproc__region_discard(const mproc__region *r, void *p, size_t n);
+
+/* Memcheck marks of bytes of r: in use (show), writable but not yet
+ * readable (undef), not in use (hide). No-ops natively. */
+static inline void mproc__region_show(const mproc__region *r, const void *p,
+                                      size_t n)
+{
+    if (r->vg)
+        MPROC__MEM_SHOW(p, n);
+}
+
+static inline void mproc__region_undef(const mproc__region *r, const void *p,
+                                       size_t n)
+{
+    if (r->vg)
+        MPROC__MEM_UNDEF(p, n);
+}
+
+static inline void mproc__region_hide(const mproc__region *r, const void *p,
+                                      size_t n)
+{
+    if (r->vg)
+        MPROC__MEM_HIDE(p, n);
+}
+
+/* A byte ring: cap (a power of two) bytes of a region at base. */
+typedef struct mproc__ring {
+    unsigned char *base;
+    uint64_t mask; /* cap - 1 */
+    bool vg;       /* as the region's */
+} mproc__ring;
+
+/* mproc__ring_in - the ring of cap bytes at base, inside region r. */
+static inline mproc__ring mproc__ring_in(const mproc__region *r, void *base,
+                                         uint64_t cap)
+{
+    mproc__ring ring = {(unsigned char *)base, cap - 1, r->vg};
+    return ring;
+}
+
+/* The bytes of [pos, pos + n) that lie before the end of the span. */
+static inline size_t mproc__ring_first(const mproc__ring *r, uint64_t pos,
+                                       size_t n)
+{
+    uint64_t left = r->mask + 1 - (pos & r->mask);
+    return n < left ? n : (size_t)left;
+}
+
+/* mproc__ring_at - the address of position pos (its bytes up to the end
+ * of the span are contiguous). */
+static inline unsigned char *mproc__ring_at(const mproc__ring *r, uint64_t pos)
+{
+    return r->base + (pos & r->mask);
+}
+
+/* mproc__ring_show / _hide - memcheck marks of positions [pos, pos + n)
+ * (n at most cap). */
+static inline void mproc__ring_show(const mproc__ring *r, uint64_t pos,
+                                    size_t n)
+{
+    if (r->vg) {
+        size_t first = mproc__ring_first(r, pos, n);
+        MPROC__MEM_SHOW(mproc__ring_at(r, pos), first);
+        MPROC__MEM_SHOW(r->base, n - first);
+    }
+}
+
+static inline void mproc__ring_hide(const mproc__ring *r, uint64_t pos,
+                                    size_t n)
+{
+    if (r->vg) {
+        size_t first = mproc__ring_first(r, pos, n);
+        MPROC__MEM_HIDE(mproc__ring_at(r, pos), first);
+        MPROC__MEM_HIDE(r->base, n - first);
+    }
+}
+
+/* mproc__ring_write - copy n bytes (at most cap) from src to positions
+ * [pos, pos + n), marked in use. */
+static inline void mproc__ring_write(const mproc__ring *r, uint64_t pos,
+                                     const void *src, size_t n)
+{
+    size_t first = mproc__ring_first(r, pos, n);
+    mproc__ring_show(r, pos, n);
+    memcpy(mproc__ring_at(r, pos), src, first);
+    if (n > first)
+        memcpy(r->base, (const unsigned char *)src + first, n - first);
+}
+
+/* mproc__ring_read - copy the n bytes (at most cap) at positions
+ * [pos, pos + n) to dst, marking them in use. */
+static inline void mproc__ring_read(const mproc__ring *r, uint64_t pos,
+                                    void *dst, size_t n)
+{
+    size_t first = mproc__ring_first(r, pos, n);
+    mproc__ring_show(r, pos, n);
+    memcpy(dst, mproc__ring_at(r, pos), first);
+    if (n > first)
+        memcpy((unsigned char *)dst + first, r->base, n - first);
+}
+
+/*
+ * mproc__ring_populate - take the pages of positions [from, to) now (from
+ * page-aligned; to - from at most cap). Returns 0, or MPROC_ENOMEM when the
+ * memory is not there (where a write would have raised SIGBUS).
+ */
+int mproc__ring_populate(const mproc__ring *r, uint64_t from, uint64_t to);
+
+/*
+ * mproc__ring_discard - give back the pages of positions [from, to)
+ * (page-aligned; to - from at most cap), except those that lie in the
+ * span's first warm bytes; hidden from memcheck in this process.
+ */
+void mproc__ring_discard(const mproc__ring *r, uint64_t from, uint64_t to,
+                         uint64_t warm);
 
 #endif /* MPROC_KIT_REGION_H */

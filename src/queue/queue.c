@@ -95,20 +95,14 @@
  * are written before they are published and read before they are freed.
  *
  * Sleeping. Producers wait for room and item slots, consumers for data,
- * joiners for done, each on a struct waitq: a futex sequence word, an
- * announce counter and a handled copy. A sleeper reads the sequence,
- * bumps announce, fences, re-checks its condition, and futex-waits on the
- * sequence it read. The other side, after it publishes a change, fences and,
- * only if announce differs from handled, bumps the sequence, wakes every
- * sleeper and then stores handled = the announce it read. So there is no
- * syscall when nobody sleeps; no lost wake-up (either the sleeper's
- * re-check sees the change or the waker sees the announcement); a waker
- * killed before its wake call leaves handled behind, so the next waker
- * wakes instead; and a sleeper that died costs one needless wake. Sleeps
- * on data and room are not bounded: nothing there depends on another
- * process's life, except a consumer that waits in the middle of a stream,
- * which re-checks the producers' lock every 50 ms. On an asym queue the
- * waker's fence is left to the sleeper (see sleep_on).
+ * joiners for done, each on an eventcount (kit/eventcount.h): no syscall
+ * when nobody sleeps, no lost wake-up, and a waker or sleeper killed at
+ * any point costs at most one needless wake. Sleeps on data and room are
+ * not bounded: nothing there depends on another process's life, except a
+ * consumer that waits in the middle of a stream, which re-checks the
+ * producers' lock every 50 ms. On an asym queue the wakers leave their
+ * fence to the sleepers (the eventcount's asymmetric variant), so a put
+ * or get that wakes nobody runs no locked instruction.
  *
  * Unbounded queues. The ring is a sparse mapping of (by default) the
  * machine's RAM, rounded up to a power of two. A producer takes the pages
@@ -125,22 +119,12 @@
  */
 #include "../kit/biased.h"
 #include "../kit/check.h"
+#include "../kit/eventcount.h"
 #include "../kit/region.h"
 #include "mproc/queue.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/*
- * Under valgrind the ring is hidden from memcheck (no access) except the
- * bytes this process has touched, so that memcheck's leak scan at exit
- * does not allocate a RAM-sized ring page by page (kit/region.h). Natively
- * the handle's vg flag, read once at create, skips the marks.
- */
-#define RING_TOUCH(q, p, n) ((q)->vg ? (void)MPROC__MEM_SHOW(p, n) : (void)0)
-#define RING_HIDE(q, p, n) ((q)->vg ? (void)MPROC__MEM_HIDE(p, n) : (void)0)
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
@@ -155,9 +139,7 @@
 #define LOCK_GRACE_NS 100000000 /* every call waits this long for a lock */
 #define SPIN 200                /* pauses a waiter spins before it sleeps */
 #define SPIN_STEP 8             /* most pauses between two looks */
-#define BATCH 32          /* messages a spinning producer waits room for */
-#define UNSURE_NS 1000000 /* asym: longest sleep without a membarrier */
-#define SETTLE 64         /* asym: pauses between announcing and looking */
+#define BATCH 32 /* messages a spinning producer waits room for */
 #define RECLAIM_MIN ((uint64_t)256 << 10)
 #define WARM_MAX                                                               \
     ((uint64_t)128 << 20)            /* unbounded: pages kept at the start     \
@@ -175,13 +157,6 @@ struct rec {
     uint64_t total; /* message length (FIRST record) */
     uint64_t len;   /* payload bytes in this record */
     uint32_t flags; /* REC_* */
-};
-
-/* A condition to sleep on: see wake() and prepare_sleep(). */
-struct waitq {
-    _Atomic uint32_t seq;      /* bumped by a wake; the futex */
-    _Atomic uint32_t announce; /* bumped by each sleeper before it sleeps */
-    _Atomic uint32_t handled;  /* announce as of the last completed wake */
 };
 
 struct shared {
@@ -216,19 +191,19 @@ struct shared {
     _Alignas(CACHELINE) _Atomic uint64_t freed;
     _Atomic uint64_t got;
 
-    _Alignas(CACHELINE) struct waitq data; /* consumers wait for records */
-    _Alignas(CACHELINE) struct waitq room; /* producers wait for room */
-    _Alignas(CACHELINE) struct waitq done; /* joiners wait for task_done */
-    _Atomic uint64_t ndone;                /* task_done calls */
+    _Alignas(CACHELINE) mproc__ec data; /* consumers wait for records */
+    _Alignas(CACHELINE) mproc__ec room; /* producers wait for room */
+    _Alignas(CACHELINE) mproc__ec done; /* joiners wait for task_done */
+    _Atomic uint64_t ndone;             /* task_done calls */
 };
 
 struct mproc_queue {
     uint32_t magic;
     struct shared *s;
-    unsigned char *ring;
-    uint64_t cap, mask;
-    size_t map_size;
-    bool vg; /* under valgrind: mark the ring for memcheck */
+    mproc__region map; /* the whole mapping: s, then the ring */
+    mproc__ring ring;  /* hidden from memcheck but what this process
+                          touched (kit/region.h) */
+    uint64_t cap;
     mproc__biased_view pview, cview; /* this process's view of each lock */
     /* Last values seen of the shared counters (each only grows). */
     _Atomic uint64_t tail_seen, freed_seen, nget_seen;
@@ -325,95 +300,24 @@ static int lock_take(mproc__biased *lock, struct budget *b)
 
 /* ---- waiting and waking ---------------------------------------------- */
 
-/*
- * Publishes a change to the sleepers on w, if any announced themselves
- * since the last completed wake. handled is stored only after the wake
- * call, so a waker killed before it leaves the wake to the next one.
- * Between the caller's store of the change and the load of announce a
- * fence is needed; on an asym queue the sleeper's membarrier stands in
- * for it (prepare_sleep), so the waker's side costs no locked instruction.
- */
-static inline void wake(mproc_queue *q, struct waitq *w)
+/* Publishes a change to the sleepers on ec (kit/eventcount.h). */
+static inline void wake(mproc_queue *q, mproc__ec *ec)
 {
-    if (q->s->asym)
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
-    uint32_t a = RELAXED(&w->announce);
-    if (a != RELAXED(&w->handled)) {
-        atomic_fetch_add(&w->seq, 1);
-        mproc__futex_wake(&w->seq, INT_MAX);
-        STORE(&w->handled, a);
-    }
+    mproc__ec_wake(ec, q->s->asym);
 }
 
-/* Wakes every sleeper on w unconditionally (shutdown). */
-static void wake_all(struct waitq *w)
+/* A wait on one of the queue's eventcounts. */
+static inline mproc__ec_wait wait_begin(mproc_queue *q)
 {
-    atomic_fetch_add(&w->seq, 1);
-    mproc__futex_wake(&w->seq, INT_MAX);
-}
-
-/*
- * Before a sleep: read the sequence to sleep on, then announce the sleep.
- * In this order a waker that reads (and so marks handled) the announcement
- * bumps the sequence after the sleeper read it, so the sleep returns at
- * once. Read after announcing, a late wake (for a change the sleeper
- * already saw) could mark the announcement handled and leave the sleeper
- * asleep on the bumped value, with no later waker to wake it.
- */
-static uint32_t prepare_sleep(mproc_queue *q, struct waitq *w, bool sure)
-{
-    uint32_t seq = atomic_load(&w->seq);
-    atomic_fetch_add(&w->announce, 1);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (!q->s->asym)
-        return seq;
-    if (sure)
-        MPROC__CHECK(mproc__membarrier() == 0,
-                     "mproc_queue: membarrier failed in a registered process");
-    else
-        for (int k = 0; k < SETTLE; k++) /* see sleep_on */
-            mproc__cpu_relax();
-    return seq;
-}
-
-/*
- * Sleeps on w, from sequence seq, until woken or the deadline; returns
- * MPROC_ETIMEDOUT only once the deadline has passed (the caller re-checks
- * its condition otherwise). On an asym queue a waker has no fence between
- * its change and its look at announce, so a sleeper that announced itself
- * while the change still sat in the waker's store buffer can miss it and
- * be missed. Only the sleeper's membarrier closes that window, and it
- * interrupts every CPU running a user of the queue, which in a tight
- * ping-pong costs more than the wait. So a wait's first sleep goes without
- * it (*sure false) and lasts at most UNSURE_NS, and the caller then looks
- * again after a sure announcement, even if its deadline has passed, so a
- * missed wake never turns into a timeout; a later sleep is sure. The
- * window is a store's time in a store buffer: prepare_sleep pauses SETTLE
- * times after announcing, before the caller's last look, so that a change
- * made before the announcement is seen then, and the bound is almost never
- * what ends a sleep.
- */
-static int sleep_on(mproc_queue *q, struct waitq *w, uint32_t seq,
-                    int64_t deadline, bool *sure)
-{
-    if (q->s->asym && !*sure) {
-        *sure = true;
-        int64_t bound = mproc__now() + UNSURE_NS;
-        mproc__futex_wait(&w->seq, seq, bound < deadline ? bound : deadline);
-        return 0; /* a sure look decides, even at the deadline */
-    }
-    return mproc__futex_wait(&w->seq, seq, deadline);
+    return mproc__ec_begin(q->s->asym);
 }
 
 /* ---- the ring --------------------------------------------------------- */
 
 static inline uint64_t *rec_at(mproc_queue *q, uint64_t pos)
 {
-    unsigned char *p = q->ring + (pos & q->mask);
-    RING_TOUCH(q, p, HDR);
-    return (uint64_t *)(void *)p;
+    mproc__ring_show(&q->ring, pos, HDR);
+    return (uint64_t *)(void *)mproc__ring_at(&q->ring, pos);
 }
 
 static inline struct rec read_rec(mproc_queue *q, uint64_t pos)
@@ -421,60 +325,6 @@ static inline struct rec read_rec(mproc_queue *q, uint64_t pos)
     const uint64_t *h = rec_at(q, pos);
     struct rec r = {h[0], h[1] >> 8, (uint32_t)(h[1] & 0xff)};
     return r;
-}
-
-static inline void copy_in(mproc_queue *q, uint64_t pos, const void *src,
-                           size_t n)
-{
-    size_t off = (size_t)(pos & q->mask),
-           first = (size_t)min_u64(n, q->cap - off);
-    RING_TOUCH(q, q->ring + off, first);
-    RING_TOUCH(q, q->ring, n - first);
-    if (first)
-        memcpy(q->ring + off, src, first);
-    if (n > first)
-        memcpy(q->ring, (const unsigned char *)src + first, n - first);
-}
-
-static inline void copy_out(mproc_queue *q, uint64_t pos, void *dst, size_t n)
-{
-    size_t off = (size_t)(pos & q->mask),
-           first = (size_t)min_u64(n, q->cap - off);
-    RING_TOUCH(q, q->ring + off, first);
-    RING_TOUCH(q, q->ring, n - first);
-    if (first)
-        memcpy(dst, q->ring + off, first);
-    if (n > first)
-        memcpy((unsigned char *)dst + first, q->ring, n - first);
-}
-
-/* Calls fn on the ring bytes of positions [from, to), split at the wrap. */
-static int ring_span(mproc_queue *q, uint64_t from, uint64_t to,
-                     int (*fn)(void *, size_t))
-{
-    while (from < to) {
-        uint64_t off = from & q->mask, n = min_u64(to - from, q->cap - off);
-        int rc = fn(q->ring + off, (size_t)n);
-        if (rc)
-            return rc;
-        from += n;
-    }
-    return 0;
-}
-
-/* Gives back the pages of positions [from, to) beyond the warm start. */
-static void discard_span(mproc_queue *q, uint64_t from, uint64_t to)
-{
-    uint64_t warm = q->s->warm;
-    while (from < to) {
-        uint64_t off = from & q->mask, n = min_u64(to - from, q->cap - off);
-        if (off + n > warm) {
-            uint64_t keep = off < warm ? warm - off : 0;
-            mproc__mem_discard(q->ring + off + keep, (size_t)(n - keep));
-            RING_HIDE(q, q->ring + off + keep, n - keep);
-        }
-        from += n;
-    }
 }
 
 /* Whether a record starts at head: refreshes the cached tail if needed. */
@@ -549,7 +399,7 @@ static inline void write_rec(mproc_queue *q, uint64_t pos, uint64_t total,
     uint64_t *h = rec_at(q, pos);
     h[0] = total;
     h[1] = (uint64_t)len << 8 | flags;
-    copy_in(q, pos + HDR, data, len);
+    mproc__ring_write(&q->ring, pos + HDR, data, len);
 }
 
 /* Ends the stream in progress with an ABORT record (room is reserved). */
@@ -635,7 +485,7 @@ static int take_pages(mproc_queue *q, uint64_t end)
         from = pop;
     uint64_t limit = LOAD(&s->freed) + q->cap; /* page-aligned */
     uint64_t to = min_u64(((end + pg - 1) & ~(pg - 1)) + POPULATE_AHEAD, limit);
-    int rc = ring_span(q, from, to, mproc__mem_populate);
+    int rc = mproc__ring_populate(&q->ring, from, to);
     if (rc == 0)
         STORE(&s->populated, to);
     return rc;
@@ -683,7 +533,7 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
 {
     struct shared *s = q->s;
     mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
-    bool sure = false;
+    mproc__ec_wait w = wait_begin(q);
     for (;;) {
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
@@ -694,13 +544,13 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
                 return 0;
             continue;
         }
-        uint32_t seq = prepare_sleep(q, &s->room, sure);
+        mproc__ec_prepare(&s->room, &w);
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
         if (room_for(q, need, items, 0))
             return 0;
-        if (spent(b) || sleep_on(q, &s->room, seq, deadline_of(b), &sure) ==
-                            MPROC_ETIMEDOUT)
+        if (spent(b) ||
+            mproc__ec_sleep(&s->room, &w, deadline_of(b)) == MPROC_ETIMEDOUT)
             return expired(b);
     }
 }
@@ -828,7 +678,7 @@ static inline void release_room(mproc_queue *q, uint64_t head)
         if (to > f && (to - f >= RECLAIM_MIN || head == LOAD(&s->tail))) {
             /* Past the pages producers took this lap there are none. */
             uint64_t taken = LOAD(&s->populated);
-            discard_span(q, f, taken < to ? taken : to);
+            mproc__ring_discard(&q->ring, f, taken < to ? taken : to, s->warm);
             STORE(&s->freed, to);
         }
     }
@@ -875,7 +725,7 @@ static int wait_data(mproc_queue *q, struct budget *b)
 {
     struct shared *s = q->s;
     mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
-    bool sure = false;
+    mproc__ec_wait w = wait_begin(q);
     for (;;) {
         if (data_at(q, LOAD(&s->head)))
             return 0;
@@ -885,13 +735,13 @@ static int wait_data(mproc_queue *q, struct budget *b)
             return MPROC_EAGAIN;
         if (mproc__spin_more(&sp))
             continue;
-        uint32_t seq = prepare_sleep(q, &s->data, sure);
+        mproc__ec_prepare(&s->data, &w);
         if (data_at(q, LOAD(&s->head)))
             return 0;
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
-        if (spent(b) || sleep_on(q, &s->data, seq, deadline_of(b), &sure) ==
-                            MPROC_ETIMEDOUT)
+        if (spent(b) ||
+            mproc__ec_sleep(&s->data, &w, deadline_of(b)) == MPROC_ETIMEDOUT)
             return expired(b);
     }
 }
@@ -908,11 +758,12 @@ static void wait_stream(mproc_queue *q, uint64_t head)
     while (mproc__spin_more(&sp))
         if (data_at(q, head))
             return;
-    uint32_t seq = prepare_sleep(q, &s->data, true);
+    mproc__ec_wait w = wait_begin(q);
+    w.sure = true;
+    mproc__ec_prepare(&s->data, &w);
     if (data_at(q, head))
         return;
-    if (mproc__futex_wait(&s->data.seq, seq,
-                          mproc__now() + MPROC__SYNC_SLICE_NS) !=
+    if (mproc__ec_sleep(&s->data, &w, mproc__now() + MPROC__SYNC_SLICE_NS) !=
         MPROC_ETIMEDOUT)
         return;
     /* A try that never waits: it takes over a dead holder's lock (repair
@@ -945,7 +796,7 @@ static int take_rest(mproc_queue *q, unsigned char *dst, uint64_t total,
         }
         MPROC__CHECK(!(r.flags & REC_FIRST) && r.len <= total - got,
                      "mproc_queue: ring corrupted");
-        copy_out(q, head + HDR, dst + got, r.len);
+        mproc__ring_read(&q->ring, head + HDR, dst + got, r.len);
         got += r.len;
         consume(q, &r, true);
     }
@@ -977,7 +828,7 @@ static int take_message(mproc_queue *q, void *buf, size_t cap, void **out,
         unsigned char *dst = buf;
         if (out && !(dst = malloc(r.total ? (size_t)r.total : 1)))
             return MPROC_ENOMEM;
-        copy_out(q, head + HDR, dst, r.len);
+        mproc__ring_read(&q->ring, head + HDR, dst, r.len);
         consume(q, &r, true);
         if (!(r.flags & REC_LAST) && take_rest(q, dst, r.total, r.len)) {
             if (out)
@@ -1004,14 +855,14 @@ static void jump_to_start(mproc_queue *q)
 {
     struct shared *s = q->s;
     uint64_t head = RELAXED(&s->head);
-    if ((head & q->mask) < JUMP_MIN || LOAD(&s->tail) != head)
+    if ((head & q->ring.mask) < JUMP_MIN || LOAD(&s->tail) != head)
         return;
     int rc = mproc__biased_try(&s->plock);
     if (rc == MPROC_EOWNERDEAD)
         p_repair(q);
     else if (rc != 0)
         return;
-    uint64_t tail = p_tail(s), skip = q->cap - (tail & q->mask);
+    uint64_t tail = p_tail(s), skip = q->cap - (tail & q->ring.mask);
     bool jumped = tail == head && has_room(q, tail, skip) &&
                   take_pages(q, tail + HDR) == 0;
     if (jumped) {
@@ -1125,9 +976,9 @@ int mproc_queue_shutdown(mproc_queue *q, bool immediate)
         }
         side_unlock(&h);
     }
-    wake_all(&s->data);
-    wake_all(&s->room);
-    wake_all(&s->done);
+    mproc__ec_wake_all(&s->data);
+    mproc__ec_wake_all(&s->room);
+    mproc__ec_wake_all(&s->done);
     return 0;
 }
 
@@ -1161,15 +1012,15 @@ int mproc_queue_join(mproc_queue *q, double timeout)
     struct shared *s = shared_of(q);
     if (!s->joinable)
         return MPROC_EINVAL;
-    bool sure = false;
+    mproc__ec_wait w = wait_begin(q);
     for (;;) {
         if (all_done(s))
             return 0;
-        uint32_t seq = prepare_sleep(q, &s->done, sure);
+        mproc__ec_prepare(&s->done, &w);
         if (all_done(s))
             return 0;
-        if (spent(&b) || sleep_on(q, &s->done, seq, deadline_of(&b), &sure) ==
-                             MPROC_ETIMEDOUT)
+        if (spent(&b) ||
+            mproc__ec_sleep(&s->done, &w, deadline_of(&b)) == MPROC_ETIMEDOUT)
             return expired(&b);
     }
 }
@@ -1213,15 +1064,13 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     mproc_queue *q = calloc(1, sizeof *q);
     if (!q)
         return MPROC_ENOMEM;
-    void *addr;
-    size_t map_size = (size_t)(ring_off + cap);
-    int rc = mproc__shared_map("mproc-queue", map_size,
-                               unbounded ? MPROC__MAP_SPARSE : 0, &addr, NULL);
+    int rc = mproc__region_map(&q->map, "mproc-queue", (size_t)(ring_off + cap),
+                               unbounded ? MPROC__MAP_SPARSE : 0);
     if (rc) {
         free(q);
         return rc;
     }
-    struct shared *s = addr; /* zero-filled */
+    struct shared *s = (struct shared *)(void *)q->map.base; /* zero-filled */
     s->version = QUEUE_VERSION;
     s->cap = cap;
     s->maxsize = o.maxsize;
@@ -1233,18 +1082,14 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->asym = !MPROC__ON_VALGRIND() && mproc__membarrier_register() == 0;
     s->magic = QUEUE_MAGIC;
     q->s = s;
-    q->ring = (unsigned char *)addr + ring_off;
-    q->vg = MPROC__ON_VALGRIND();
+    q->ring = mproc__ring_in(&q->map, q->map.base + ring_off, cap);
     q->pview.enabled = q->cview.enabled = s->asym;
-    /* A core dump reads every page of a mapping, and reading one never
-     * written allocates it: an unbounded ring (RAM-sized, sparse) would
-     * be dumped in full. Best effort: a core dump is all that is at stake. */
+    /* An unbounded ring is RAM-sized and sparse: kept out of core dumps. */
     if (unbounded)
-        (void)mproc__mem_nodump(q->ring, (size_t)cap);
-    RING_HIDE(q, q->ring, cap);
+        mproc__region_seal(&q->map, q->ring.base, (size_t)cap);
+    else
+        mproc__region_hide(&q->map, q->ring.base, (size_t)cap);
     q->cap = cap;
-    q->mask = cap - 1;
-    q->map_size = map_size;
     q->magic = HANDLE_MAGIC;
     *out = q;
     return 0;
@@ -1256,6 +1101,6 @@ void mproc_queue_destroy(mproc_queue *q)
         return;
     shared_of(q);
     q->magic = 0;
-    mproc__shared_unmap(q->s, q->map_size);
+    mproc__region_unmap(&q->map);
     free(q);
 }
