@@ -30,6 +30,9 @@ typedef struct mproc__biased_slot {
     _Atomic uint32_t busy; /* 1 inside a biased critical section */
 } mproc__biased_slot;
 
+_Static_assert(sizeof(mproc__biased_slot) == MPROC__CACHE_LINE,
+               "each process's busy word has a line of its own");
+
 typedef struct mproc__biased {
     mproc__lock lock;      /* held by the bias owner while it is biased */
     _Atomic uint32_t slot; /* the bias owner's slot */
@@ -77,6 +80,18 @@ static inline bool mproc__biased_enter(mproc__biased *b, mproc__biased_view *v)
         return true;
     atomic_store_explicit(busy, 0, memory_order_release);
     return false;
+}
+
+/*
+ * mproc__biased_mine - whether the calling process holds b's lock, plainly
+ * or as its bias owner (for assert()).
+ */
+static inline bool mproc__biased_mine(const mproc__biased *b)
+{
+    uint64_t flags =
+        MPROC__LOCK_WAITERS | MPROC__LOCK_BIASED | MPROC__LOCK_REVOKING;
+    return (atomic_load_explicit(&b->lock.own, memory_order_relaxed) &
+            ~flags) == mproc__self_token();
 }
 
 /* mproc__biased_exit - leave a critical section entered as bias owner. */

@@ -59,6 +59,8 @@ typedef struct mproc__ec {
     _Atomic uint32_t handled;  /* announce as of the last completed wake */
 } mproc__ec;
 
+_Static_assert(sizeof(mproc__ec) == 12, "an eventcount is three words");
+
 /* One wait on an eventcount, across its sleeps (not shared). */
 typedef struct mproc__ec_wait {
     uint32_t seq; /* the sequence this wait sleeps on */

@@ -60,6 +60,8 @@
  */
 #include "lock.h"
 
+#include "check.h"
+
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -169,6 +171,7 @@ int mproc__lock_acquire_until(mproc__lock *l, int64_t deadline)
 void mproc__lock_requeue(mproc__lock *l, _Atomic uint32_t *word,
                          uint32_t expected, int n)
 {
+    assert(mproc__lock_mine(l));
     atomic_fetch_or_explicit(&l->own, W, memory_order_relaxed);
     mproc__futex_requeue(word, expected, futex_half(l), n);
 }
@@ -261,6 +264,7 @@ int mproc__rlock_release(mproc__rlock *r)
 
 uint32_t mproc__rlock_release_all(mproc__rlock *r)
 {
+    assert(mproc__rlock_mine(r));
     uint32_t n = atomic_load_explicit(&r->count, memory_order_relaxed);
     atomic_store_explicit(&r->count, 0, memory_order_relaxed);
     atomic_store_explicit(&r->thread, 0, memory_order_relaxed);

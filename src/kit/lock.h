@@ -58,6 +58,9 @@ typedef struct mproc__lock {
     _Atomic uint64_t own; /* 0: free; else holder token | maybe WAITERS */
 } mproc__lock;
 
+_Static_assert(sizeof(mproc__lock) == 8 && _Alignof(mproc__lock) == 8,
+               "a lock is one aligned 8-byte word");
+
 typedef struct mproc__rlock {
     mproc__lock lock;
     _Atomic uint64_t thread; /* pthread_self() of the holder, 0 if none */

@@ -89,6 +89,15 @@ static void unlock(void)
     pthread_mutex_unlock(&self.lock);
 }
 
+/* Whether some thread holds the registry mutex (for assert()). */
+static inline bool locked(void)
+{
+    if (pthread_mutex_trylock(&self.lock) != 0)
+        return true;
+    pthread_mutex_unlock(&self.lock);
+    return false;
+}
+
 static void check(const mproc_process *p)
 {
     MPROC__CHECK(p->magic == PROCESS_MAGIC,
@@ -104,6 +113,7 @@ static bool ours(const mproc_process *p)
 /* Reaps p if it has ended; returns whether it has. Mutex held. */
 static bool reap(mproc_process *p, bool block)
 {
+    assert(locked());
     if (p->state == STARTED &&
         mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode) == 1)
         p->state = REAPED;
@@ -118,6 +128,7 @@ static void reap_finished(void)
 
 static void link_child(mproc_process *p)
 {
+    assert(locked());
     p->prev = NULL;
     p->next = self.children;
     if (self.children)
@@ -127,6 +138,7 @@ static void link_child(mproc_process *p)
 
 static void unlink_child(mproc_process *p)
 {
+    assert(locked());
     if (p->prev)
         p->prev->next = p->next;
     else

@@ -123,13 +123,13 @@
 #include "../kit/region.h"
 #include "mproc/queue.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define QUEUE_MAGIC 0x6d715155u  /* shared block */
 #define HANDLE_MAGIC 0x68715155u /* process-local handle */
 #define QUEUE_VERSION 3u
-#define CACHELINE 64
 #define HDR 16u
 #define REC_ALIGN 64u /* records start on cache lines */
 #define MIN_CAP 128u  /* a streamed piece and the ABORT kept room for */
@@ -170,32 +170,55 @@ struct shared {
     _Atomic uint32_t state;
 
     /* Producers: their lock (biased, kit/biased.h) and what it guards. */
-    _Alignas(CACHELINE) mproc__biased plock;
-    _Alignas(CACHELINE) _Atomic uint64_t nput;
+    _Alignas(MPROC__CACHE_LINE) mproc__biased plock;
+    _Alignas(MPROC__CACHE_LINE) _Atomic uint64_t nput;
     _Atomic uint32_t pflags, pj_flags;
     _Atomic uint64_t pj_tail, pj_nput;
     _Atomic uint64_t populated; /* unbounded: pages taken up to here */
 
     /* Guarded by the producers' lock, polled by consumers. */
-    _Alignas(CACHELINE) _Atomic uint64_t tail;
+    _Alignas(MPROC__CACHE_LINE) _Atomic uint64_t tail;
 
     /* Consumers: their lock and what it guards. */
-    _Alignas(CACHELINE) mproc__biased clock;
+    _Alignas(MPROC__CACHE_LINE) mproc__biased clock;
     /* (_Alignas would align each declarator of a list to a line.) */
-    _Alignas(CACHELINE) _Atomic uint64_t head;
+    _Alignas(MPROC__CACHE_LINE) _Atomic uint64_t head;
     _Atomic uint64_t nget, nabort;
     _Atomic uint64_t cj_head, cj_nget, cj_nabort;
 
     /* Written by consumers, read by producers: writable up to freed+cap;
      * got, a copy of nget that may lag it (an under-estimate). */
-    _Alignas(CACHELINE) _Atomic uint64_t freed;
+    _Alignas(MPROC__CACHE_LINE) _Atomic uint64_t freed;
     _Atomic uint64_t got;
 
-    _Alignas(CACHELINE) mproc__ec data; /* consumers wait for records */
-    _Alignas(CACHELINE) mproc__ec room; /* producers wait for room */
-    _Alignas(CACHELINE) mproc__ec done; /* joiners wait for task_done */
-    _Atomic uint64_t ndone;             /* task_done calls */
+    _Alignas(MPROC__CACHE_LINE) mproc__ec data; /* consumers wait for records */
+    _Alignas(MPROC__CACHE_LINE) mproc__ec room; /* producers wait for room */
+    _Alignas(MPROC__CACHE_LINE) mproc__ec done; /* joiners wait for task_done */
+    _Atomic uint64_t ndone;                     /* task_done calls */
 };
+
+/* The layout the design above relies on: the control block fits the page
+ * before the ring; each side's lock, its guarded state and the values the
+ * other side polls sit on lines of their own. */
+#define LINE_OF(field) (offsetof(struct shared, field) / MPROC__CACHE_LINE)
+_Static_assert(sizeof(struct shared) <= 4096, "the control block is a page");
+_Static_assert(LINE_OF(pj_tail) == LINE_OF(nput) &&
+                   LINE_OF(populated) == LINE_OF(nput),
+               "the producers' state shares the producers' line");
+_Static_assert(LINE_OF(cj_head) == LINE_OF(head) &&
+                   LINE_OF(nabort) == LINE_OF(head),
+               "the consumers' state shares the consumers' line");
+_Static_assert(LINE_OF(got) == LINE_OF(freed), "freed and got share a line");
+_Static_assert(
+    LINE_OF(nput) != LINE_OF(tail) && LINE_OF(tail) != LINE_OF(head) &&
+        LINE_OF(head) != LINE_OF(freed) && LINE_OF(freed) != LINE_OF(data) &&
+        LINE_OF(data) != LINE_OF(room) && LINE_OF(room) != LINE_OF(done) &&
+        LINE_OF(plock) != LINE_OF(nput) && LINE_OF(clock) != LINE_OF(head),
+    "each group sits on a line of its own");
+_Static_assert(HDR <= REC_ALIGN && MIN_CAP >= 2 * REC_ALIGN &&
+                   (REC_ALIGN & (REC_ALIGN - 1)) == 0,
+               "a record header fits a line; the least ring holds a piece "
+               "and an ABORT");
 
 struct mproc_queue {
     uint32_t magic;
@@ -376,10 +399,11 @@ static inline void p_apply(struct shared *s)
 }
 
 /* Commits a new tail (past the old), nput and pflags; pj_tail, stored
- * last, is the commit point. */
+ * last, is the commit point. The producers' lock is held. */
 static inline void p_commit(struct shared *s, uint64_t tail, uint64_t nput,
                             uint32_t flags)
 {
+    assert(mproc__biased_mine(&s->plock));
     STORE(&s->pj_nput, nput);
     STORE(&s->pj_flags, flags);
     STORE(&s->pj_tail, tail);
@@ -417,6 +441,7 @@ static void write_abort(mproc_queue *q)
 static void p_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
+    assert(mproc__biased_mine(&s->plock));
     if (p_tail(s) != RELAXED(&s->tail))
         p_apply(s);
     if (RELAXED(&s->pflags) & P_STREAMING)
@@ -693,6 +718,7 @@ static inline void release_room(mproc_queue *q, uint64_t head)
 static inline void consume(mproc_queue *q, const struct rec *r, bool delivered)
 {
     struct shared *s = q->s;
+    assert(mproc__biased_mine(&s->clock));
     uint64_t size = r->flags & REC_SKIP ? r->total : rec_size(r->len);
     uint64_t head = RELAXED(&s->head) + size;
     bool aborted = !delivered && (r->flags & (REC_LAST | REC_ABORT));
@@ -708,6 +734,7 @@ static inline void consume(mproc_queue *q, const struct rec *r, bool delivered)
 static void c_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
+    assert(mproc__biased_mine(&s->clock));
     if (RELAXED(&s->cj_head) != RELAXED(&s->head))
         c_apply(s);
     release_room(q, RELAXED(&s->head));

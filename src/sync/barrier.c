@@ -47,6 +47,9 @@ struct barrier_shm {
     _Atomic uint64_t slots[];
 };
 
+MPROC__SYNC_LAYOUT(struct barrier_shm, lock);
+MPROC__SYNC_LAYOUT(struct barrier_shm, gen);
+
 struct mproc_barrier {
     uint32_t magic;
     size_t size;
@@ -81,6 +84,7 @@ static struct barrier_shm *barrier_shm(const mproc_barrier *b)
 /* Ends generation g with the given outcome; the caller holds the lock. */
 static void end_generation(struct barrier_shm *m, uint32_t g, bool broken)
 {
+    assert(mproc__lock_mine(&m->lock));
     uint64_t bit = (uint64_t)1 << (g % 64);
     uint64_t h = atomic_load_explicit(&m->history, memory_order_relaxed);
     atomic_store_explicit(&m->history, broken ? h | bit : h & ~bit,
@@ -96,6 +100,7 @@ static void end_generation(struct barrier_shm *m, uint32_t g, bool broken)
 /* Breaks the barrier; the caller holds the lock. */
 static void break_locked(struct barrier_shm *m)
 {
+    assert(mproc__lock_mine(&m->lock));
     if (atomic_load_explicit(&m->broken, memory_order_relaxed))
         return;
     atomic_store_explicit(&m->broken, 1, memory_order_relaxed);

@@ -72,6 +72,9 @@ struct cond_shm {
     _Atomic uint32_t pending; /* own lock: wake-ups owed at its release */
 };
 
+MPROC__SYNC_LAYOUT(struct cond_shm, own_lock);
+MPROC__SYNC_LAYOUT(struct cond_shm, gen);
+
 struct mproc_condition {
     uint32_t magic;
     struct cond_shm *shm;

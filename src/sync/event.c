@@ -34,6 +34,8 @@ struct event_shm {
     alignas(MPROC__CACHE_LINE) _Atomic uint32_t word;
 };
 
+MPROC__SYNC_LAYOUT(struct event_shm, word);
+
 struct mproc_event {
     uint32_t magic;
     struct event_shm *shm;

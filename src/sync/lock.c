@@ -28,6 +28,9 @@ struct rlock_shm {
     alignas(MPROC__CACHE_LINE) mproc__rlock lock;
 };
 
+MPROC__SYNC_LAYOUT(struct lock_shm, lock);
+MPROC__SYNC_LAYOUT(struct rlock_shm, lock);
+
 struct mproc_lock {
     uint32_t magic;
     struct lock_shm *shm;

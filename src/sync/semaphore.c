@@ -35,6 +35,8 @@ struct sem_shm {
     _Atomic uint32_t waiters;
 };
 
+MPROC__SYNC_LAYOUT(struct sem_shm, value);
+
 struct mproc_semaphore {
     uint32_t magic;
     struct sem_shm *shm;

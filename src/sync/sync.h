@@ -13,6 +13,7 @@
 #include "mproc/sync.h"
 
 #include <stdalign.h>
+#include <stddef.h>
 
 _Static_assert(MPROC_SYNC_CHECK_MS *(int64_t)1000000 == MPROC__SYNC_SLICE_NS,
                "sync.h promises the kit's slice");
@@ -52,5 +53,14 @@ typedef struct mproc__sync_header {
 } mproc__sync_header;
 
 #define MPROC__SYNC_VERSION 1u
+
+/* The layout every sync page keeps: the header first, the word its
+ * contenders write (field) on a cache line of its own, all in one page. */
+#define MPROC__SYNC_LAYOUT(type, field)                                        \
+    _Static_assert(offsetof(type, hdr) == 0 &&                                 \
+                       offsetof(type, field) >= MPROC__CACHE_LINE &&           \
+                       offsetof(type, field) % MPROC__CACHE_LINE == 0 &&       \
+                       sizeof(type) <= 4096,                                   \
+                   #type ": header first, " #field " on its own line")
 
 #endif /* MPROC_SYNC_SYNC_H */
