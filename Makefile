@@ -6,7 +6,7 @@ WERROR := $(if $(CI),ON,OFF)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build demo test bench sanitize valgrind format format-check \
-        install clean fuzz
+        install clean fuzz check-layers
 
 all: build
 
@@ -36,6 +36,10 @@ sanitize: deps
 
 valgrind: build
 	scripts/valgrind-suite $(BUILD)
+
+# Only src/sys/ calls the kernel; no layer includes one above it.
+check-layers:
+	scripts/check-layers
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' '*.cpp')
 
