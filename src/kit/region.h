@@ -144,26 +144,21 @@ static inline unsigned char *mproc__ring_at(const mproc__ring *r, uint64_t pos)
     return r->base + (pos & r->mask);
 }
 
-/* mproc__ring_show / _hide - memcheck marks of positions [pos, pos + n)
- * (n at most cap). */
-static inline void mproc__ring_show(const mproc__ring *r, uint64_t pos,
-                                    size_t n)
+/* mproc__ring_mark - memcheck marks of positions [pos, pos + n) (n at
+ * most cap): in use, or not (hidden). A no-op natively. */
+static inline void mproc__ring_mark(const mproc__ring *r, uint64_t pos,
+                                    size_t n, bool in_use)
 {
-    if (r->vg) {
-        size_t first = mproc__ring_first(r, pos, n);
-        MPROC__MEM_SHOW(mproc__ring_at(r, pos), first);
-        MPROC__MEM_SHOW(r->base, n - first);
-    }
-}
-
-static inline void mproc__ring_hide(const mproc__ring *r, uint64_t pos,
-                                    size_t n)
-{
-    if (r->vg) {
-        size_t first = mproc__ring_first(r, pos, n);
-        MPROC__MEM_HIDE(mproc__ring_at(r, pos), first);
-        MPROC__MEM_HIDE(r->base, n - first);
-    }
+    if (!r->vg)
+        return;
+    size_t first = mproc__ring_first(r, pos, n);
+    unsigned char *part[2] = {mproc__ring_at(r, pos), r->base};
+    size_t len[2] = {first, n - first};
+    for (int k = 0; k < 2; k++)
+        if (in_use)
+            MPROC__MEM_SHOW(part[k], len[k]);
+        else
+            MPROC__MEM_HIDE(part[k], len[k]);
 }
 
 /* mproc__ring_write - copy n bytes (at most cap) from src to positions
@@ -172,7 +167,7 @@ static inline void mproc__ring_write(const mproc__ring *r, uint64_t pos,
                                      const void *src, size_t n)
 {
     size_t first = mproc__ring_first(r, pos, n);
-    mproc__ring_show(r, pos, n);
+    mproc__ring_mark(r, pos, n, true);
     memcpy(mproc__ring_at(r, pos), src, first);
     if (n > first)
         memcpy(r->base, (const unsigned char *)src + first, n - first);
@@ -184,7 +179,7 @@ static inline void mproc__ring_read(const mproc__ring *r, uint64_t pos,
                                     void *dst, size_t n)
 {
     size_t first = mproc__ring_first(r, pos, n);
-    mproc__ring_show(r, pos, n);
+    mproc__ring_mark(r, pos, n, true);
     memcpy(dst, mproc__ring_at(r, pos), first);
     if (n > first)
         memcpy((unsigned char *)dst + first, r->base, n - first);

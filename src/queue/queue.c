@@ -339,7 +339,7 @@ static inline mproc__ec_wait wait_begin(mproc_queue *q)
 
 static inline uint64_t *rec_at(mproc_queue *q, uint64_t pos)
 {
-    mproc__ring_show(&q->ring, pos, HDR);
+    mproc__ring_mark(&q->ring, pos, HDR, true);
     return (uint64_t *)(void *)mproc__ring_at(&q->ring, pos);
 }
 
