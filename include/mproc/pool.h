@@ -47,6 +47,7 @@
 #ifndef MPROC_POOL_H
 #define MPROC_POOL_H
 
+#include "buf.h"
 #include "errors.h"
 #include "process.h"
 
@@ -61,9 +62,6 @@ typedef struct mproc_pool mproc_pool;
 typedef struct mproc_async mproc_async;
 typedef struct mproc_iter mproc_iter;
 
-/* A growable result buffer that an apply task writes its result into. */
-typedef struct mproc_buf mproc_buf;
-
 /*
  * A map function: reads one input item at in, writes one output item at
  * out (in_size and out_size bytes, as given to the map call). Returns 0,
@@ -73,24 +71,11 @@ typedef int (*mproc_map_fn)(const void *in, void *out);
 
 /*
  * An apply task: reads arglen bytes at arg and appends its result to
- * result. Returns 0, or a non-zero status (MPROC_ETASKFAILED; the bytes
- * appended are then discarded).
+ * result (mproc_buf_append, mproc_buf_reserve: mproc/buf.h). Returns 0,
+ * or a non-zero status (MPROC_ETASKFAILED; the bytes appended are then
+ * discarded).
  */
 typedef int (*mproc_task_fn)(const void *arg, size_t arglen, mproc_buf *result);
-
-/*
- * mproc_buf_append - append len bytes at data to the result.
- * Returns 0; MPROC_EINVAL if b is NULL or data is NULL with len > 0;
- * MPROC_ENOMEM.
- */
-MPROC_API int mproc_buf_append(mproc_buf *b, const void *data, size_t len);
-
-/*
- * mproc_buf_reserve - append len writable bytes to the result and return
- * them (uninitialised), valid until the next call on b; NULL when out of
- * memory or b is NULL.
- */
-MPROC_API void *mproc_buf_reserve(mproc_buf *b, size_t len);
 
 /* Options of mproc_pool_create; a zeroed struct or NULL is Python's
  * defaults. */

@@ -72,6 +72,7 @@
  */
 #include "transport.h"
 
+#include "../kit/buf.h"
 #include "../kit/region.h"
 #include "../kit/spin.h"
 #include "mproc/process.h"
@@ -194,40 +195,6 @@ struct warg {
     unsigned i;
     uint32_t serial;
 };
-
-/* ---- mproc_buf ---------------------------------------------------------- */
-
-void *mproc_buf_reserve(mproc_buf *b, size_t len)
-{
-    if (!b || len > SIZE_MAX - b->len)
-        return NULL;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len)
-            cap = cap > SIZE_MAX / 2 ? b->len + len : cap * 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return NULL;
-        b->data = d;
-        b->cap = cap;
-    }
-    void *p = b->data + b->len;
-    b->len += len;
-    return p;
-}
-
-int mproc_buf_append(mproc_buf *b, const void *data, size_t len)
-{
-    if (!b || (!data && len))
-        return MPROC_EINVAL;
-    if (len == 0)
-        return 0;
-    void *p = mproc_buf_reserve(b, len);
-    if (!p)
-        return MPROC_ENOMEM;
-    memcpy(p, data, len);
-    return 0;
-}
 
 /* ---- helpers --------------------------------------------------------------
  */
@@ -430,7 +397,7 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         mproc_task_fn fn = (mproc_task_fn)(uintptr_t)s->fn;
         char *arg = s->in_size ? t->arena + s->in_off : NULL;
         size_t arglen = (size_t)s->in_size;
-        buf->len = 0;
+        mproc__buf_reset(buf);
         vg_mark(t, arg, arglen, VG_SHOW);
         int st = fn(arg, arglen, buf);
         vg_mark(t, arg, arglen, VG_HIDE);
@@ -494,7 +461,7 @@ static int worker_main(void *arg, size_t len)
         run(t, a.i, seq, &buf, &hw);
         done++;
     }
-    free(buf.data);
+    mproc__buf_free(&buf);
     leave(t, w);
     return worker_exit(t, 0);
 }

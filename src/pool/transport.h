@@ -23,12 +23,6 @@
 #include "../sys/sys.h"
 #include "mproc/pool.h"
 
-/* The result buffer an apply task writes into (worker-local memory). */
-struct mproc_buf {
-    char *data;
-    size_t len, cap;
-};
-
 enum { MPROC__TASK_MAP = 1, MPROC__TASK_APPLY = 2 };
 
 /* One chunk of work. */
