@@ -158,8 +158,11 @@ struct wk {
     uint32_t serial;
 };
 
+/* The transport's state, the tp of its ops. */
+typedef struct mproc__tp mproc__tp;
+
 struct mproc__tp {
-    mproc__tp_opts o;
+    mproc__transport_opts o;
     void *initarg;
     /* control mapping */
     char *ctl;
@@ -571,8 +574,9 @@ static unsigned live_workers(mproc__tp *t)
     return n;
 }
 
-int mproc__tp_submit(mproc__tp *t, const mproc__task *task, int *detail)
+static int local_submit(void *tp, const mproc__task *task, int *detail)
 {
+    mproc__tp *t = tp;
     if (t->broken && live_workers(t) == 0) {
         *detail = t->broken_detail;
         return MPROC_EWORKERDIED;
@@ -680,7 +684,7 @@ static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
             task.start = item;
         t->inflight--;
         int detail;
-        if (mproc__tp_submit(t, &task, &detail) == 0)
+        if (local_submit(t, &task, &detail) == 0)
             return 0;
         t->inflight++;
     }
@@ -798,8 +802,9 @@ static bool any_exiting(mproc__tp *t)
     return false;
 }
 
-int mproc__tp_poll(mproc__tp *t)
+static int local_poll(void *tp)
 {
+    mproc__tp *t = tp;
     int n = 0;
     if (t->terminated)
         return 0;
@@ -826,8 +831,9 @@ static bool results_waiting(mproc__tp *t)
     return false;
 }
 
-void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
+static void local_sleep(void *tp, int64_t deadline)
 {
+    mproc__tp *t = tp;
     struct shm_hdr *h = t->h;
     uint32_t seq = atomic_load(&h->done_seq);
     for (int k = 0; k < PARENT_SPIN; k++) {
@@ -845,19 +851,16 @@ void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
     }
 }
 
-size_t mproc__tp_inflight(mproc__tp *t)
+static void local_close(void *tp)
 {
-    return t->inflight;
-}
-
-void mproc__tp_close(mproc__tp *t)
-{
+    mproc__tp *t = tp;
     t->closed = true;
     pump(t);
 }
 
-void mproc__tp_terminate(mproc__tp *t)
+static void local_terminate(void *tp)
 {
+    mproc__tp *t = tp;
     if (t->terminated)
         return;
     t->terminated = true;
@@ -881,16 +884,18 @@ void mproc__tp_terminate(mproc__tp *t)
     t->inflight = 0;
 }
 
-bool mproc__tp_joined(mproc__tp *t)
+static bool local_joined(void *tp)
 {
+    mproc__tp *t = tp;
     return live_workers(t) == 0 && (t->inflight == 0 || t->terminated);
 }
 
 /* ---- arena ------------------------------------------------------------------
  */
 
-int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
+static int local_alloc(void *tp, size_t len, uint64_t *off)
 {
+    mproc__tp *t = tp;
     uint64_t need = align_up(len ? len : 1, ALIGN);
     for (struct ext **pp = &t->free_list; *pp; pp = &(*pp)->next) {
         struct ext *e = *pp;
@@ -916,8 +921,9 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
     return 0;
 }
 
-void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
+static void local_free(void *tp, uint64_t off, size_t len)
 {
+    mproc__tp *t = tp;
     uint64_t sz = align_up(len ? len : 1, ALIGN);
     vg_mark(t, t->arena + off, sz, VG_HIDE);
     if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
@@ -964,16 +970,21 @@ void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
     }
 }
 
-void *mproc__tp_ptr(mproc__tp *t, uint64_t off)
+static void *local_ptr(void *tp, uint64_t off)
 {
+    mproc__tp *t = tp;
     return t->arena + off;
 }
 
 /* ---- life -----------------------------------------------------------------
  */
 
-int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
+static void local_destroy(void *tp);
+
+static int local_create(void **out, const mproc__transport_opts *o,
+                        void *config)
 {
+    (void)config;
     mproc__tp *t = calloc(1, sizeof *t);
     if (!t)
         return MPROC_ENOMEM;
@@ -1033,16 +1044,17 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
     *out = t;
     return 0;
 fail:
-    mproc__tp_destroy(t);
+    local_destroy(t);
     return rc;
 }
 
-void mproc__tp_destroy(mproc__tp *t)
+static void local_destroy(void *tp)
 {
+    mproc__tp *t = tp;
     if (!t)
         return;
     if (t->ctl) {
-        mproc__tp_terminate(t);
+        local_terminate(t);
         mproc__shared_unmap(t->ctl, t->ctl_len);
     }
     if (t->arena)
@@ -1059,3 +1071,18 @@ void mproc__tp_destroy(mproc__tp *t)
     free(t->scratch);
     free(t);
 }
+
+const mproc__transport_ops mproc__local_transport = {
+    .name = "local",
+    .create = local_create,
+    .alloc = local_alloc,
+    .free = local_free,
+    .ptr = local_ptr,
+    .submit = local_submit,
+    .poll = local_poll,
+    .sleep = local_sleep,
+    .close = local_close,
+    .terminate = local_terminate,
+    .joined = local_joined,
+    .destroy = local_destroy,
+};

@@ -93,7 +93,8 @@ struct mproc_iter {
 struct mproc_pool {
     uint32_t magic;
     pthread_mutex_t mu;
-    mproc__tp *tp;
+    const mproc__transport_ops *ops;
+    void *tp; /* the transport's state */
     int state;
     unsigned processes;
     struct job *jobs;
@@ -141,12 +142,12 @@ static void free_job(struct job *j)
         mproc_iter *it = (mproc_iter *)j;
         for (size_t k = 0; k < it->cap; k++)
             if (it->c[k].used && p)
-                mproc__tp_free(p->tp, it->c[k].off, it->c[k].bytes);
+                p->ops->free(p->tp, it->c[k].off, it->c[k].bytes);
         free(it->c);
     } else {
         mproc_async *a = (mproc_async *)j;
         if (a->bytes && p)
-            mproc__tp_free(p->tp, a->off, a->bytes);
+            p->ops->free(p->tp, a->off, a->bytes);
         free(a->res);
     }
     j->magic = DEAD_MAGIC;
@@ -173,8 +174,9 @@ static struct chunk *find_chunk(mproc_iter *it, size_t first)
 
 static void release_chunk(mproc_iter *it, struct chunk *c)
 {
-    if (it->j.pool)
-        mproc__tp_free(it->j.pool->tp, c->off, c->bytes);
+    mproc_pool *p = it->j.pool;
+    if (p)
+        p->ops->free(p->tp, c->off, c->bytes);
     c->used = false;
     it->count--;
 }
@@ -192,7 +194,7 @@ static void on_done(void *ctx, const mproc__done *d)
         } else if (!j->ready && !j->orphan && a->out_size) {
             size_t first = (size_t)d->task->first, end = (size_t)d->task->end;
             memcpy(a->out + first * a->out_size,
-                   mproc__tp_ptr(p->tp, d->task->out_off),
+                   p->ops->ptr(p->tp, d->task->out_off),
                    (end - first) * a->out_size);
         }
         if (j->remaining == 0)
@@ -282,13 +284,13 @@ static int wait_until(mproc_pool *p, cond_fn cond, void *arg, double timeout)
         if (cond(arg))
             return 0;
         if (p->state != TERMINATED)
-            mproc__tp_poll(p->tp);
+            p->ops->poll(p->tp);
         if (cond(arg))
             return 0;
         if (p->state == TERMINATED || mproc__now() >= deadline)
             return mproc__expired(timeout);
         unlock(p);
-        mproc__tp_sleep(p->tp, deadline);
+        p->ops->sleep(p->tp, deadline);
         lock(p);
     }
 }
@@ -301,19 +303,20 @@ static bool job_ready(void *arg)
 /* ---- create -----------------------------------------------------------------
  */
 
-int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
+int mproc__pool_create_with(mproc_pool **out, const mproc_pool_opts *opts,
+                            const mproc__transport_ops *ops, void *config)
 {
     mproc_pool_opts o = {0};
     if (opts)
         o = *opts;
-    if (!out || o.processes < 0 || (!o.initarg && o.initarglen))
+    if (!out || !ops || o.processes < 0 || (!o.initarg && o.initarglen))
         return MPROC_EINVAL;
     mproc_pool *p = calloc(1, sizeof *p);
     if (!p)
         return MPROC_ENOMEM;
     p->processes =
         o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
-    mproc__tp_opts to = {
+    mproc__transport_opts to = {
         .processes = p->processes,
         .initializer = o.initializer,
         .initarg = o.initarg,
@@ -324,7 +327,8 @@ int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
         .ctx = p,
     };
     pthread_mutex_init(&p->mu, NULL);
-    int rc = mproc__tp_create(&p->tp, &to);
+    p->ops = ops;
+    int rc = ops->create(&p->tp, &to, config);
     if (rc < 0) {
         pthread_mutex_destroy(&p->mu);
         free(p);
@@ -333,6 +337,11 @@ int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
     p->magic = POOL_MAGIC;
     *out = p;
     return 0;
+}
+
+int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
+{
+    return mproc__pool_create_with(out, opts, &mproc__local_transport, NULL);
 }
 
 /* ---- map
@@ -362,7 +371,7 @@ static int send_chunk(mproc_pool *p, struct job *j, mproc_map_fn fn,
         .job = j,
     };
     int detail = 0;
-    int rc = mproc__tp_submit(p->tp, &task, &detail);
+    int rc = p->ops->submit(p->tp, &task, &detail);
     if (rc == 0)
         j->remaining++;
     else
@@ -396,7 +405,7 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
         return MPROC_EINVAL;
     }
     size_t ibr = (ib + 63) & ~(size_t)63;
-    if (n && mproc__tp_alloc(p->tp, ibr + ob, &a->off) < 0) {
+    if (n && p->ops->alloc(p->tp, ibr + ob, &a->off) < 0) {
         unlock(p);
         free(a);
         return MPROC_ENOMEM;
@@ -407,7 +416,7 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     a->out_size = out_size;
     a->out_off = a->off + ibr;
     if (ib)
-        memcpy(mproc__tp_ptr(p->tp, a->off), in, ib);
+        memcpy(p->ops->ptr(p->tp, a->off), in, ib);
     size_t cs = chunksize ? chunksize : auto_chunk(p, n);
     int rc = 0;
     for (size_t first = 0; first < n && rc == 0; first += cs) {
@@ -456,7 +465,7 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
         free(a);
         return MPROC_EINVAL;
     }
-    if (arglen && mproc__tp_alloc(p->tp, arglen, &a->off) < 0) {
+    if (arglen && p->ops->alloc(p->tp, arglen, &a->off) < 0) {
         unlock(p);
         free(a);
         return MPROC_ENOMEM;
@@ -464,7 +473,7 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
     link_job(p, &a->j, JOB_APPLY, ASYNC_MAGIC);
     a->bytes = arglen;
     if (arglen)
-        memcpy(mproc__tp_ptr(p->tp, a->off), arg, arglen);
+        memcpy(p->ops->ptr(p->tp, a->off), arg, arglen);
     mproc__task task = {
         .kind = MPROC__TASK_APPLY,
         .fn = (uintptr_t)fn,
@@ -473,7 +482,7 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
         .job = &a->j,
     };
     int detail = 0;
-    int rc = mproc__tp_submit(p->tp, &task, &detail);
+    int rc = p->ops->submit(p->tp, &task, &detail);
     if (rc < 0) {
         free_job(&a->j);
         unlock(p);
@@ -608,9 +617,9 @@ static int refill(mproc_iter *it)
         size_t ib = (cnt * it->in_size + 63) & ~(size_t)63;
         size_t bytes = ib + cnt * it->out_size;
         uint64_t off;
-        if (mproc__tp_alloc(p->tp, bytes, &off) < 0)
+        if (p->ops->alloc(p->tp, bytes, &off) < 0)
             return MPROC_ENOMEM;
-        memcpy(mproc__tp_ptr(p->tp, off), it->in + it->submitted * it->in_size,
+        memcpy(p->ops->ptr(p->tp, off), it->in + it->submitted * it->in_size,
                cnt * it->in_size);
         *c = (struct chunk){.used = true,
                             .off = off,
@@ -749,7 +758,7 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
             size_t k = c->pos++ - c->first;
             if (out && it->out_size)
                 memcpy(out,
-                       (char *)mproc__tp_ptr(p->tp, c->out_off) +
+                       (char *)p->ops->ptr(p->tp, c->out_off) +
                            k * it->out_size,
                        it->out_size);
             if (index)
@@ -807,7 +816,7 @@ int mproc_pool_close(mproc_pool *p)
     lock(p);
     if (p->state == RUN) {
         p->state = CLOSED;
-        mproc__tp_close(p->tp);
+        p->ops->close(p->tp);
     }
     unlock(p);
     return 0;
@@ -818,8 +827,8 @@ static void terminate(mproc_pool *p)
 {
     if (p->state == TERMINATED)
         return;
-    mproc__tp_poll(p->tp);
-    mproc__tp_terminate(p->tp);
+    p->ops->poll(p->tp);
+    p->ops->terminate(p->tp);
     p->state = TERMINATED;
     struct job *j = p->jobs;
     while (j) {
@@ -847,7 +856,8 @@ int mproc_pool_terminate(mproc_pool *p)
 
 static bool joined(void *arg)
 {
-    return mproc__tp_joined(((mproc_pool *)arg)->tp);
+    mproc_pool *p = arg;
+    return p->ops->joined(p->tp);
 }
 
 int mproc_pool_join(mproc_pool *p, double timeout)
@@ -879,13 +889,13 @@ void mproc_pool_destroy(mproc_pool *p)
         } else {
             mproc_async *a = (mproc_async *)j;
             if (a->bytes)
-                mproc__tp_free(p->tp, a->off, a->bytes);
+                p->ops->free(p->tp, a->off, a->bytes);
             a->bytes = 0;
         }
         j->pool = NULL;
     }
     p->jobs = NULL;
-    mproc__tp_destroy(p->tp);
+    p->ops->destroy(p->tp);
     unlock(p);
     pthread_mutex_destroy(&p->mu);
     p->magic = DEAD_MAGIC;
