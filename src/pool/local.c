@@ -597,7 +597,13 @@ static int local_submit(void *tp, const mproc__task *task, int *detail)
 static void deliver(mproc__tp *t, const mproc__task *task, int code, int detail,
                     uint64_t index, const void *data, size_t len)
 {
-    mproc__done d = {task, code, detail, index, data, len};
+    mproc__done d = {.task = task,
+                     .code = code,
+                     .detail = detail,
+                     .index = index,
+                     .broken = t->broken,
+                     .data = data,
+                     .len = len};
     t->inflight--;
     t->o.done(t->o.ctx, &d);
 }
@@ -670,7 +676,8 @@ static int collect(mproc__tp *t, unsigned i)
     return n;
 }
 
-/* The task in slot seq died with its worker: rerun or fail it. */
+/* The task in slot seq died with its worker: report it (the pool reruns
+ * or fails it), with the item it was running if that is one of its own. */
 static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
 {
     unsigned k = (unsigned)(seq & MASK);
@@ -678,16 +685,6 @@ static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
     atomic_store_explicit(&t->slots[k].state, ST_FREE, memory_order_release);
     bool in_range =
         task.kind == MPROC__TASK_MAP && item >= task.start && item < task.end;
-    if (task.tries < t->o.retries && !t->broken) {
-        task.tries++;
-        if (in_range)
-            task.start = item;
-        t->inflight--;
-        int detail;
-        if (local_submit(t, &task, &detail) == 0)
-            return 0;
-        t->inflight++;
-    }
     deliver(t, &task, MPROC_EWORKERDIED, code, in_range ? item : task.start,
             NULL, 0);
     return 1;

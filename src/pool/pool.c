@@ -97,6 +97,7 @@ struct mproc_pool {
     void *tp; /* the transport's state */
     int state;
     unsigned processes;
+    unsigned retries; /* opts.retries */
     struct job *jobs;
 };
 
@@ -181,10 +182,33 @@ static void release_chunk(mproc_iter *it, struct chunk *c)
     it->count--;
 }
 
+/*
+ * The retry policy. A task that died with its worker runs again while
+ * opts.retries allows: a map chunk from the item that was running (the
+ * items before it are done and written), an apply task whole. No rerun in
+ * a broken transport (nothing would run it), nor when the resubmission
+ * fails; the death then fails the task. Returns whether it was
+ * resubmitted. Pool mutex held.
+ */
+static bool rerun(mproc_pool *p, const mproc__done *d)
+{
+    mproc__task again = *d->task;
+    if (d->code != MPROC_EWORKERDIED || d->broken || again.tries >= p->retries)
+        return false;
+    again.tries++;
+    if (again.kind == MPROC__TASK_MAP && d->index >= again.start &&
+        d->index < again.end)
+        again.start = d->index;
+    int detail;
+    return p->ops->submit(p->tp, &again, &detail) == 0;
+}
+
 /* The transport's callback: one task is in. Pool mutex held. */
 static void on_done(void *ctx, const mproc__done *d)
 {
     mproc_pool *p = ctx;
+    if (rerun(p, d))
+        return; /* still out: the job waits for the rerun */
     struct job *j = d->task->job;
     j->remaining--;
     if (j->kind == JOB_MAP) {
@@ -316,13 +340,13 @@ int mproc__pool_create_with(mproc_pool **out, const mproc_pool_opts *opts,
         return MPROC_ENOMEM;
     p->processes =
         o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
+    p->retries = o.retries;
     mproc__transport_opts to = {
         .processes = p->processes,
         .initializer = o.initializer,
         .initarg = o.initarg,
         .initarglen = o.initarglen,
         .maxtasksperchild = o.maxtasksperchild,
-        .retries = o.retries,
         .done = on_done,
         .ctx = p,
     };

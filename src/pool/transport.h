@@ -30,7 +30,7 @@ enum { MPROC__TASK_MAP = 1, MPROC__TASK_APPLY = 2 };
 /* One chunk of work. */
 typedef struct {
     uint32_t kind;     /* MPROC__TASK_* */
-    uint32_t tries;    /* reruns so far (the transport counts) */
+    uint32_t tries;    /* reruns so far (the pool counts) */
     uintptr_t fn;      /* mproc_map_fn or mproc_task_fn */
     uint64_t in_off;   /* arena: map input of item `first`, or apply arg */
     uint64_t out_off;  /* arena: map output of item `first` */
@@ -42,12 +42,22 @@ typedef struct {
     void *job;         /* the pool's owner; never read by a worker */
 } mproc__task;
 
-/* A finished task, as delivered to the pool. */
+/*
+ * A finished task, as delivered to the pool: done, failed, or dead with
+ * its worker. A transport reports a death and nothing more; whether the
+ * task runs again (opts.retries) is the pool's to decide, and a rerun is
+ * an ordinary submit, which the pool may make from inside the callback.
+ */
 typedef struct {
     const mproc__task *task;
-    int code;         /* 0, MPROC_ETASKFAILED, MPROC_EWORKERDIED, EMSGSIZE */
-    int detail;       /* task status, or the dead worker's exit code */
-    uint64_t index;   /* map: the failed item */
+    int code;       /* 0, MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE,
+                       MPROC_ENOMEM */
+    int detail;     /* task status, or the dead worker's exit code (-N for
+                       signal N) */
+    uint64_t index; /* map: the failed item; for a death, the item the
+                       worker was running (task->start if none yet) */
+    bool broken;    /* a death in a broken transport (its workers' initializer
+                       fails): no rerun would ever run */
     const void *data; /* apply: the result, valid during the callback */
     size_t len;
 } mproc__done;
@@ -61,7 +71,6 @@ typedef struct {
     const void *initarg;
     size_t initarglen;
     unsigned maxtasksperchild;
-    unsigned retries;
     mproc__done_fn done; /* called once per task, inside poll */
     void *ctx;           /* done's first argument */
 } mproc__transport_opts;
