@@ -85,7 +85,7 @@
 #include <string.h>
 
 #define SHM_MAGIC 0x6d70706cu /* "mppl" */
-#define SHM_VERSION 1u
+#define SHM_VERSION 2u
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
 #define RCAP ((uint64_t)64 << 20)  /* bytes of each result ring */
@@ -125,9 +125,12 @@ struct shm_hdr {
 
 struct shm_slot {
     _Atomic uint64_t state;
-    uint64_t kind, fn, in_off, out_off, in_size, out_size, first, start, end;
-    char pad[128 - 10 * 8];
+    uint64_t kind;
+    mproc__fnref fn; /* resolved by the worker, from its inherited table */
+    uint64_t in_off, out_off, in_size, out_size, first, start, end;
+    char pad[128 - 9 * 8 - sizeof(mproc__fnref)];
 };
+_Static_assert(sizeof(struct shm_slot) == 128, "a task slot is 128 bytes");
 
 struct shm_worker {
     alignas(64) _Atomic uint64_t current; /* seq + 1 being claimed or run */
@@ -372,8 +375,14 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
     struct shm_slot *s = &t->slots[seq & MASK];
     struct rec r = {.seq = seq};
     const void *data = NULL;
-    if (s->kind == MPROC__TASK_MAP) {
-        mproc_map_fn fn = (mproc_map_fn)(uintptr_t)s->fn;
+    mproc__fnref ref = s->fn;
+    void (*f)(void) = NULL;
+    if (mproc__fnref_resolve(&ref, NULL, &f) < 0) {
+        /* code the parent loaded after this worker was forked */
+        r.code = -ENOENT;
+        r.index = s->start;
+    } else if (s->kind == MPROC__TASK_MAP) {
+        mproc_map_fn fn = (mproc_map_fn)f;
         const char *in = t->arena + s->in_off;
         char *out = t->arena + s->out_off;
         uint64_t first = s->first, start = s->start, end = s->end;
@@ -397,7 +406,7 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         vg_mark(t, vin, ilen, VG_HIDE);
         vg_mark(t, vout, olen, VG_HIDE);
     } else {
-        mproc_task_fn fn = (mproc_task_fn)(uintptr_t)s->fn;
+        mproc_task_fn fn = (mproc_task_fn)f;
         char *arg = s->in_size ? t->arena + s->in_off : NULL;
         size_t arglen = (size_t)s->in_size;
         mproc__buf_reset(buf);
@@ -707,6 +716,11 @@ static int spawn(mproc__tp *t, unsigned i)
     atomic_store(&w->rwaiting, 0);
     char name[48];
     snprintf(name, sizeof name, "ForkPoolWorker-%u", ++t->names);
+    /* Every object loaded now goes into the table of function references
+     * the worker inherits, so that it resolves by index the references
+     * the pool takes later into any of them (a few microseconds; best
+     * effort: a reference into an object left out fails with -ENOENT). */
+    mproc__fnref_register_loaded();
     struct warg a = {t, i, serial};
     mproc_process_opts po = {.name = name, .daemon = true};
     mproc_process *p;

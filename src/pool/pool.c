@@ -79,7 +79,7 @@ struct chunk {
 
 struct mproc_iter {
     struct job j;
-    mproc_map_fn fn;
+    mproc__fnref fn;
     const char *in;
     size_t in_size, out_size, n, chunk;
     bool ordered, canceled;
@@ -97,7 +97,9 @@ struct mproc_pool {
     void *tp; /* the transport's state */
     int state;
     unsigned processes;
-    unsigned retries; /* opts.retries */
+    unsigned retries;      /* opts.retries */
+    void (*last_fn)(void); /* the last task function and its reference */
+    mproc__fnref last_ref;
     struct job *jobs;
 };
 
@@ -324,6 +326,28 @@ static bool job_ready(void *arg)
     return ((struct job *)arg)->ready;
 }
 
+/* ---- task functions ---------------------------------------------------- */
+
+/*
+ * The reference a task function crosses the transport as. The last one is
+ * kept, so that a loop of apply_async calls on one function pays a single
+ * dladdr. MPROC_EINVAL for code in no loaded object; MPROC_ENOMEM when the
+ * table of objects is full. Pool mutex held.
+ */
+static int ref_of(mproc_pool *p, void (*fn)(void), mproc__fnref *ref)
+{
+    if (fn != p->last_fn) {
+        int rc = mproc__fnref_of(fn, &p->last_ref);
+        if (rc < 0) {
+            p->last_fn = NULL;
+            return rc;
+        }
+        p->last_fn = fn;
+    }
+    *ref = p->last_ref;
+    return 0;
+}
+
 /* ---- create -----------------------------------------------------------------
  */
 
@@ -378,13 +402,13 @@ static size_t auto_chunk(const mproc_pool *p, size_t n)
 }
 
 /* Sends one chunk of items [first, end) of a job. Pool mutex held. */
-static int send_chunk(mproc_pool *p, struct job *j, mproc_map_fn fn,
+static int send_chunk(mproc_pool *p, struct job *j, const mproc__fnref *fn,
                       uint64_t in_off, uint64_t out_off, size_t in_size,
                       size_t out_size, size_t first, size_t end)
 {
     mproc__task task = {
         .kind = MPROC__TASK_MAP,
-        .fn = (uintptr_t)fn,
+        .fn = *fn,
         .in_off = in_off,
         .out_off = out_off,
         .in_size = in_size,
@@ -422,17 +446,17 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     mproc_async *a = calloc(1, sizeof *a);
     if (!a)
         return MPROC_ENOMEM;
-    lock(p);
-    if (p->state != RUN) {
-        unlock(p);
-        free(a);
-        return MPROC_EINVAL;
-    }
     size_t ibr = (ib + 63) & ~(size_t)63;
-    if (n && p->ops->alloc(p->tp, ibr + ob, &a->off) < 0) {
+    mproc__fnref ref;
+    lock(p);
+    int rc =
+        p->state == RUN ? ref_of(p, (void (*)(void))fn, &ref) : MPROC_EINVAL;
+    if (rc == 0 && n && p->ops->alloc(p->tp, ibr + ob, &a->off) < 0)
+        rc = MPROC_ENOMEM;
+    if (rc < 0) {
         unlock(p);
         free(a);
-        return MPROC_ENOMEM;
+        return rc;
     }
     link_job(p, &a->j, JOB_MAP, ASYNC_MAGIC);
     a->bytes = n ? ibr + ob : 0;
@@ -442,10 +466,9 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     if (ib)
         memcpy(p->ops->ptr(p->tp, a->off), in, ib);
     size_t cs = chunksize ? chunksize : auto_chunk(p, n);
-    int rc = 0;
     for (size_t first = 0; first < n && rc == 0; first += cs) {
         size_t end = n - first > cs ? first + cs : n;
-        rc = send_chunk(p, &a->j, fn, a->off + first * in_size,
+        rc = send_chunk(p, &a->j, &ref, a->off + first * in_size,
                         a->out_off + first * out_size, in_size, out_size, first,
                         end);
     }
@@ -483,16 +506,16 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
     mproc_async *a = calloc(1, sizeof *a);
     if (!a)
         return MPROC_ENOMEM;
+    mproc__fnref ref;
     lock(p);
-    if (p->state != RUN) {
+    int rc =
+        p->state == RUN ? ref_of(p, (void (*)(void))fn, &ref) : MPROC_EINVAL;
+    if (rc == 0 && arglen && p->ops->alloc(p->tp, arglen, &a->off) < 0)
+        rc = MPROC_ENOMEM;
+    if (rc < 0) {
         unlock(p);
         free(a);
-        return MPROC_EINVAL;
-    }
-    if (arglen && p->ops->alloc(p->tp, arglen, &a->off) < 0) {
-        unlock(p);
-        free(a);
-        return MPROC_ENOMEM;
+        return rc;
     }
     link_job(p, &a->j, JOB_APPLY, ASYNC_MAGIC);
     a->bytes = arglen;
@@ -500,13 +523,13 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
         memcpy(p->ops->ptr(p->tp, a->off), arg, arglen);
     mproc__task task = {
         .kind = MPROC__TASK_APPLY,
-        .fn = (uintptr_t)fn,
+        .fn = ref,
         .in_off = a->off,
         .in_size = arglen,
         .job = &a->j,
     };
     int detail = 0;
-    int rc = p->ops->submit(p->tp, &task, &detail);
+    rc = p->ops->submit(p->tp, &task, &detail);
     if (rc < 0) {
         free_job(&a->j);
         unlock(p);
@@ -653,7 +676,7 @@ static int refill(mproc_iter *it)
                             .end = it->submitted + cnt,
                             .pos = it->submitted};
         it->count++;
-        int rc = send_chunk(p, &it->j, it->fn, off, off + ib, it->in_size,
+        int rc = send_chunk(p, &it->j, &it->fn, off, off + ib, it->in_size,
                             it->out_size, c->first, c->end);
         it->j.ready = false;
         if (rc < 0) {
@@ -691,7 +714,6 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
         if (cs == 0)
             cs = 1;
     }
-    it->fn = fn;
     it->in = in;
     it->in_size = in_size;
     it->out_size = out_size;
@@ -700,14 +722,16 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
     it->ordered = ordered;
     it->cap = cap;
     lock(p);
-    if (p->state != RUN) {
+    int rc =
+        p->state == RUN ? ref_of(p, (void (*)(void))fn, &it->fn) : MPROC_EINVAL;
+    if (rc < 0) {
         unlock(p);
         free(it->c);
         free(it);
-        return MPROC_EINVAL;
+        return rc;
     }
     link_job(p, &it->j, JOB_ITER, ITER_MAGIC);
-    int rc = end_submit(p, &it->j, refill(it));
+    rc = end_submit(p, &it->j, refill(it));
     if (rc == 0)
         *out = it;
     return rc;

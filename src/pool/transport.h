@@ -22,6 +22,7 @@
 #define MPROC_POOL_TRANSPORT_H
 
 #include "../kit/check.h"
+#include "../kit/fnref.h"
 #include "../sys/sys.h"
 #include "mproc/pool.h"
 
@@ -31,7 +32,7 @@ enum { MPROC__TASK_MAP = 1, MPROC__TASK_APPLY = 2 };
 typedef struct {
     uint32_t kind;     /* MPROC__TASK_* */
     uint32_t tries;    /* reruns so far (the pool counts) */
-    uintptr_t fn;      /* mproc_map_fn or mproc_task_fn */
+    mproc__fnref fn;   /* the mproc_map_fn or mproc_task_fn */
     uint64_t in_off;   /* arena: map input of item `first`, or apply arg */
     uint64_t out_off;  /* arena: map output of item `first` */
     uint64_t in_size;  /* map item size in; apply: arg length */
@@ -51,7 +52,7 @@ typedef struct {
 typedef struct {
     const mproc__task *task;
     int code;       /* 0, MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE,
-                       MPROC_ENOMEM */
+                       MPROC_ENOMEM, -ENOENT (fn not found by the worker) */
     int detail;     /* task status, or the dead worker's exit code (-N for
                        signal N) */
     uint64_t index; /* map: the failed item; for a death, the item the
