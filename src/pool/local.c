@@ -1,6 +1,7 @@
 /*
  * pool/local.c - the pool's transport to local forked workers over shared
- * memory.
+ * memory: the ops table mproc__local_transport (transport.h), which
+ * mproc_pool_create picks.
  *
  * Two memfd mappings are made before the first worker is forked, so every
  * worker sees them at the same addresses:
@@ -19,7 +20,10 @@
  * recycled slot by mistake; because ownership is written into the slot
  * by one CAS, a worker killed at any instant either owns the task (the
  * slot says RUNNING(serial), its `current` says seq) or does not (the
- * slot is still PENDING and another worker takes it).
+ * slot is still PENDING and another worker takes it). A slot (128 bytes)
+ * names the task's function as a mproc__fnref (kit/fnref.h), which the
+ * worker resolves by index from the table it inherited: spawn() puts
+ * every loaded object in that table just before each fork.
  *
  * Results travel back through the worker's own result ring, a single-
  * producer single-consumer byte ring (positions are 64-bit byte counts:
@@ -35,8 +39,13 @@
  * announces that it is exiting. For a dead worker it first consumes every
  * record the worker published (those tasks finished), then looks at the
  * slot named by its `current`: if that still says RUNNING(serial), the
- * task died with the worker and is rerun (retries) or failed with
- * MPROC_EWORKERDIED. The ring is then reset and a replacement forked.
+ * task died with the worker and is reported to the pool as
+ * MPROC_EWORKERDIED with the worker's exit code and the item it ran; the
+ * pool reruns it (a submit from inside the report) or fails it. The ring
+ * is then reset and a replacement forked. A worker whose initializer
+ * fails makes the transport broken: no replacement is forked, deaths are
+ * reported as broken (no rerun), and once no worker is left every queued
+ * task fails with the initializer's status.
  *
  * Waiting: idle workers spin briefly, then sleep on `work_seq`, each
  * showing how it waits in its own record's `mode` (so a dead worker

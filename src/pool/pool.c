@@ -3,21 +3,37 @@
  *
  * A job is what a caller waits on: a map (many chunks), an apply (one
  * task) or an imap iterator (a window of chunks). Each task sent to the
- * transport (transport.h) points back at its job; the transport delivers
- * every task exactly once through on_done - finished, failed, or dead with
- * its worker - and the job counts its tasks still out (`remaining`).
+ * transport points back at its job; the transport delivers every task
+ * exactly once through on_done - finished, failed, or dead with its
+ * worker - and the job counts its tasks still out (`remaining`).
+ *
+ * The transport is an ops table chosen at create (transport.h) and its
+ * opaque state: mproc_pool_create takes the local one (local.c), and
+ * mproc__pool_create_with any other (the tests' fake). Everything the
+ * pool decides is here, whatever carries the tasks:
+ * - Retries: a transport only reports a death (MPROC_EWORKERDIED, the exit
+ *   code or signal, the map item that was running). on_done resubmits the
+ *   task while opts.retries allows, a map chunk from that item (the items
+ *   before it are written), and the job keeps waiting; a broken
+ *   transport's deaths, a spent budget or a failed resubmission fail the
+ *   job instead.
+ * - Task functions cross the transport as mproc__fnref (kit/fnref.h), never
+ *   as raw addresses. The pool keeps the last (function -> reference), so
+ *   a loop of apply_async calls on one function pays one dladdr; a
+ *   function in no loaded object fails the submitting call.
  *
  * Invariants, all under the pool's mutex:
  * - A job is on its pool's list from creation until it is freed; `ready`
  *   goes false -> true once and the result fields are fixed from then on.
  * - A map job becomes ready at its first failure (as Python's), or when
  *   its last chunk is in; its arena block is freed only when `remaining`
- *   reaches 0, since chunks still running write into it.
+ *   reaches 0, since chunks still running write into it. A rerun does not
+ *   change `remaining`: the task is still out.
  * - A job the caller has destroyed while tasks were out is an orphan: it
  *   is freed when its last task comes in, or at terminate.
  * - Map results are copied into the caller's out array chunk by chunk, as
- *   the chunks are delivered (inside pool calls), never after the result
- *   is ready or destroyed.
+ *   the chunks are delivered (inside pool calls) and in whatever order,
+ *   each at its own items, never after the result is ready or destroyed.
  *
  * Waiting: a call loops { poll the transport; test its condition; sleep on
  * the transport without the mutex }, so other threads may use the pool

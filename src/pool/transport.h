@@ -9,11 +9,22 @@
  * for completions (each delivered through one callback, crashed tasks
  * included), sleep until something may have changed, close, terminate,
  * joined, destroy. A task's data lives in the transport's arena,
- * addressed by offsets.
+ * addressed by offsets; its function is a mproc__fnref (kit/fnref.h),
+ * (loaded object, offset), which the worker resolves where it runs.
  *
- * mproc_pool_create uses the local transport (local.c: forked workers over
- * shared memory); mproc__pool_create_with takes any other, such as the
- * tests' in-process fake. Workers on MPI ranks will be one more.
+ * A transport carries and reports; the pool decides. Of a task that died
+ * with its worker a transport reports MPROC_EWORKERDIED, the worker's exit
+ * code (-N for signal N) and the map item it was running; rerunning it is
+ * the pool's policy (opts.retries), through an ordinary submit that may
+ * come from inside the done callback. A transport whose workers cannot
+ * start (a failing initializer) says so in each death it reports
+ * (`broken`) and fails what it holds itself.
+ *
+ * Implementations: local.c (forked workers over shared memory), which
+ * mproc_pool_create uses; the tests' in-process fake
+ * (tests/test_pool_transport.c), through mproc__pool_create_with, which
+ * drives deaths, reordering, retries and slowness deterministically;
+ * workers on MPI ranks will be one more.
  *
  * Not thread-safe: the pool serialises calls with its mutex, except sleep,
  * which runs without it.
