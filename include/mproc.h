@@ -13,6 +13,7 @@
 #include "mproc/sync.h"
 #include "mproc/queue.h"
 #include "mproc/connection.h"
+#include "mproc/buf.h"
 #include "mproc/pool.h"
 
 #endif /* MPROC_H */

@@ -26,11 +26,15 @@
  * tasks; a worker that has ended (crashed, or retired after
  * maxtasksperchild) is replaced at the next pool call.
  *
- * Task functions are called through their address, which is valid in the
- * workers because they are forked from the caller (the same image). Later
- * start methods (spawn, MPI ranks) will find a function by its offset in
- * its loaded object (dladdr); do not pass pointers to code that the caller
- * maps after creating the pool.
+ * Task functions travel to the workers as (loaded object, offset), found
+ * with dladdr: a function of the main program (static ones too) or of any
+ * shared object. A pointer that lies in no loaded object (code generated
+ * at run time, a pointer into data) fails the submitting call with
+ * MPROC_EINVAL. The workers are forked at create (replacements later), so
+ * they hold the code loaded then: a task whose function is in an object
+ * the caller loaded (dlopen) after its worker was forked fails with
+ * -ENOENT instead of running. The objects functions come from are kept in
+ * a table of 1024 per process; one more fails the call with MPROC_ENOMEM.
  *
  * Safety facts of mproc_pool, mproc_async and mproc_iter:
  * - Threads: every call is thread-safe (a mutex per pool; it is released
@@ -47,6 +51,7 @@
 #ifndef MPROC_POOL_H
 #define MPROC_POOL_H
 
+#include "buf.h"
 #include "errors.h"
 #include "process.h"
 
@@ -61,9 +66,6 @@ typedef struct mproc_pool mproc_pool;
 typedef struct mproc_async mproc_async;
 typedef struct mproc_iter mproc_iter;
 
-/* A growable result buffer that an apply task writes its result into. */
-typedef struct mproc_buf mproc_buf;
-
 /*
  * A map function: reads one input item at in, writes one output item at
  * out (in_size and out_size bytes, as given to the map call). Returns 0,
@@ -73,24 +75,11 @@ typedef int (*mproc_map_fn)(const void *in, void *out);
 
 /*
  * An apply task: reads arglen bytes at arg and appends its result to
- * result. Returns 0, or a non-zero status (MPROC_ETASKFAILED; the bytes
- * appended are then discarded).
+ * result (mproc_buf_append, mproc_buf_reserve: mproc/buf.h). Returns 0,
+ * or a non-zero status (MPROC_ETASKFAILED; the bytes appended are then
+ * discarded).
  */
 typedef int (*mproc_task_fn)(const void *arg, size_t arglen, mproc_buf *result);
-
-/*
- * mproc_buf_append - append len bytes at data to the result.
- * Returns 0; MPROC_EINVAL if b is NULL or data is NULL with len > 0;
- * MPROC_ENOMEM.
- */
-MPROC_API int mproc_buf_append(mproc_buf *b, const void *data, size_t len);
-
-/*
- * mproc_buf_reserve - append len writable bytes to the result and return
- * them (uninitialised), valid until the next call on b; NULL when out of
- * memory or b is NULL.
- */
-MPROC_API void *mproc_buf_reserve(mproc_buf *b, size_t len);
 
 /* Options of mproc_pool_create; a zeroed struct or NULL is Python's
  * defaults. */
@@ -142,9 +131,11 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts);
  * MPROC_EWORKERDIED (a worker died running it, retries spent) - use
  * map_async and mproc_async_error to learn which item and why; the
  * contents of out are then unspecified; MPROC_ECANCELED when the pool is
- * terminated meanwhile; MPROC_EINVAL for a NULL fn, NULL arrays with
- * n > 0 and a non-zero item size, or a pool closed or terminated;
- * MPROC_ENOMEM when the items do not fit the pool's shared arena.
+ * terminated meanwhile; -ENOENT when a worker could not find fn (see
+ * above); MPROC_EINVAL for a NULL fn or one in no loaded object, NULL
+ * arrays with n > 0 and a non-zero item size, or a pool closed or
+ * terminated; MPROC_ENOMEM when the items do not fit the pool's shared
+ * arena (or fn's object does not fit the table of objects).
  */
 MPROC_API int mproc_pool_map(mproc_pool *p, mproc_map_fn fn, const void *in,
                              size_t in_size, void *out, size_t out_size,
@@ -188,9 +179,10 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_map_fn fn,
  *
  * Returns 0; MPROC_EOF after the last item; MPROC_ETIMEDOUT (MPROC_EAGAIN
  * for timeout 0) if none is ready in time; MPROC_ETASKFAILED or
- * MPROC_EWORKERDIED for an item that failed (*index names it; the items
- * of its chunk after it are skipped, as in Python; iteration may go on);
- * MPROC_ECANCELED once the pool is terminated; MPROC_EINVAL for a NULL it.
+ * MPROC_EWORKERDIED (or -ENOENT, see above) for an item that failed
+ * (*index names it; the items of its chunk after it are skipped, as in
+ * Python; iteration may go on); MPROC_ECANCELED once the pool is
+ * terminated; MPROC_EINVAL for a NULL it.
  */
 MPROC_API int mproc_iter_next(mproc_iter *it, void *out, size_t *index,
                               double timeout);
@@ -219,8 +211,8 @@ MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
  * mproc_pool_apply_async - Pool.apply_async. The arg bytes are copied at
  * once. A result up to 64 MiB (less 32 bytes) is kept; a larger one fails the
  * task with MPROC_EMSGSIZE. Returns 0 and sets *res; MPROC_EINVAL for NULL fn
- * or res, arg NULL with arglen > 0, or a pool closed or terminated;
- * MPROC_ENOMEM.
+ * or res, fn in no loaded object, arg NULL with arglen > 0, or a pool
+ * closed or terminated; MPROC_ENOMEM.
  */
 MPROC_API int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn,
                                      const void *arg, size_t arglen,
@@ -234,8 +226,8 @@ MPROC_API int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn,
  * fresh copy. For map: out has been filled; *result is NULL, *len 0.
  * Returns 0; MPROC_ETIMEDOUT (MPROC_EAGAIN for timeout 0) when not ready
  * in time - the result stays pending and a later get may succeed;
- * MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE or MPROC_ECANCELED
- * for a failed task (mproc_async_error tells more); MPROC_EINVAL for a
+ * MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE, MPROC_ECANCELED or
+ * -ENOENT for a failed task (mproc_async_error tells more); MPROC_EINVAL for a
  * NULL r or NaN timeout; MPROC_ENOMEM.
  */
 MPROC_API int mproc_async_get(mproc_async *r, void **result, size_t *len,

@@ -1,6 +1,7 @@
 /*
  * pool/local.c - the pool's transport to local forked workers over shared
- * memory.
+ * memory: the ops table mproc__local_transport (transport.h), which
+ * mproc_pool_create picks.
  *
  * Two memfd mappings are made before the first worker is forked, so every
  * worker sees them at the same addresses:
@@ -19,7 +20,10 @@
  * recycled slot by mistake; because ownership is written into the slot
  * by one CAS, a worker killed at any instant either owns the task (the
  * slot says RUNNING(serial), its `current` says seq) or does not (the
- * slot is still PENDING and another worker takes it).
+ * slot is still PENDING and another worker takes it). A slot (128 bytes)
+ * names the task's function as a mproc__fnref (kit/fnref.h), which the
+ * worker resolves by index from the table it inherited: spawn() puts
+ * every loaded object in that table just before each fork.
  *
  * Results travel back through the worker's own result ring, a single-
  * producer single-consumer byte ring (positions are 64-bit byte counts:
@@ -35,8 +39,13 @@
  * announces that it is exiting. For a dead worker it first consumes every
  * record the worker published (those tasks finished), then looks at the
  * slot named by its `current`: if that still says RUNNING(serial), the
- * task died with the worker and is rerun (retries) or failed with
- * MPROC_EWORKERDIED. The ring is then reset and a replacement forked.
+ * task died with the worker and is reported to the pool as
+ * MPROC_EWORKERDIED with the worker's exit code and the item it ran; the
+ * pool reruns it (a submit from inside the report) or fails it. The ring
+ * is then reset and a replacement forked. A worker whose initializer
+ * fails makes the transport broken: no replacement is forked, deaths are
+ * reported as broken (no rerun), and once no worker is left every queued
+ * task fails with the initializer's status.
  *
  * Waiting: idle workers spin briefly, then sleep on `work_seq`, each
  * showing how it waits in its own record's `mode` (so a dead worker
@@ -72,6 +81,7 @@
  */
 #include "transport.h"
 
+#include "../kit/buf.h"
 #include "../kit/region.h"
 #include "../kit/spin.h"
 #include "mproc/process.h"
@@ -84,7 +94,7 @@
 #include <string.h>
 
 #define SHM_MAGIC 0x6d70706cu /* "mppl" */
-#define SHM_VERSION 1u
+#define SHM_VERSION 2u
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
 #define RCAP ((uint64_t)64 << 20)  /* bytes of each result ring */
@@ -124,9 +134,12 @@ struct shm_hdr {
 
 struct shm_slot {
     _Atomic uint64_t state;
-    uint64_t kind, fn, in_off, out_off, in_size, out_size, first, start, end;
-    char pad[128 - 10 * 8];
+    uint64_t kind;
+    mproc__fnref fn; /* resolved by the worker, from its inherited table */
+    uint64_t in_off, out_off, in_size, out_size, first, start, end;
+    char pad[128 - 9 * 8 - sizeof(mproc__fnref)];
 };
+_Static_assert(sizeof(struct shm_slot) == 128, "a task slot is 128 bytes");
 
 struct shm_worker {
     alignas(64) _Atomic uint64_t current; /* seq + 1 being claimed or run */
@@ -157,8 +170,11 @@ struct wk {
     uint32_t serial;
 };
 
+/* The transport's state, the tp of its ops. */
+typedef struct mproc__tp mproc__tp;
+
 struct mproc__tp {
-    mproc__tp_opts o;
+    mproc__transport_opts o;
     void *initarg;
     /* control mapping */
     char *ctl;
@@ -194,40 +210,6 @@ struct warg {
     unsigned i;
     uint32_t serial;
 };
-
-/* ---- mproc_buf ---------------------------------------------------------- */
-
-void *mproc_buf_reserve(mproc_buf *b, size_t len)
-{
-    if (!b || len > SIZE_MAX - b->len)
-        return NULL;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len)
-            cap = cap > SIZE_MAX / 2 ? b->len + len : cap * 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return NULL;
-        b->data = d;
-        b->cap = cap;
-    }
-    void *p = b->data + b->len;
-    b->len += len;
-    return p;
-}
-
-int mproc_buf_append(mproc_buf *b, const void *data, size_t len)
-{
-    if (!b || (!data && len))
-        return MPROC_EINVAL;
-    if (len == 0)
-        return 0;
-    void *p = mproc_buf_reserve(b, len);
-    if (!p)
-        return MPROC_ENOMEM;
-    memcpy(p, data, len);
-    return 0;
-}
 
 /* ---- helpers --------------------------------------------------------------
  */
@@ -402,8 +384,14 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
     struct shm_slot *s = &t->slots[seq & MASK];
     struct rec r = {.seq = seq};
     const void *data = NULL;
-    if (s->kind == MPROC__TASK_MAP) {
-        mproc_map_fn fn = (mproc_map_fn)(uintptr_t)s->fn;
+    mproc__fnref ref = s->fn;
+    void (*f)(void) = NULL;
+    if (mproc__fnref_resolve(&ref, NULL, &f) < 0) {
+        /* code the parent loaded after this worker was forked */
+        r.code = -ENOENT;
+        r.index = s->start;
+    } else if (s->kind == MPROC__TASK_MAP) {
+        mproc_map_fn fn = (mproc_map_fn)f;
         const char *in = t->arena + s->in_off;
         char *out = t->arena + s->out_off;
         uint64_t first = s->first, start = s->start, end = s->end;
@@ -427,10 +415,10 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         vg_mark(t, vin, ilen, VG_HIDE);
         vg_mark(t, vout, olen, VG_HIDE);
     } else {
-        mproc_task_fn fn = (mproc_task_fn)(uintptr_t)s->fn;
+        mproc_task_fn fn = (mproc_task_fn)f;
         char *arg = s->in_size ? t->arena + s->in_off : NULL;
         size_t arglen = (size_t)s->in_size;
-        buf->len = 0;
+        mproc__buf_reset(buf);
         vg_mark(t, arg, arglen, VG_SHOW);
         int st = fn(arg, arglen, buf);
         vg_mark(t, arg, arglen, VG_HIDE);
@@ -494,7 +482,7 @@ static int worker_main(void *arg, size_t len)
         run(t, a.i, seq, &buf, &hw);
         done++;
     }
-    free(buf.data);
+    mproc__buf_free(&buf);
     leave(t, w);
     return worker_exit(t, 0);
 }
@@ -604,8 +592,9 @@ static unsigned live_workers(mproc__tp *t)
     return n;
 }
 
-int mproc__tp_submit(mproc__tp *t, const mproc__task *task, int *detail)
+static int local_submit(void *tp, const mproc__task *task, int *detail)
 {
+    mproc__tp *t = tp;
     if (t->broken && live_workers(t) == 0) {
         *detail = t->broken_detail;
         return MPROC_EWORKERDIED;
@@ -626,7 +615,13 @@ int mproc__tp_submit(mproc__tp *t, const mproc__task *task, int *detail)
 static void deliver(mproc__tp *t, const mproc__task *task, int code, int detail,
                     uint64_t index, const void *data, size_t len)
 {
-    mproc__done d = {task, code, detail, index, data, len};
+    mproc__done d = {.task = task,
+                     .code = code,
+                     .detail = detail,
+                     .index = index,
+                     .broken = t->broken,
+                     .data = data,
+                     .len = len};
     t->inflight--;
     t->o.done(t->o.ctx, &d);
 }
@@ -699,7 +694,8 @@ static int collect(mproc__tp *t, unsigned i)
     return n;
 }
 
-/* The task in slot seq died with its worker: rerun or fail it. */
+/* The task in slot seq died with its worker: report it (the pool reruns
+ * or fails it), with the item it was running if that is one of its own. */
 static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
 {
     unsigned k = (unsigned)(seq & MASK);
@@ -707,16 +703,6 @@ static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
     atomic_store_explicit(&t->slots[k].state, ST_FREE, memory_order_release);
     bool in_range =
         task.kind == MPROC__TASK_MAP && item >= task.start && item < task.end;
-    if (task.tries < t->o.retries && !t->broken) {
-        task.tries++;
-        if (in_range)
-            task.start = item;
-        t->inflight--;
-        int detail;
-        if (mproc__tp_submit(t, &task, &detail) == 0)
-            return 0;
-        t->inflight++;
-    }
     deliver(t, &task, MPROC_EWORKERDIED, code, in_range ? item : task.start,
             NULL, 0);
     return 1;
@@ -739,6 +725,11 @@ static int spawn(mproc__tp *t, unsigned i)
     atomic_store(&w->rwaiting, 0);
     char name[48];
     snprintf(name, sizeof name, "ForkPoolWorker-%u", ++t->names);
+    /* Every object loaded now goes into the table of function references
+     * the worker inherits, so that it resolves by index the references
+     * the pool takes later into any of them (a few microseconds; best
+     * effort: a reference into an object left out fails with -ENOENT). */
+    mproc__fnref_register_loaded();
     struct warg a = {t, i, serial};
     mproc_process_opts po = {.name = name, .daemon = true};
     mproc_process *p;
@@ -831,8 +822,9 @@ static bool any_exiting(mproc__tp *t)
     return false;
 }
 
-int mproc__tp_poll(mproc__tp *t)
+static int local_poll(void *tp)
 {
+    mproc__tp *t = tp;
     int n = 0;
     if (t->terminated)
         return 0;
@@ -859,8 +851,9 @@ static bool results_waiting(mproc__tp *t)
     return false;
 }
 
-void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
+static void local_sleep(void *tp, int64_t deadline)
 {
+    mproc__tp *t = tp;
     struct shm_hdr *h = t->h;
     uint32_t seq = atomic_load(&h->done_seq);
     for (int k = 0; k < PARENT_SPIN; k++) {
@@ -878,19 +871,16 @@ void mproc__tp_sleep(mproc__tp *t, int64_t deadline)
     }
 }
 
-size_t mproc__tp_inflight(mproc__tp *t)
+static void local_close(void *tp)
 {
-    return t->inflight;
-}
-
-void mproc__tp_close(mproc__tp *t)
-{
+    mproc__tp *t = tp;
     t->closed = true;
     pump(t);
 }
 
-void mproc__tp_terminate(mproc__tp *t)
+static void local_terminate(void *tp)
 {
+    mproc__tp *t = tp;
     if (t->terminated)
         return;
     t->terminated = true;
@@ -914,16 +904,18 @@ void mproc__tp_terminate(mproc__tp *t)
     t->inflight = 0;
 }
 
-bool mproc__tp_joined(mproc__tp *t)
+static bool local_joined(void *tp)
 {
+    mproc__tp *t = tp;
     return live_workers(t) == 0 && (t->inflight == 0 || t->terminated);
 }
 
 /* ---- arena ------------------------------------------------------------------
  */
 
-int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
+static int local_alloc(void *tp, size_t len, uint64_t *off)
 {
+    mproc__tp *t = tp;
     uint64_t need = align_up(len ? len : 1, ALIGN);
     for (struct ext **pp = &t->free_list; *pp; pp = &(*pp)->next) {
         struct ext *e = *pp;
@@ -949,8 +941,9 @@ int mproc__tp_alloc(mproc__tp *t, size_t len, uint64_t *off)
     return 0;
 }
 
-void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
+static void local_free(void *tp, uint64_t off, size_t len)
 {
+    mproc__tp *t = tp;
     uint64_t sz = align_up(len ? len : 1, ALIGN);
     vg_mark(t, t->arena + off, sz, VG_HIDE);
     if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
@@ -997,16 +990,21 @@ void mproc__tp_free(mproc__tp *t, uint64_t off, size_t len)
     }
 }
 
-void *mproc__tp_ptr(mproc__tp *t, uint64_t off)
+static void *local_ptr(void *tp, uint64_t off)
 {
+    mproc__tp *t = tp;
     return t->arena + off;
 }
 
 /* ---- life -----------------------------------------------------------------
  */
 
-int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
+static void local_destroy(void *tp);
+
+static int local_create(void **out, const mproc__transport_opts *o,
+                        void *config)
 {
+    (void)config;
     mproc__tp *t = calloc(1, sizeof *t);
     if (!t)
         return MPROC_ENOMEM;
@@ -1066,16 +1064,17 @@ int mproc__tp_create(mproc__tp **out, const mproc__tp_opts *o)
     *out = t;
     return 0;
 fail:
-    mproc__tp_destroy(t);
+    local_destroy(t);
     return rc;
 }
 
-void mproc__tp_destroy(mproc__tp *t)
+static void local_destroy(void *tp)
 {
+    mproc__tp *t = tp;
     if (!t)
         return;
     if (t->ctl) {
-        mproc__tp_terminate(t);
+        local_terminate(t);
         mproc__shared_unmap(t->ctl, t->ctl_len);
     }
     if (t->arena)
@@ -1092,3 +1091,18 @@ void mproc__tp_destroy(mproc__tp *t)
     free(t->scratch);
     free(t);
 }
+
+const mproc__transport_ops mproc__local_transport = {
+    .name = "local",
+    .create = local_create,
+    .alloc = local_alloc,
+    .free = local_free,
+    .ptr = local_ptr,
+    .submit = local_submit,
+    .poll = local_poll,
+    .sleep = local_sleep,
+    .close = local_close,
+    .terminate = local_terminate,
+    .joined = local_joined,
+    .destroy = local_destroy,
+};

@@ -3,21 +3,37 @@
  *
  * A job is what a caller waits on: a map (many chunks), an apply (one
  * task) or an imap iterator (a window of chunks). Each task sent to the
- * transport (transport.h) points back at its job; the transport delivers
- * every task exactly once through on_done - finished, failed, or dead with
- * its worker - and the job counts its tasks still out (`remaining`).
+ * transport points back at its job; the transport delivers every task
+ * exactly once through on_done - finished, failed, or dead with its
+ * worker - and the job counts its tasks still out (`remaining`).
+ *
+ * The transport is an ops table chosen at create (transport.h) and its
+ * opaque state: mproc_pool_create takes the local one (local.c), and
+ * mproc__pool_create_with any other (the tests' fake). Everything the
+ * pool decides is here, whatever carries the tasks:
+ * - Retries: a transport only reports a death (MPROC_EWORKERDIED, the exit
+ *   code or signal, the map item that was running). on_done resubmits the
+ *   task while opts.retries allows, a map chunk from that item (the items
+ *   before it are written), and the job keeps waiting; a broken
+ *   transport's deaths, a spent budget or a failed resubmission fail the
+ *   job instead.
+ * - Task functions cross the transport as mproc__fnref (kit/fnref.h), never
+ *   as raw addresses. The pool keeps the last (function -> reference), so
+ *   a loop of apply_async calls on one function pays one dladdr; a
+ *   function in no loaded object fails the submitting call.
  *
  * Invariants, all under the pool's mutex:
  * - A job is on its pool's list from creation until it is freed; `ready`
  *   goes false -> true once and the result fields are fixed from then on.
  * - A map job becomes ready at its first failure (as Python's), or when
  *   its last chunk is in; its arena block is freed only when `remaining`
- *   reaches 0, since chunks still running write into it.
+ *   reaches 0, since chunks still running write into it. A rerun does not
+ *   change `remaining`: the task is still out.
  * - A job the caller has destroyed while tasks were out is an orphan: it
  *   is freed when its last task comes in, or at terminate.
  * - Map results are copied into the caller's out array chunk by chunk, as
- *   the chunks are delivered (inside pool calls), never after the result
- *   is ready or destroyed.
+ *   the chunks are delivered (inside pool calls) and in whatever order,
+ *   each at its own items, never after the result is ready or destroyed.
  *
  * Waiting: a call loops { poll the transport; test its condition; sleep on
  * the transport without the mutex }, so other threads may use the pool
@@ -79,7 +95,7 @@ struct chunk {
 
 struct mproc_iter {
     struct job j;
-    mproc_map_fn fn;
+    mproc__fnref fn;
     const char *in;
     size_t in_size, out_size, n, chunk;
     bool ordered, canceled;
@@ -93,9 +109,13 @@ struct mproc_iter {
 struct mproc_pool {
     uint32_t magic;
     pthread_mutex_t mu;
-    mproc__tp *tp;
+    const mproc__transport_ops *ops;
+    void *tp; /* the transport's state */
     int state;
     unsigned processes;
+    unsigned retries;      /* opts.retries */
+    void (*last_fn)(void); /* the last task function and its reference */
+    mproc__fnref last_ref;
     struct job *jobs;
 };
 
@@ -141,12 +161,12 @@ static void free_job(struct job *j)
         mproc_iter *it = (mproc_iter *)j;
         for (size_t k = 0; k < it->cap; k++)
             if (it->c[k].used && p)
-                mproc__tp_free(p->tp, it->c[k].off, it->c[k].bytes);
+                p->ops->free(p->tp, it->c[k].off, it->c[k].bytes);
         free(it->c);
     } else {
         mproc_async *a = (mproc_async *)j;
         if (a->bytes && p)
-            mproc__tp_free(p->tp, a->off, a->bytes);
+            p->ops->free(p->tp, a->off, a->bytes);
         free(a->res);
     }
     j->magic = DEAD_MAGIC;
@@ -173,16 +193,40 @@ static struct chunk *find_chunk(mproc_iter *it, size_t first)
 
 static void release_chunk(mproc_iter *it, struct chunk *c)
 {
-    if (it->j.pool)
-        mproc__tp_free(it->j.pool->tp, c->off, c->bytes);
+    mproc_pool *p = it->j.pool;
+    if (p)
+        p->ops->free(p->tp, c->off, c->bytes);
     c->used = false;
     it->count--;
+}
+
+/*
+ * The retry policy. A task that died with its worker runs again while
+ * opts.retries allows: a map chunk from the item that was running (the
+ * items before it are done and written), an apply task whole. No rerun in
+ * a broken transport (nothing would run it), nor when the resubmission
+ * fails; the death then fails the task. Returns whether it was
+ * resubmitted. Pool mutex held.
+ */
+static bool rerun(mproc_pool *p, const mproc__done *d)
+{
+    mproc__task again = *d->task;
+    if (d->code != MPROC_EWORKERDIED || d->broken || again.tries >= p->retries)
+        return false;
+    again.tries++;
+    if (again.kind == MPROC__TASK_MAP && d->index >= again.start &&
+        d->index < again.end)
+        again.start = d->index;
+    int detail;
+    return p->ops->submit(p->tp, &again, &detail) == 0;
 }
 
 /* The transport's callback: one task is in. Pool mutex held. */
 static void on_done(void *ctx, const mproc__done *d)
 {
     mproc_pool *p = ctx;
+    if (rerun(p, d))
+        return; /* still out: the job waits for the rerun */
     struct job *j = d->task->job;
     j->remaining--;
     if (j->kind == JOB_MAP) {
@@ -192,7 +236,7 @@ static void on_done(void *ctx, const mproc__done *d)
         } else if (!j->ready && !j->orphan && a->out_size) {
             size_t first = (size_t)d->task->first, end = (size_t)d->task->end;
             memcpy(a->out + first * a->out_size,
-                   mproc__tp_ptr(p->tp, d->task->out_off),
+                   p->ops->ptr(p->tp, d->task->out_off),
                    (end - first) * a->out_size);
         }
         if (j->remaining == 0)
@@ -282,13 +326,13 @@ static int wait_until(mproc_pool *p, cond_fn cond, void *arg, double timeout)
         if (cond(arg))
             return 0;
         if (p->state != TERMINATED)
-            mproc__tp_poll(p->tp);
+            p->ops->poll(p->tp);
         if (cond(arg))
             return 0;
         if (p->state == TERMINATED || mproc__now() >= deadline)
             return mproc__expired(timeout);
         unlock(p);
-        mproc__tp_sleep(p->tp, deadline);
+        p->ops->sleep(p->tp, deadline);
         lock(p);
     }
 }
@@ -298,33 +342,57 @@ static bool job_ready(void *arg)
     return ((struct job *)arg)->ready;
 }
 
+/* ---- task functions ---------------------------------------------------- */
+
+/*
+ * The reference a task function crosses the transport as. The last one is
+ * kept, so that a loop of apply_async calls on one function pays a single
+ * dladdr. MPROC_EINVAL for code in no loaded object; MPROC_ENOMEM when the
+ * table of objects is full. Pool mutex held.
+ */
+static int ref_of(mproc_pool *p, void (*fn)(void), mproc__fnref *ref)
+{
+    if (fn != p->last_fn) {
+        int rc = mproc__fnref_of(fn, &p->last_ref);
+        if (rc < 0) {
+            p->last_fn = NULL;
+            return rc;
+        }
+        p->last_fn = fn;
+    }
+    *ref = p->last_ref;
+    return 0;
+}
+
 /* ---- create -----------------------------------------------------------------
  */
 
-int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
+int mproc__pool_create_with(mproc_pool **out, const mproc_pool_opts *opts,
+                            const mproc__transport_ops *ops, void *config)
 {
     mproc_pool_opts o = {0};
     if (opts)
         o = *opts;
-    if (!out || o.processes < 0 || (!o.initarg && o.initarglen))
+    if (!out || !ops || o.processes < 0 || (!o.initarg && o.initarglen))
         return MPROC_EINVAL;
     mproc_pool *p = calloc(1, sizeof *p);
     if (!p)
         return MPROC_ENOMEM;
     p->processes =
         o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
-    mproc__tp_opts to = {
+    p->retries = o.retries;
+    mproc__transport_opts to = {
         .processes = p->processes,
         .initializer = o.initializer,
         .initarg = o.initarg,
         .initarglen = o.initarglen,
         .maxtasksperchild = o.maxtasksperchild,
-        .retries = o.retries,
         .done = on_done,
         .ctx = p,
     };
     pthread_mutex_init(&p->mu, NULL);
-    int rc = mproc__tp_create(&p->tp, &to);
+    p->ops = ops;
+    int rc = ops->create(&p->tp, &to, config);
     if (rc < 0) {
         pthread_mutex_destroy(&p->mu);
         free(p);
@@ -333,6 +401,11 @@ int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
     p->magic = POOL_MAGIC;
     *out = p;
     return 0;
+}
+
+int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts)
+{
+    return mproc__pool_create_with(out, opts, &mproc__local_transport, NULL);
 }
 
 /* ---- map
@@ -345,13 +418,13 @@ static size_t auto_chunk(const mproc_pool *p, size_t n)
 }
 
 /* Sends one chunk of items [first, end) of a job. Pool mutex held. */
-static int send_chunk(mproc_pool *p, struct job *j, mproc_map_fn fn,
+static int send_chunk(mproc_pool *p, struct job *j, const mproc__fnref *fn,
                       uint64_t in_off, uint64_t out_off, size_t in_size,
                       size_t out_size, size_t first, size_t end)
 {
     mproc__task task = {
         .kind = MPROC__TASK_MAP,
-        .fn = (uintptr_t)fn,
+        .fn = *fn,
         .in_off = in_off,
         .out_off = out_off,
         .in_size = in_size,
@@ -362,7 +435,7 @@ static int send_chunk(mproc_pool *p, struct job *j, mproc_map_fn fn,
         .job = j,
     };
     int detail = 0;
-    int rc = mproc__tp_submit(p->tp, &task, &detail);
+    int rc = p->ops->submit(p->tp, &task, &detail);
     if (rc == 0)
         j->remaining++;
     else
@@ -389,17 +462,17 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     mproc_async *a = calloc(1, sizeof *a);
     if (!a)
         return MPROC_ENOMEM;
-    lock(p);
-    if (p->state != RUN) {
-        unlock(p);
-        free(a);
-        return MPROC_EINVAL;
-    }
     size_t ibr = (ib + 63) & ~(size_t)63;
-    if (n && mproc__tp_alloc(p->tp, ibr + ob, &a->off) < 0) {
+    mproc__fnref ref;
+    lock(p);
+    int rc =
+        p->state == RUN ? ref_of(p, (void (*)(void))fn, &ref) : MPROC_EINVAL;
+    if (rc == 0 && n && p->ops->alloc(p->tp, ibr + ob, &a->off) < 0)
+        rc = MPROC_ENOMEM;
+    if (rc < 0) {
         unlock(p);
         free(a);
-        return MPROC_ENOMEM;
+        return rc;
     }
     link_job(p, &a->j, JOB_MAP, ASYNC_MAGIC);
     a->bytes = n ? ibr + ob : 0;
@@ -407,12 +480,11 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     a->out_size = out_size;
     a->out_off = a->off + ibr;
     if (ib)
-        memcpy(mproc__tp_ptr(p->tp, a->off), in, ib);
+        memcpy(p->ops->ptr(p->tp, a->off), in, ib);
     size_t cs = chunksize ? chunksize : auto_chunk(p, n);
-    int rc = 0;
     for (size_t first = 0; first < n && rc == 0; first += cs) {
         size_t end = n - first > cs ? first + cs : n;
-        rc = send_chunk(p, &a->j, fn, a->off + first * in_size,
+        rc = send_chunk(p, &a->j, &ref, a->off + first * in_size,
                         a->out_off + first * out_size, in_size, out_size, first,
                         end);
     }
@@ -450,30 +522,30 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
     mproc_async *a = calloc(1, sizeof *a);
     if (!a)
         return MPROC_ENOMEM;
+    mproc__fnref ref;
     lock(p);
-    if (p->state != RUN) {
+    int rc =
+        p->state == RUN ? ref_of(p, (void (*)(void))fn, &ref) : MPROC_EINVAL;
+    if (rc == 0 && arglen && p->ops->alloc(p->tp, arglen, &a->off) < 0)
+        rc = MPROC_ENOMEM;
+    if (rc < 0) {
         unlock(p);
         free(a);
-        return MPROC_EINVAL;
-    }
-    if (arglen && mproc__tp_alloc(p->tp, arglen, &a->off) < 0) {
-        unlock(p);
-        free(a);
-        return MPROC_ENOMEM;
+        return rc;
     }
     link_job(p, &a->j, JOB_APPLY, ASYNC_MAGIC);
     a->bytes = arglen;
     if (arglen)
-        memcpy(mproc__tp_ptr(p->tp, a->off), arg, arglen);
+        memcpy(p->ops->ptr(p->tp, a->off), arg, arglen);
     mproc__task task = {
         .kind = MPROC__TASK_APPLY,
-        .fn = (uintptr_t)fn,
+        .fn = ref,
         .in_off = a->off,
         .in_size = arglen,
         .job = &a->j,
     };
     int detail = 0;
-    int rc = mproc__tp_submit(p->tp, &task, &detail);
+    rc = p->ops->submit(p->tp, &task, &detail);
     if (rc < 0) {
         free_job(&a->j);
         unlock(p);
@@ -608,9 +680,9 @@ static int refill(mproc_iter *it)
         size_t ib = (cnt * it->in_size + 63) & ~(size_t)63;
         size_t bytes = ib + cnt * it->out_size;
         uint64_t off;
-        if (mproc__tp_alloc(p->tp, bytes, &off) < 0)
+        if (p->ops->alloc(p->tp, bytes, &off) < 0)
             return MPROC_ENOMEM;
-        memcpy(mproc__tp_ptr(p->tp, off), it->in + it->submitted * it->in_size,
+        memcpy(p->ops->ptr(p->tp, off), it->in + it->submitted * it->in_size,
                cnt * it->in_size);
         *c = (struct chunk){.used = true,
                             .off = off,
@@ -620,7 +692,7 @@ static int refill(mproc_iter *it)
                             .end = it->submitted + cnt,
                             .pos = it->submitted};
         it->count++;
-        int rc = send_chunk(p, &it->j, it->fn, off, off + ib, it->in_size,
+        int rc = send_chunk(p, &it->j, &it->fn, off, off + ib, it->in_size,
                             it->out_size, c->first, c->end);
         it->j.ready = false;
         if (rc < 0) {
@@ -658,7 +730,6 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
         if (cs == 0)
             cs = 1;
     }
-    it->fn = fn;
     it->in = in;
     it->in_size = in_size;
     it->out_size = out_size;
@@ -667,14 +738,16 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
     it->ordered = ordered;
     it->cap = cap;
     lock(p);
-    if (p->state != RUN) {
+    int rc =
+        p->state == RUN ? ref_of(p, (void (*)(void))fn, &it->fn) : MPROC_EINVAL;
+    if (rc < 0) {
         unlock(p);
         free(it->c);
         free(it);
-        return MPROC_EINVAL;
+        return rc;
     }
     link_job(p, &it->j, JOB_ITER, ITER_MAGIC);
-    int rc = end_submit(p, &it->j, refill(it));
+    rc = end_submit(p, &it->j, refill(it));
     if (rc == 0)
         *out = it;
     return rc;
@@ -749,7 +822,7 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
             size_t k = c->pos++ - c->first;
             if (out && it->out_size)
                 memcpy(out,
-                       (char *)mproc__tp_ptr(p->tp, c->out_off) +
+                       (char *)p->ops->ptr(p->tp, c->out_off) +
                            k * it->out_size,
                        it->out_size);
             if (index)
@@ -807,7 +880,7 @@ int mproc_pool_close(mproc_pool *p)
     lock(p);
     if (p->state == RUN) {
         p->state = CLOSED;
-        mproc__tp_close(p->tp);
+        p->ops->close(p->tp);
     }
     unlock(p);
     return 0;
@@ -818,8 +891,8 @@ static void terminate(mproc_pool *p)
 {
     if (p->state == TERMINATED)
         return;
-    mproc__tp_poll(p->tp);
-    mproc__tp_terminate(p->tp);
+    p->ops->poll(p->tp);
+    p->ops->terminate(p->tp);
     p->state = TERMINATED;
     struct job *j = p->jobs;
     while (j) {
@@ -847,7 +920,8 @@ int mproc_pool_terminate(mproc_pool *p)
 
 static bool joined(void *arg)
 {
-    return mproc__tp_joined(((mproc_pool *)arg)->tp);
+    mproc_pool *p = arg;
+    return p->ops->joined(p->tp);
 }
 
 int mproc_pool_join(mproc_pool *p, double timeout)
@@ -879,13 +953,13 @@ void mproc_pool_destroy(mproc_pool *p)
         } else {
             mproc_async *a = (mproc_async *)j;
             if (a->bytes)
-                mproc__tp_free(p->tp, a->off, a->bytes);
+                p->ops->free(p->tp, a->off, a->bytes);
             a->bytes = 0;
         }
         j->pool = NULL;
     }
     p->jobs = NULL;
-    mproc__tp_destroy(p->tp);
+    p->ops->destroy(p->tp);
     unlock(p);
     pthread_mutex_destroy(&p->mu);
     p->magic = DEAD_MAGIC;
