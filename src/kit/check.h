@@ -11,6 +11,8 @@
 #define MPROC_KIT_CHECK_H
 
 #include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
 
 /*
  * mproc__die - report misuse that would corrupt state (a handle used after
@@ -24,5 +26,18 @@ _Noreturn void mproc__die(const char *file, int line, const char *what);
         if (!(cond))                                                           \
             mproc__die(__FILE__, __LINE__, what);                              \
     } while (0)
+
+/*
+ * mproc__held - whether some thread holds the mutex m, for assert() of a
+ * "mutex held" precondition (a default mutex refuses its holder's trylock
+ * too, so the holder sees true).
+ */
+static inline bool mproc__held(pthread_mutex_t *m)
+{
+    if (pthread_mutex_trylock(m) != 0)
+        return true;
+    pthread_mutex_unlock(m);
+    return false;
+}
 
 #endif /* MPROC_KIT_CHECK_H */

@@ -26,11 +26,11 @@
  * every loaded object in that table just before each fork.
  *
  * Results travel back through the worker's own result ring, a single-
- * producer single-consumer byte ring (positions are 64-bit byte counts:
- * the worker advances `head`, the parent `rtail`). A record is a 32-byte
- * header (seq, code, detail, failed index, length) and the result bytes.
- * The worker publishes a record by storing head (seq_cst), then bumps the
- * pool's `done_seq` and wakes the parent if one sleeps on it. Map
+ * producer single-consumer byte ring (kit/region.h; positions are 64-bit
+ * byte counts: the worker advances `head`, the parent `rtail`). A record
+ * is a 32-byte header (seq, code, detail, failed index, length) and the
+ * result bytes. The worker publishes a record by storing head (seq_cst),
+ * then wakes the parent through the `done` eventcount. Map
  * outputs are written straight into the arena; their records are empty.
  * The parent frees a task's slot when it consumes its record.
  *
@@ -47,32 +47,35 @@
  * reported as broken (no rerun), and once no worker is left every queued
  * task fails with the initializer's status.
  *
- * Waiting: idle workers spin briefly, then sleep on `work_seq`, each
- * showing how it waits in its own record's `mode` (so a dead worker
- * leaves no stale count behind); the parent wakes sleepers after
- * publishing only when more tasks are queued than live workers spin
- * (Dekker-style: every word involved is accessed seq_cst), and again
- * at every periodic check.
- * The parent sleeps on `done_seq` in slices of at most 10 ms, after
- * setting `parent_waiting`; the first worker to post takes the flag
- * (exchange) and wakes it, so a burst of results costs one wake.
+ * Waiting: every sleep is on one of the kit's eventcounts
+ * (kit/eventcount.h), so no wake-up is lost and nobody makes a system call
+ * to wake a side that is not asleep. Idle workers spin briefly, then sleep
+ * on `work`, each showing how it waits in its own record's `mode` (so a
+ * dead worker leaves no stale count behind); after publishing, the parent
+ * wakes them only when more tasks are queued than live workers spin. That
+ * look at the modes cannot skip a needed wake: a worker stores SLEEPING
+ * before its last look at `tail`, the parent stores `tail` before it
+ * reads the modes, all seq_cst, so one of the two sees the other. The
+ * parent also wakes them at every periodic check. The parent spins, then
+ * sleeps on `done` in slices of at most 10 ms; a worker whose result ring
+ * is full sleeps on its own `room` until the parent consumes.
  *
- * Memory: the rings and the arena are sparse (MAP_NORESERVE): pages are
- * taken on touch. A worker that finds its ring empty, with its head past
- * the first 4 MiB, rewinds to the ring's start (whose pages are warm)
- * by writing a skip record, and gives back what it wrote past 16 MiB;
- * so a ring holds about max(4 MiB, the largest burst of unconsumed
- * results). The parent keeps up to 128 MiB of freed arena pages warm for
- * the next job (a fresh page costs a fault and a clear) and gives back
- * blocks of 1 MiB or more beyond that.
+ * Memory: the rings and the arena are sparse regions (kit/region.h):
+ * pages are taken on touch. A worker that finds its ring empty, with its head
+ * past the first 4 MiB, rewinds to the ring's start (whose pages are warm) by
+ * writing a skip record, and gives back what it wrote past 16 MiB; so a ring
+ * holds about max(4 MiB, the largest burst of unconsumed results). The parent
+ * keeps up to 128 MiB of freed arena pages warm for the next job (a fresh page
+ * costs a fault and a clear) and gives back blocks of 1 MiB or more beyond
+ * that.
  *
- * Core dumps leave out the rings and the arena (MADV_DONTDUMP, inherited
- * by the workers): a dump reads every page of a shared mapping, and for a
- * sparse memfd that allocates each one - a task that crashed a worker with
- * core dumps on would have written and allocated 16 GiB.
+ * Core dumps leave out the rings and the arena (sealed regions): a dump
+ * reads every page of a shared mapping, and for a sparse memfd that
+ * allocates each one - a task that crashed a worker with core dumps on
+ * would have written and allocated 16 GiB.
  *
- * Memcheck: both sparse mappings are hidden from memcheck (kit/region.h)
- * except what is in use - in the parent, allocated arena blocks; in a
+ * Memcheck: both sparse mappings are hidden from memcheck except what is
+ * in use - in the parent, allocated arena blocks; in a
  * worker, the running task's items or argument; ring bytes while a record
  * is copied in or out. Memcheck's leak scan at exit would otherwise read
  * the whole arena and every ring, allocating each page, in every worker
@@ -82,19 +85,20 @@
 #include "transport.h"
 
 #include "../kit/buf.h"
+#include "../kit/eventcount.h"
 #include "../kit/region.h"
 #include "../kit/spin.h"
 #include "mproc/process.h"
 
-#include <limits.h>
 #include <signal.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SHM_MAGIC 0x6d70706cu /* "mppl" */
-#define SHM_VERSION 2u
+#define SHM_VERSION 3u
 #define NSLOTS (1u << 15)
 #define MASK (NSLOTS - 1)
 #define RCAP ((uint64_t)64 << 20)  /* bytes of each result ring */
@@ -124,12 +128,10 @@ struct shm_hdr {
     uint32_t magic, version, nslots, nworkers;
     uint64_t rcap;
     alignas(64) _Atomic uint64_t tail; /* written by the parent */
-    _Atomic uint32_t work_seq;
     _Atomic uint32_t state;
+    alignas(64) mproc__ec work;        /* workers wait for tasks */
     alignas(64) _Atomic uint64_t next; /* written by the workers */
-    alignas(64) _Atomic uint32_t done_seq;
-    _Atomic uint32_t parent_waiting; /* set by a sleeping parent thread,
-                                         cleared by the worker that wakes it */
+    alignas(64) mproc__ec done;        /* the parent waits for results */
 };
 
 struct shm_slot {
@@ -150,8 +152,7 @@ struct shm_worker {
     _Atomic int32_t init_status;
     alignas(64) _Atomic uint64_t head;  /* result ring: worker writes */
     alignas(64) _Atomic uint64_t rtail; /* result ring: parent writes */
-    _Atomic uint32_t rtail_seq;
-    _Atomic uint32_t rwaiting;
+    mproc__ec room;                     /* the worker waits for rtail */
 };
 
 struct rec {
@@ -159,6 +160,25 @@ struct rec {
     int32_t code, detail;
     uint64_t index, len;
 };
+
+/* The layout the design above relies on: what the parent writes, what the
+ * workers write and each eventcount on lines of their own; a record's
+ * header is the 32 bytes the ring's positions count. */
+_Static_assert(offsetof(struct shm_hdr, tail) / 64 !=
+                       offsetof(struct shm_hdr, work) / 64 &&
+                   offsetof(struct shm_hdr, work) / 64 !=
+                       offsetof(struct shm_hdr, next) / 64 &&
+                   offsetof(struct shm_hdr, next) / 64 !=
+                       offsetof(struct shm_hdr, done) / 64,
+               "the header's groups sit on lines of their own");
+_Static_assert(sizeof(struct shm_worker) % 64 == 0 &&
+                   offsetof(struct shm_worker, head) % 64 == 0 &&
+                   offsetof(struct shm_worker, rtail) % 64 == 0 &&
+                   offsetof(struct shm_worker, head) !=
+                       offsetof(struct shm_worker, rtail),
+               "a worker's ring head and tail sit on lines of their own");
+_Static_assert(sizeof(struct rec) == 32 && RCAP % sizeof(struct rec) == 0,
+               "a result record's header is 32 bytes");
 
 struct ext {
     uint64_t off, len;
@@ -177,15 +197,13 @@ struct mproc__tp {
     mproc__transport_opts o;
     void *initarg;
     /* control mapping */
-    char *ctl;
-    size_t ctl_len;
+    mproc__region ctl;
     struct shm_hdr *h;
     struct shm_worker *ws;
     struct shm_slot *slots;
-    char *rings;
+    unsigned char *rings;
     /* arena, allocated by the parent alone */
-    char *arena;
-    size_t arena_len;
+    mproc__region arena;
     uint64_t top;
     uint64_t warm; /* freed bytes not given back (approximate) */
     struct ext *free_list;
@@ -199,7 +217,6 @@ struct mproc__tp {
     uint32_t serials, names;
     int64_t next_check;
     bool closed, terminated, broken;
-    bool vg; /* running under valgrind: mark what memcheck may scan */
     int broken_detail;
     char *scratch;
     size_t scratch_cap;
@@ -219,62 +236,32 @@ static uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
-static char *ring_of(mproc__tp *t, unsigned i)
+/* Worker i's result ring. */
+static mproc__ring ring_of(const mproc__tp *t, unsigned i)
 {
-    return t->rings + (size_t)i * RCAP;
+    return mproc__ring_in(&t->ctl, t->rings + (size_t)i * RCAP, RCAP);
 }
 
-/* Memcheck marks (see Memcheck above), made only under valgrind. */
-enum { VG_HIDE, VG_SHOW, VG_UNDEF };
-
-static void vg_mark(const mproc__tp *t, const void *p, size_t len, int how)
+/* Copies into or out of a ring; the bytes are hidden from memcheck again
+ * after the copy (see Memcheck above). */
+static void ring_put(const mproc__ring *ring, uint64_t pos, const void *src,
+                     size_t len)
 {
-    if (!t->vg || len == 0)
-        return;
-    if (how == VG_SHOW)
-        MPROC__MEM_SHOW(p, len);
-    else if (how == VG_UNDEF)
-        MPROC__MEM_UNDEF(p, len);
-    else
-        MPROC__MEM_HIDE(p, len);
+    mproc__ring_write(ring, pos, src, len);
+    mproc__ring_mark(ring, pos, len, false);
 }
 
-/* Marks ring bytes [pos, pos + len), split at the wrap. */
-static void vg_ring(const mproc__tp *t, const char *ring, uint64_t pos,
-                    size_t len, int how)
+static void ring_get(const mproc__ring *ring, uint64_t pos, void *dst,
+                     size_t len)
 {
-    size_t off = (size_t)(pos % RCAP), first = RCAP - off;
-    vg_mark(t, ring + off, len < first ? len : first, how);
-    if (len > first)
-        vg_mark(t, ring, len - first, how);
+    mproc__ring_read(ring, pos, dst, len);
+    mproc__ring_mark(ring, pos, len, false);
 }
 
-static void ring_put(const mproc__tp *t, char *ring, uint64_t pos,
-                     const void *src, size_t len)
+/* The arena's bytes at off. */
+static unsigned char *arena_at(const mproc__tp *t, uint64_t off)
 {
-    size_t off = (size_t)(pos % RCAP), first = RCAP - off;
-    vg_ring(t, ring, pos, len, VG_UNDEF);
-    if (len <= first) {
-        memcpy(ring + off, src, len);
-    } else {
-        memcpy(ring + off, src, first);
-        memcpy(ring, (const char *)src + first, len - first);
-    }
-    vg_ring(t, ring, pos, len, VG_HIDE);
-}
-
-static void ring_get(const mproc__tp *t, const char *ring, uint64_t pos,
-                     void *dst, size_t len)
-{
-    size_t off = (size_t)(pos % RCAP), first = RCAP - off;
-    vg_ring(t, ring, pos, len, VG_SHOW);
-    if (len <= first) {
-        memcpy(dst, ring + off, len);
-    } else {
-        memcpy(dst, ring + off, first);
-        memcpy((char *)dst + first, ring, len - first);
-    }
-    vg_ring(t, ring, pos, len, VG_HIDE);
+    return t->arena.base + off;
 }
 
 /* ---- the worker ------------------------------------------------------------
@@ -285,12 +272,12 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
                  uint64_t *seq)
 {
     struct shm_hdr *h = t->h;
-    unsigned spins = 0;
+    mproc__spin sp = mproc__spin_start(WORKER_SPIN, 1);
+    bool spinning = false;
     for (;;) {
         uint64_t n = atomic_load(&h->next);
         if (n < atomic_load(&h->tail)) {
             atomic_store(&w->mode, MODE_BUSY);
-            spins = 0;
             atomic_store(&w->current, n + 1);
             uint64_t expect = PENDING(n);
             bool mine = atomic_compare_exchange_strong(
@@ -301,6 +288,8 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
                 *seq = n;
                 return 0;
             }
+            sp = mproc__spin_start(WORKER_SPIN, 1);
+            spinning = false;
             continue;
         }
         uint32_t st = atomic_load(&h->state);
@@ -310,22 +299,21 @@ static int claim(mproc__tp *t, struct shm_worker *w, uint32_t serial,
             atomic_store(&w->mode, MODE_BUSY);
             return 1;
         }
-        if (spins++ == 0)
+        if (!spinning) {
             atomic_store(&w->mode, MODE_SPINNING);
-        if (spins < WORKER_SPIN) {
-            mproc__cpu_relax();
-            continue;
+            spinning = true;
         }
-        /* Sleep unless work came, or the parent marked us awake (it
-         * then bumps work_seq after the mark: the wait returns). */
+        if (mproc__spin_more(&sp))
+            continue;
+        /* SLEEPING before the last look at tail: see Waiting above. */
         atomic_store(&w->mode, MODE_SLEEPING);
-        uint32_t ws = atomic_load(&h->work_seq);
+        mproc__ec_wait ew = mproc__ec_begin(false);
+        mproc__ec_prepare(&h->work, &ew);
         if (atomic_load(&h->next) >= atomic_load(&h->tail) &&
-            atomic_load(&h->state) == st &&
-            atomic_load(&w->mode) == MODE_SLEEPING)
-            mproc__futex_wait(&h->work_seq, ws, MPROC__NO_DEADLINE);
+            atomic_load(&h->state) == st)
+            mproc__ec_sleep(&h->work, &ew, MPROC__NO_DEADLINE);
         atomic_store(&w->mode, MODE_SPINNING);
-        spins = 1;
+        sp = mproc__spin_start(WORKER_SPIN, 1);
     }
 }
 
@@ -334,7 +322,7 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
                  uint64_t *hw)
 {
     struct shm_worker *w = &t->ws[i];
-    char *ring = ring_of(t, i);
+    mproc__ring ring = ring_of(t, i);
     uint64_t need = sizeof *r + align_up(r->len, 8);
     if (need > RCAP) {
         r->code = MPROC_EMSGSIZE;
@@ -343,14 +331,11 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
         need = sizeof *r;
     }
     uint64_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
-    for (;;) {
-        uint64_t tail = atomic_load(&w->rtail);
-        if (head - tail + need <= RCAP)
-            break;
-        uint32_t s = atomic_load(&w->rtail_seq);
-        atomic_store(&w->rwaiting, 1);
-        if (atomic_load(&w->rtail) == tail)
-            mproc__futex_wait(&w->rtail_seq, s, MPROC__NO_DEADLINE);
+    while (head - atomic_load(&w->rtail) + need > RCAP) {
+        mproc__ec_wait ew = mproc__ec_begin(false);
+        mproc__ec_prepare(&w->room, &ew);
+        if (head - atomic_load(&w->rtail) + need > RCAP)
+            mproc__ec_sleep(&w->room, &ew, MPROC__NO_DEADLINE);
     }
     /* The ring is empty: rewind to its start, whose pages are warm,
      * with a skip record; give back pages written far past the start. */
@@ -358,23 +343,20 @@ static void post(mproc__tp *t, unsigned i, struct rec *r, const void *data,
     if (phys && phys + need > RWARM && need <= phys && skip >= sizeof *r &&
         atomic_load(&w->rtail) == head) {
         struct rec jump = {.seq = SKIP_SEQ, .index = skip};
-        ring_put(t, ring, head, &jump, sizeof jump);
+        ring_put(&ring, head, &jump, sizeof jump);
         if (*hw > RKEEP) {
-            mproc__mem_discard(ring + RKEEP, align_up(*hw, 4096) - RKEEP);
+            mproc__ring_discard(&ring, 0, align_up(*hw, 4096), RKEEP);
             *hw = RKEEP;
         }
         head += skip;
     }
     if (head % RCAP + need > *hw)
         *hw = head % RCAP + need > RCAP ? RCAP : head % RCAP + need;
-    ring_put(t, ring, head, r, sizeof *r);
+    ring_put(&ring, head, r, sizeof *r);
     if (r->len)
-        ring_put(t, ring, head + sizeof *r, data, r->len);
+        ring_put(&ring, head + sizeof *r, data, r->len);
     atomic_store(&w->head, head + need);
-    atomic_fetch_add(&t->h->done_seq, 1);
-    if (atomic_load(&t->h->parent_waiting) &&
-        atomic_exchange(&t->h->parent_waiting, 0))
-        mproc__futex_wake(&t->h->done_seq, INT_MAX);
+    mproc__ec_wake(&t->h->done, false);
 }
 
 static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
@@ -392,16 +374,16 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         r.index = s->start;
     } else if (s->kind == MPROC__TASK_MAP) {
         mproc_map_fn fn = (mproc_map_fn)f;
-        const char *in = t->arena + s->in_off;
-        char *out = t->arena + s->out_off;
+        const unsigned char *in = arena_at(t, s->in_off);
+        unsigned char *out = arena_at(t, s->out_off);
         uint64_t first = s->first, start = s->start, end = s->end;
         size_t isz = (size_t)s->in_size, osz = (size_t)s->out_size;
-        const char *vin = in + (start - first) * isz;
-        char *vout = out + (start - first) * osz;
+        const unsigned char *vin = in + (start - first) * isz;
+        unsigned char *vout = out + (start - first) * osz;
         size_t ilen = (size_t)(end - start) * isz,
                olen = (size_t)(end - start) * osz;
-        vg_mark(t, vin, ilen, VG_SHOW);
-        vg_mark(t, vout, olen, VG_UNDEF);
+        mproc__region_show(&t->arena, vin, ilen);
+        mproc__region_undef(&t->arena, vout, olen);
         for (uint64_t k = start; k < end; k++) {
             atomic_store_explicit(&w->item, k, memory_order_relaxed);
             int st = fn(in + (k - first) * isz, out + (k - first) * osz);
@@ -412,16 +394,16 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
                 break;
             }
         }
-        vg_mark(t, vin, ilen, VG_HIDE);
-        vg_mark(t, vout, olen, VG_HIDE);
+        mproc__region_hide(&t->arena, vin, ilen);
+        mproc__region_hide(&t->arena, vout, olen);
     } else {
         mproc_task_fn fn = (mproc_task_fn)f;
-        char *arg = s->in_size ? t->arena + s->in_off : NULL;
+        unsigned char *arg = s->in_size ? arena_at(t, s->in_off) : NULL;
         size_t arglen = (size_t)s->in_size;
         mproc__buf_reset(buf);
-        vg_mark(t, arg, arglen, VG_SHOW);
+        mproc__region_show(&t->arena, arg, arglen);
         int st = fn(arg, arglen, buf);
-        vg_mark(t, arg, arglen, VG_HIDE);
+        mproc__region_hide(&t->arena, arg, arglen);
         if (st) {
             r.code = MPROC_ETASKFAILED;
             r.detail = st;
@@ -437,9 +419,7 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
 static void leave(mproc__tp *t, struct shm_worker *w)
 {
     atomic_store(&w->exiting, 1);
-    atomic_fetch_add(&t->h->done_seq, 1);
-    if (atomic_exchange(&t->h->parent_waiting, 0))
-        mproc__futex_wake(&t->h->done_seq, INT_MAX);
+    mproc__ec_wake(&t->h->done, false);
 }
 
 /* A worker lets go of the pool's mappings before it exits, so that
@@ -447,8 +427,8 @@ static void leave(mproc__tp *t, struct shm_worker *w)
  * mapping. */
 static int worker_exit(mproc__tp *t, int code)
 {
-    mproc__shared_unmap(t->arena, t->arena_len);
-    mproc__shared_unmap(t->ctl, t->ctl_len);
+    mproc__region_unmap(&t->arena);
+    mproc__region_unmap(&t->ctl);
     return code;
 }
 
@@ -463,7 +443,7 @@ static int worker_main(void *arg, size_t len)
      * caller had installed (a test runner's, say) */
     mproc__sigterm_default();
     /* a worker sees arena bytes only while a task of its own uses them */
-    vg_mark(t, t->arena, t->arena_len, VG_HIDE);
+    mproc__region_hide(&t->arena, t->arena.base, t->arena.len);
     if (t->o.initializer) {
         int st = t->o.initializer(t->initarg, t->o.initarglen);
         if (st) {
@@ -512,10 +492,10 @@ static bool publish(mproc__tp *t, const mproc__task *task)
 }
 
 /*
- * Wakes the sleeping workers when more tasks are queued than workers spin.
- * Only live workers' modes count (a dead one's is stale). Each sleeper is
- * marked spinning before the wake, so the next publish does not wake
- * again; all sleepers are woken, so no marked worker stays asleep.
+ * Wakes the sleeping workers when more tasks are queued than workers spin
+ * (see Waiting above). Only live workers' modes count (a dead one's is
+ * stale). A woken worker marks itself spinning; until it does, the next
+ * publish finds the eventcount's sleepers handled and makes no call.
  */
 static void wake_workers(mproc__tp *t)
 {
@@ -531,22 +511,14 @@ static void wake_workers(mproc__tp *t)
         spin += m == MODE_SPINNING;
         sleeping += m == MODE_SLEEPING;
     }
-    if (sleeping == 0 || queued <= spin)
-        return;
-    for (unsigned i = 0; i < t->o.processes; i++) {
-        uint32_t m = MODE_SLEEPING;
-        if (t->w[i].proc)
-            atomic_compare_exchange_strong(&t->ws[i].mode, &m, MODE_SPINNING);
-    }
-    atomic_fetch_add(&h->work_seq, 1);
-    mproc__futex_wake(&h->work_seq, INT_MAX);
+    if (sleeping > 0 && queued > spin)
+        mproc__ec_wake(&h->work, false);
 }
 
 static void set_state(mproc__tp *t, uint32_t st)
 {
     atomic_store(&t->h->state, st);
-    atomic_fetch_add(&t->h->work_seq, 1);
-    mproc__futex_wake(&t->h->work_seq, INT_MAX);
+    mproc__ec_wake_all(&t->h->work);
 }
 
 /* Moves backlog into free slots; tells closing workers when all is sent. */
@@ -642,7 +614,7 @@ static void *scratch(mproc__tp *t, size_t len)
 static int collect(mproc__tp *t, unsigned i)
 {
     struct shm_worker *w = &t->ws[i];
-    const char *ring = ring_of(t, i);
+    mproc__ring ring = ring_of(t, i);
     uint64_t tail = atomic_load_explicit(&w->rtail, memory_order_relaxed);
     uint64_t head = atomic_load_explicit(&w->head, memory_order_acquire);
     int n = 0;
@@ -650,7 +622,7 @@ static int collect(mproc__tp *t, unsigned i)
     while (tail != head) {
         struct rec r;
         moved = true;
-        ring_get(t, ring, tail, &r, sizeof r);
+        ring_get(&ring, tail, &r, sizeof r);
         if (r.seq == SKIP_SEQ) {
             tail += r.index;
             continue;
@@ -661,13 +633,13 @@ static int collect(mproc__tp *t, unsigned i)
         int code = r.code;
         bool in_ring = false;
         if (r.len) {
-            size_t off = (size_t)((tail + sizeof r) % RCAP);
-            if (off + r.len <= RCAP) {
-                data = ring + off;
+            uint64_t pos = tail + sizeof r;
+            if (mproc__ring_first(&ring, pos, r.len) == r.len) {
+                data = mproc__ring_at(&ring, pos);
                 in_ring = true;
-                vg_mark(t, data, r.len, VG_SHOW);
+                mproc__ring_mark(&ring, pos, r.len, true);
             } else if ((data = scratch(t, r.len))) {
-                ring_get(t, ring, tail + sizeof r, (void *)data, r.len);
+                ring_get(&ring, pos, (void *)data, r.len);
             } else {
                 code = MPROC_ENOMEM;
             }
@@ -679,17 +651,13 @@ static int collect(mproc__tp *t, unsigned i)
         deliver(t, &task, code, r.detail, r.index, code ? NULL : data,
                 code ? 0 : r.len);
         if (in_ring)
-            vg_mark(t, data, r.len, VG_HIDE);
+            mproc__ring_mark(&ring, tail + sizeof r, r.len, false);
         tail += sizeof r + align_up(r.len, 8);
         n++;
     }
     if (moved) {
         atomic_store(&w->rtail, tail);
-        if (atomic_load(&w->rwaiting)) {
-            atomic_store(&w->rwaiting, 0);
-            atomic_fetch_add(&w->rtail_seq, 1);
-            mproc__futex_wake(&w->rtail_seq, 1);
-        }
+        mproc__ec_wake(&w->room, false);
     }
     return n;
 }
@@ -712,8 +680,10 @@ static int spawn(mproc__tp *t, unsigned i)
 {
     struct shm_worker *w = &t->ws[i];
     uint32_t serial = ++t->serials;
-    if (atomic_load(&w->head))
-        mproc__mem_discard(ring_of(t, i), RCAP);
+    if (atomic_load(&w->head)) {
+        mproc__ring ring = ring_of(t, i);
+        mproc__ring_discard(&ring, 0, RCAP, 0);
+    }
     atomic_store(&w->current, 0);
     atomic_store(&w->item, 0);
     atomic_store(&w->exiting, 0);
@@ -722,7 +692,7 @@ static int spawn(mproc__tp *t, unsigned i)
     atomic_store(&w->init_status, 0);
     atomic_store(&w->head, 0);
     atomic_store(&w->rtail, 0);
-    atomic_store(&w->rwaiting, 0);
+    w->room = (mproc__ec){0}; /* its sleeper, if any, is dead */
     char name[48];
     snprintf(name, sizeof name, "ForkPoolWorker-%u", ++t->names);
     /* Every object loaded now goes into the table of function references
@@ -854,20 +824,18 @@ static bool results_waiting(mproc__tp *t)
 static void local_sleep(void *tp, int64_t deadline)
 {
     mproc__tp *t = tp;
-    struct shm_hdr *h = t->h;
-    uint32_t seq = atomic_load(&h->done_seq);
-    for (int k = 0; k < PARENT_SPIN; k++) {
-        if (atomic_load_explicit(&h->done_seq, memory_order_relaxed) != seq)
+    mproc__spin sp = mproc__spin_start(PARENT_SPIN, 1);
+    do
+        if (results_waiting(t))
             return;
-        mproc__cpu_relax();
-    }
-    atomic_store(&h->parent_waiting, 1);
-    seq = atomic_load(&h->done_seq);
+    while (mproc__spin_more(&sp));
+    mproc__ec_wait ew = mproc__ec_begin(false);
+    mproc__ec_prepare(&t->h->done, &ew);
     if (!results_waiting(t)) {
         int64_t now = mproc__now(), until = deadline;
         if (until - now > CHECK_NS)
             until = now + CHECK_NS;
-        mproc__futex_wait(&h->done_seq, seq, until);
+        mproc__ec_sleep(&t->h->done, &ew, until);
     }
 }
 
@@ -922,7 +890,7 @@ static int local_alloc(void *tp, size_t len, uint64_t *off)
         if (e->len < need)
             continue;
         *off = e->off;
-        vg_mark(t, t->arena + *off, need, VG_SHOW);
+        mproc__region_show(&t->arena, arena_at(t, *off), need);
         t->warm -= need < t->warm ? need : t->warm;
         e->off += need;
         e->len -= need;
@@ -932,12 +900,12 @@ static int local_alloc(void *tp, size_t len, uint64_t *off)
         }
         return 0;
     }
-    if (need > t->arena_len - t->top)
+    if (need > t->arena.len - t->top)
         return MPROC_ENOMEM;
     t->warm -= need < t->warm ? need : t->warm; /* reuses freed pages */
     *off = t->top;
     t->top += need;
-    vg_mark(t, t->arena + *off, need, VG_SHOW);
+    mproc__region_show(&t->arena, arena_at(t, *off), need);
     return 0;
 }
 
@@ -945,11 +913,9 @@ static void local_free(void *tp, uint64_t off, size_t len)
 {
     mproc__tp *t = tp;
     uint64_t sz = align_up(len ? len : 1, ALIGN);
-    vg_mark(t, t->arena + off, sz, VG_HIDE);
+    mproc__region_hide(&t->arena, arena_at(t, off), sz);
     if (sz >= BIG_FREE && t->warm + sz > ARENA_WARM) {
-        uint64_t a = align_up(off, 4096), b = (off + sz) & ~(uint64_t)4095;
-        if (b > a)
-            mproc__mem_discard(t->arena + a, b - a);
+        mproc__region_discard(&t->arena, arena_at(t, off), sz);
     } else {
         t->warm += sz;
     }
@@ -992,8 +958,7 @@ static void local_free(void *tp, uint64_t off, size_t len)
 
 static void *local_ptr(void *tp, uint64_t off)
 {
-    mproc__tp *t = tp;
-    return t->arena + off;
+    return arena_at(tp, off);
 }
 
 /* ---- life -----------------------------------------------------------------
@@ -1013,7 +978,6 @@ static int local_create(void **out, const mproc__transport_opts *o,
     size_t hdr = align_up(sizeof(struct shm_hdr), 4096);
     size_t wsz = align_up(np * sizeof(struct shm_worker), 4096);
     size_t ssz = (size_t)NSLOTS * sizeof(struct shm_slot);
-    t->ctl_len = hdr + wsz + ssz + (size_t)np * RCAP;
     int rc = MPROC_ENOMEM;
     t->w = calloc(np, sizeof *t->w);
     t->tasks = calloc(NSLOTS, sizeof *t->tasks);
@@ -1021,35 +985,24 @@ static int local_create(void **out, const mproc__transport_opts *o,
         memcpy(t->initarg, o->initarg, o->initarglen);
     if (!t->w || !t->tasks || (o->initarglen && !t->initarg))
         goto fail;
-    void *p;
-    rc = mproc__shared_map("mproc-pool", t->ctl_len, MPROC__MAP_SPARSE, &p,
-                           NULL);
+    rc = mproc__region_map(&t->ctl, "mproc-pool",
+                           hdr + wsz + ssz + (size_t)np * RCAP,
+                           MPROC__MAP_SPARSE);
     if (rc < 0)
         goto fail;
-    t->ctl = p;
-    for (t->arena_len = ARENA_MAX; t->arena_len >= ARENA_MIN;
-         t->arena_len /= 2) {
-        rc = mproc__shared_map("mproc-pool-arena", t->arena_len,
-                               MPROC__MAP_SPARSE, &p, NULL);
-        if (rc == 0)
+    for (size_t len = ARENA_MAX; len >= ARENA_MIN; len /= 2)
+        if ((rc = mproc__region_map(&t->arena, "mproc-pool-arena", len,
+                                    MPROC__MAP_SPARSE)) == 0)
             break;
-    }
-    if (rc < 0) {
-        t->arena_len = 0;
+    if (rc < 0)
         goto fail;
-    }
-    t->arena = p;
     /* the mapping is page-aligned and each part starts on a page */
-    t->h = (struct shm_hdr *)(void *)t->ctl;
-    t->ws = (struct shm_worker *)(void *)(t->ctl + hdr);
-    t->slots = (struct shm_slot *)(void *)(t->ctl + hdr + wsz);
-    t->rings = t->ctl + hdr + wsz + ssz;
-    t->vg = MPROC__ON_VALGRIND();
-    vg_mark(t, t->rings, (size_t)np * RCAP, VG_HIDE);
-    vg_mark(t, t->arena, t->arena_len, VG_HIDE);
-    /* best effort: a core dump would allocate and write every page */
-    mproc__mem_nodump(t->rings, (size_t)np * RCAP);
-    mproc__mem_nodump(t->arena, t->arena_len);
+    t->h = (struct shm_hdr *)(void *)t->ctl.base;
+    t->ws = (struct shm_worker *)(void *)(t->ctl.base + hdr);
+    t->slots = (struct shm_slot *)(void *)(t->ctl.base + hdr + wsz);
+    t->rings = t->ctl.base + hdr + wsz + ssz;
+    mproc__region_seal(&t->ctl, t->rings, (size_t)np * RCAP);
+    mproc__region_seal(&t->arena, t->arena.base, t->arena.len);
     t->h->magic = SHM_MAGIC;
     t->h->version = SHM_VERSION;
     t->h->nslots = NSLOTS;
@@ -1073,12 +1026,11 @@ static void local_destroy(void *tp)
     mproc__tp *t = tp;
     if (!t)
         return;
-    if (t->ctl) {
+    if (t->ctl.base) {
         local_terminate(t);
-        mproc__shared_unmap(t->ctl, t->ctl_len);
+        mproc__region_unmap(&t->ctl);
     }
-    if (t->arena)
-        mproc__shared_unmap(t->arena, t->arena_len);
+    mproc__region_unmap(&t->arena);
     while (t->free_list) {
         struct ext *e = t->free_list;
         t->free_list = e->next;

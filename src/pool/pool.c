@@ -210,6 +210,7 @@ static void release_chunk(mproc_iter *it, struct chunk *c)
  */
 static bool rerun(mproc_pool *p, const mproc__done *d)
 {
+    assert(mproc__held(&p->mu));
     mproc__task again = *d->task;
     if (d->code != MPROC_EWORKERDIED || d->broken || again.tries >= p->retries)
         return false;
@@ -225,6 +226,7 @@ static bool rerun(mproc_pool *p, const mproc__done *d)
 static void on_done(void *ctx, const mproc__done *d)
 {
     mproc_pool *p = ctx;
+    assert(mproc__held(&p->mu));
     if (rerun(p, d))
         return; /* still out: the job waits for the rerun */
     struct job *j = d->task->job;
@@ -319,6 +321,7 @@ typedef bool (*cond_fn)(void *arg);
 /* Waits, polling the transport, until cond holds. Pool mutex held. */
 static int wait_until(mproc_pool *p, cond_fn cond, void *arg, double timeout)
 {
+    assert(mproc__held(&p->mu));
     int64_t deadline;
     if (mproc__deadline(timeout, &deadline) < 0)
         return MPROC_EINVAL;
@@ -352,6 +355,7 @@ static bool job_ready(void *arg)
  */
 static int ref_of(mproc_pool *p, void (*fn)(void), mproc__fnref *ref)
 {
+    assert(mproc__held(&p->mu));
     if (fn != p->last_fn) {
         int rc = mproc__fnref_of(fn, &p->last_ref);
         if (rc < 0) {
@@ -422,6 +426,7 @@ static int send_chunk(mproc_pool *p, struct job *j, const mproc__fnref *fn,
                       uint64_t in_off, uint64_t out_off, size_t in_size,
                       size_t out_size, size_t first, size_t end)
 {
+    assert(mproc__held(&p->mu));
     mproc__task task = {
         .kind = MPROC__TASK_MAP,
         .fn = *fn,
@@ -889,6 +894,7 @@ int mproc_pool_close(mproc_pool *p)
 /* Stops the workers and cancels every pending job. Pool mutex held. */
 static void terminate(mproc_pool *p)
 {
+    assert(mproc__held(&p->mu));
     if (p->state == TERMINATED)
         return;
     p->ops->poll(p->tp);

@@ -89,15 +89,6 @@ static void unlock(void)
     pthread_mutex_unlock(&self.lock);
 }
 
-/* Whether some thread holds the registry mutex (for assert()). */
-static inline bool locked(void)
-{
-    if (pthread_mutex_trylock(&self.lock) != 0)
-        return true;
-    pthread_mutex_unlock(&self.lock);
-    return false;
-}
-
 static void check(const mproc_process *p)
 {
     MPROC__CHECK(p->magic == PROCESS_MAGIC,
@@ -113,7 +104,7 @@ static bool ours(const mproc_process *p)
 /* Reaps p if it has ended; returns whether it has. Mutex held. */
 static bool reap(mproc_process *p, bool block)
 {
-    assert(locked());
+    assert(mproc__held(&self.lock));
     if (p->state == STARTED &&
         mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode) == 1)
         p->state = REAPED;
@@ -128,7 +119,7 @@ static void reap_finished(void)
 
 static void link_child(mproc_process *p)
 {
-    assert(locked());
+    assert(mproc__held(&self.lock));
     p->prev = NULL;
     p->next = self.children;
     if (self.children)
@@ -138,7 +129,7 @@ static void link_child(mproc_process *p)
 
 static void unlink_child(mproc_process *p)
 {
-    assert(locked());
+    assert(mproc__held(&self.lock));
     if (p->prev)
         p->prev->next = p->next;
     else
