@@ -28,6 +28,7 @@ START_TEST(err_name_names_every_code)
         {MPROC_ETASKFAILED, "MPROC_ETASKFAILED"},
         {MPROC_EAUTH, "MPROC_EAUTH"},
         {MPROC_EPROTO, "MPROC_EPROTO"},
+        {MPROC_ENOENT, "MPROC_ENOENT"},
         {MPROC_ECANCELED, "MPROC_ECANCELED"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

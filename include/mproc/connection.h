@@ -170,7 +170,7 @@ typedef struct {
  *          authentication (authkey=None); a non-NULL key of length 0 is
  *          the empty key, as b"".
  * Returns 0; MPROC_EINVAL for a malformed address, a path too long, or a
- * bad option; -EADDRINUSE, -EACCES, -ENOENT (no such host) and other
+ * bad option; -EADDRINUSE, -EACCES, MPROC_ENOENT (no such host) and other
  * negative errnos of socket, bind and listen; MPROC_ENOMEM.
  * An ipc path is unlinked again by mproc_listener_close, as Python does.
  */
@@ -219,9 +219,9 @@ MPROC_API void mproc_listener_close(mproc_listener *l);
  * then deliver one).
  *
  * Returns 0 with *out set; MPROC_EINVAL for a malformed address;
- * -ECONNREFUSED, -ENOENT and other negative errnos of connect; MPROC_EAUTH,
- * MPROC_EPROTO, MPROC_ETIMEDOUT, MPROC_EOF as for accept. Connecting and
- * authenticating together are bounded by the handshake timeout.
+ * -ECONNREFUSED, MPROC_ENOENT and other negative errnos of connect;
+ * MPROC_EAUTH, MPROC_EPROTO, MPROC_ETIMEDOUT, MPROC_EOF as for accept.
+ * Connecting and authenticating together are bounded by the handshake timeout.
  */
 MPROC_API int mproc_client(mproc_conn **out, const char *address,
                            const void *authkey, size_t keylen);

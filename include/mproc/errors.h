@@ -46,6 +46,7 @@ extern "C" {
 #define MPROC_EPERM (-EPERM)           /* release of a lock not held */
 #define MPROC_EBUSY (-EBUSY)           /* object still in use */
 #define MPROC_EPROTO (-EPROTO)         /* malformed data from a peer */
+#define MPROC_ENOENT (-ENOENT)         /* no such key, name or reference */
 #define MPROC_ECANCELED (-ECANCELED)   /* pool terminated before result */
 
 /* Codes of mproc's own, in the reserved range. */

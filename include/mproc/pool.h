@@ -33,7 +33,7 @@
  * MPROC_EINVAL. The workers are forked at create (replacements later), so
  * they hold the code loaded then: a task whose function is in an object
  * the caller loaded (dlopen) after its worker was forked fails with
- * -ENOENT instead of running. The objects functions come from are kept in
+ * MPROC_ENOENT instead of running. The objects functions come from are kept in
  * a table of 1024 per process; one more fails the call with MPROC_ENOMEM.
  *
  * Safety facts of mproc_pool, mproc_async and mproc_iter:
@@ -131,7 +131,7 @@ MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts);
  * MPROC_EWORKERDIED (a worker died running it, retries spent) - use
  * map_async and mproc_async_error to learn which item and why; the
  * contents of out are then unspecified; MPROC_ECANCELED when the pool is
- * terminated meanwhile; -ENOENT when a worker could not find fn (see
+ * terminated meanwhile; MPROC_ENOENT when a worker could not find fn (see
  * above); MPROC_EINVAL for a NULL fn or one in no loaded object, NULL
  * arrays with n > 0 and a non-zero item size, or a pool closed or
  * terminated; MPROC_ENOMEM when the items do not fit the pool's shared
@@ -179,7 +179,7 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_map_fn fn,
  *
  * Returns 0; MPROC_EOF after the last item; MPROC_ETIMEDOUT (MPROC_EAGAIN
  * for timeout 0) if none is ready in time; MPROC_ETASKFAILED or
- * MPROC_EWORKERDIED (or -ENOENT, see above) for an item that failed
+ * MPROC_EWORKERDIED (or MPROC_ENOENT, see above) for an item that failed
  * (*index names it; the items of its chunk after it are skipped, as in
  * Python; iteration may go on); MPROC_ECANCELED once the pool is
  * terminated; MPROC_EINVAL for a NULL it.
@@ -227,8 +227,8 @@ MPROC_API int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn,
  * Returns 0; MPROC_ETIMEDOUT (MPROC_EAGAIN for timeout 0) when not ready
  * in time - the result stays pending and a later get may succeed;
  * MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE, MPROC_ECANCELED or
- * -ENOENT for a failed task (mproc_async_error tells more); MPROC_EINVAL for a
- * NULL r or NaN timeout; MPROC_ENOMEM.
+ * MPROC_ENOENT for a failed task (mproc_async_error tells more); MPROC_EINVAL
+ * for a NULL r or NaN timeout; MPROC_ENOMEM.
  */
 MPROC_API int mproc_async_get(mproc_async *r, void **result, size_t *len,
                               double timeout);

@@ -185,9 +185,9 @@ MPROC_API int mproc_shm_create(mproc_shm **out, const char *name, size_t size);
  * Returns 0 and sets *out; MPROC_EINVAL if out or name is NULL (Python:
  * "'name' can only be None if create=True"), the name is malformed as for
  * create, or the block has size 0 (its creator has not sized it yet);
- * -ENAMETOOLONG; -ENOENT when no block has that name; -EACCES; MPROC_ENOMEM;
- * another negative errno value. Attaching never takes ownership of the
- * name: closing or dying never unlinks it. Thread-safe.
+ * -ENAMETOOLONG; MPROC_ENOENT when no block has that name; -EACCES;
+ * MPROC_ENOMEM; another negative errno value. Attaching never takes ownership
+ * of the name: closing or dying never unlinks it. Thread-safe.
  */
 MPROC_API int mproc_shm_open(mproc_shm **out, const char *name);
 
@@ -213,7 +213,7 @@ MPROC_API const char *mproc_shm_name(const mproc_shm *m);
  * until closed; the memory is freed when the last is gone. Call it once,
  * from the owner of the name.
  *
- * Returns 0; -ENOENT when the name is already gone; -EACCES; another
+ * Returns 0; MPROC_ENOENT when the name is already gone; -EACCES; another
  * negative errno value.
  */
 MPROC_API int mproc_shm_unlink(mproc_shm *m);

@@ -33,6 +33,7 @@ static const struct code_info codes[] = {
     {MPROC_EPERM, "MPROC_EPERM", "not the owner of the lock"},
     {MPROC_EBUSY, "MPROC_EBUSY", "object still in use"},
     {MPROC_EPROTO, "MPROC_EPROTO", "malformed data from the peer"},
+    {MPROC_ENOENT, "MPROC_ENOENT", "no such key, name or reference"},
     {MPROC_ECANCELED, "MPROC_ECANCELED", "canceled: the pool was terminated"},
     {MPROC_EOF, "MPROC_EOF", "end of file: the peer closed the connection"},
     {MPROC_EBROKEN, "MPROC_EBROKEN", "barrier broken"},

@@ -180,14 +180,14 @@ static int64_t by_path(const char *path)
         return k;
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
-        return -ENOENT;
+        return MPROC_ENOENT;
     struct link_map *lm = NULL;
     const char *name;
     uintptr_t base;
     if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0 || !lm || !lm->l_ld ||
         !place(lm->l_ld, &name, &base)) {
         dlclose(h);
-        return -ENOENT;
+        return MPROC_ENOENT;
     }
     return intern(path, base);
 }
@@ -199,7 +199,7 @@ int mproc__fnref_resolve(const mproc__fnref *ref, const char *path,
         return MPROC_EINVAL;
     int64_t k;
     if (!path)
-        k = ref->object < published() ? (int64_t)ref->object : -ENOENT;
+        k = ref->object < published() ? (int64_t)ref->object : MPROC_ENOENT;
     else
         k = by_path(path);
     if (k < 0)

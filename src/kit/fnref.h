@@ -23,7 +23,7 @@
  *   memory, code generated at run time) cannot be taken: MPROC_EINVAL.
  * - A reference by index is only as good as the process's table: a child
  *   forked before an object was added to its parent's table does not know
- *   that index (-ENOENT). mproc__fnref_register_loaded, called before
+ *   that index (MPROC_ENOENT). mproc__fnref_register_loaded, called before
  *   forking, puts every object loaded at that moment in the table.
  * - By path, the object at that path must be the same file as the one the
  *   reference was taken in (nothing checks it); the main program is found
@@ -33,8 +33,7 @@
  *   the reference pointing at nothing; objects loaded by resolve are never
  *   unloaded.
  *
- * Errors are mproc codes; "not found" is -ENOENT (DESIGN.md's
- * MPROC_ENOENT, which mproc/errors.h does not define yet).
+ * Errors are mproc codes; "not found" is MPROC_ENOENT.
  *
  * Safety facts: every function is thread-safe. Resolving by index reads
  * the table without a lock. Appending to it takes a process-local mutex:
@@ -92,7 +91,7 @@ int mproc__fnref_of(void (*fn)(void), mproc__fnref *out);
  *       has loaded, then loaded with dlopen. This is what spawned children
  *       and MPI ranks need, which share no table with the caller.
  *
- * Returns 0 and sets *fn; MPROC_EINVAL if ref or fn is NULL; -ENOENT
+ * Returns 0 and sets *fn; MPROC_EINVAL if ref or fn is NULL; MPROC_ENOENT
  * if the index is not in this process's table (path NULL), or the object
  * at path is neither loaded nor loadable (dlopen failed); MPROC_ENOMEM if
  * it had to be added to a full table.

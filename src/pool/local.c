@@ -370,7 +370,7 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
     void (*f)(void) = NULL;
     if (mproc__fnref_resolve(&ref, NULL, &f) < 0) {
         /* code the parent loaded after this worker was forked */
-        r.code = -ENOENT;
+        r.code = MPROC_ENOENT;
         r.index = s->start;
     } else if (s->kind == MPROC__TASK_MAP) {
         mproc_map_fn fn = (mproc_map_fn)f;
@@ -698,7 +698,7 @@ static int spawn(mproc__tp *t, unsigned i)
     /* Every object loaded now goes into the table of function references
      * the worker inherits, so that it resolves by index the references
      * the pool takes later into any of them (a few microseconds; best
-     * effort: a reference into an object left out fails with -ENOENT). */
+     * effort: a reference into an object left out fails with MPROC_ENOENT). */
     mproc__fnref_register_loaded();
     struct warg a = {t, i, serial};
     mproc_process_opts po = {.name = name, .daemon = true};

@@ -453,6 +453,33 @@ static bool mul_ok(size_t a, size_t b, size_t *r)
     return !__builtin_mul_overflow(a, b, r);
 }
 
+/*
+ * Begins an async job of kind: takes the pool mutex, checks that the pool
+ * runs, takes fn's reference into *ref and bytes of arena for the job. On
+ * success the mutex stays held and *out is the new job, linked; otherwise
+ * the mutex is released and nothing is left allocated.
+ */
+static int begin_async(mproc_pool *p, int kind, void (*fn)(void), size_t bytes,
+                       mproc_async **out, mproc__fnref *ref)
+{
+    mproc_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return MPROC_ENOMEM;
+    lock(p);
+    int rc = p->state == RUN ? ref_of(p, fn, ref) : MPROC_EINVAL;
+    if (rc == 0 && bytes && p->ops->alloc(p->tp, bytes, &a->off) < 0)
+        rc = MPROC_ENOMEM;
+    if (rc < 0) {
+        unlock(p);
+        free(a);
+        return rc;
+    }
+    link_job(p, &a->j, kind, ASYNC_MAGIC);
+    a->bytes = bytes;
+    *out = a;
+    return 0;
+}
+
 int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
                          size_t in_size, void *out, size_t out_size, size_t n,
                          size_t chunksize, mproc_async **res)
@@ -464,23 +491,13 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
     if (!mul_ok(n, in_size, &ib) || !mul_ok(n, out_size, &ob) ||
         ib > SIZE_MAX / 2 || ob > SIZE_MAX / 2)
         return MPROC_ENOMEM;
-    mproc_async *a = calloc(1, sizeof *a);
-    if (!a)
-        return MPROC_ENOMEM;
     size_t ibr = (ib + 63) & ~(size_t)63;
+    mproc_async *a;
     mproc__fnref ref;
-    lock(p);
     int rc =
-        p->state == RUN ? ref_of(p, (void (*)(void))fn, &ref) : MPROC_EINVAL;
-    if (rc == 0 && n && p->ops->alloc(p->tp, ibr + ob, &a->off) < 0)
-        rc = MPROC_ENOMEM;
-    if (rc < 0) {
-        unlock(p);
-        free(a);
+        begin_async(p, JOB_MAP, (void (*)(void))fn, n ? ibr + ob : 0, &a, &ref);
+    if (rc < 0)
         return rc;
-    }
-    link_job(p, &a->j, JOB_MAP, ASYNC_MAGIC);
-    a->bytes = n ? ibr + ob : 0;
     a->out = out;
     a->out_size = out_size;
     a->out_off = a->off + ibr;
@@ -524,22 +541,11 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
     if (!p || !fn || !res || (!arg && arglen))
         return MPROC_EINVAL;
     check_pool(p);
-    mproc_async *a = calloc(1, sizeof *a);
-    if (!a)
-        return MPROC_ENOMEM;
+    mproc_async *a;
     mproc__fnref ref;
-    lock(p);
-    int rc =
-        p->state == RUN ? ref_of(p, (void (*)(void))fn, &ref) : MPROC_EINVAL;
-    if (rc == 0 && arglen && p->ops->alloc(p->tp, arglen, &a->off) < 0)
-        rc = MPROC_ENOMEM;
-    if (rc < 0) {
-        unlock(p);
-        free(a);
+    int rc = begin_async(p, JOB_APPLY, (void (*)(void))fn, arglen, &a, &ref);
+    if (rc < 0)
         return rc;
-    }
-    link_job(p, &a->j, JOB_APPLY, ASYNC_MAGIC);
-    a->bytes = arglen;
     if (arglen)
         memcpy(p->ops->ptr(p->tp, a->off), arg, arglen);
     mproc__task task = {

@@ -63,7 +63,7 @@ typedef struct {
 typedef struct {
     const mproc__task *task;
     int code;       /* 0, MPROC_ETASKFAILED, MPROC_EWORKERDIED, MPROC_EMSGSIZE,
-                       MPROC_ENOMEM, -ENOENT (fn not found by the worker) */
+                       MPROC_ENOMEM, MPROC_ENOENT (fn not found by the worker) */
     int detail;     /* task status, or the dead worker's exit code (-N for
                        signal N) */
     uint64_t index; /* map: the failed item; for a death, the item the

@@ -305,10 +305,10 @@ int mproc__sock_resolve(const char *host, const char *port, struct sockaddr *sa,
     if (e != 0)
         return e == EAI_MEMORY   ? MPROC_ENOMEM
                : e == EAI_SYSTEM ? -errno
-                                 : -ENOENT;
+                                 : MPROC_ENOENT;
     int rc = 0;
     if (res->ai_addrlen > *salen) {
-        rc = -ENOENT;
+        rc = MPROC_ENOENT;
     } else {
         memcpy(sa, res->ai_addr, res->ai_addrlen);
         *salen = (unsigned)res->ai_addrlen;

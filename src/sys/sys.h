@@ -261,7 +261,7 @@ int mproc__shm_create(const char *path, size_t size, void **addr);
 
 /*
  * mproc__shm_open - map the existing block path whole: *size its size,
- * *addr the mapping. Returns 0; -ENOENT; MPROC_EINVAL for a block of size
+ * *addr the mapping. Returns 0; MPROC_ENOENT; MPROC_EINVAL for a block of size
  * 0; MPROC_ENOMEM; another negative errno value. Nothing stays open.
  */
 int mproc__shm_open(const char *path, size_t *size, void **addr);
@@ -338,7 +338,7 @@ int mproc__sock_connect(const struct sockaddr *sa, unsigned salen,
 /*
  * mproc__sock_resolve - the first stream address of host and numeric port
  * (getaddrinfo; a name may need a DNS lookup) into sa, *salen in/out.
- * Returns 0, -ENOENT for an unknown host, MPROC_ENOMEM, or -errno.
+ * Returns 0, MPROC_ENOENT for an unknown host, MPROC_ENOMEM, or -errno.
  */
 int mproc__sock_resolve(const char *host, const char *port, struct sockaddr *sa,
                         unsigned *salen);
