@@ -17,16 +17,6 @@
 
 static const char KEY[] = "secret password";
 
-/* Runs fn(arg) in a forked child; its return value is the exit status. */
-static pid_t spawn(int (*fn)(void *), void *arg)
-{
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
-}
-
 /* Writes raw bytes to a connection's socket, behind the framing's back. */
 static void raw_write(mproc_conn *c, const void *buf, size_t n)
 {
@@ -423,17 +413,9 @@ START_TEST(wait_times_out_with_none_ready)
 }
 END_TEST
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 START_TEST(wait_is_not_interrupted_by_signals)
 {
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 20000}, {0, 20000}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    alarm_every(20000);
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
     int fd = mproc_conn_fileno(b), ready;
@@ -441,8 +423,7 @@ START_TEST(wait_is_not_interrupted_by_signals)
     ck_assert_int_eq(mproc_wait(&fd, 1, 0.3, &ready), 0);
     ck_assert(now_s() - t0 >= 0.29);
     ck_assert_int_eq(mproc_conn_poll(b, 0.1), 0);
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_every(0);
     mproc_conn_close(a);
     mproc_conn_close(b);
 }

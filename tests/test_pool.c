@@ -23,10 +23,7 @@ static struct shared *sh;
 
 static void setup(void)
 {
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(sh, MAP_FAILED);
-    memset(sh, 0, sizeof *sh);
+    sh = shared_mem(sizeof *sh);
 }
 
 static void teardown(void)

@@ -1,7 +1,6 @@
 /* test_queue.c - Queue, SimpleQueue and JoinableQueue. */
 #include "check_main.h"
 #include "mproc.h"
-#include "sys/sys.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -27,17 +26,25 @@ static mproc_queue *make_queue(size_t maxsize, size_t capacity, bool joinable)
 
 static mproc_queue *volatile child_q; /* a child keeps it reachable */
 
-/* Runs fn(arg) in a forked child that exits with its value. */
-static pid_t spawn(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
+/* What a child spawned by spawn_on runs: fn(q, arg). */
+struct queue_call {
+    int (*fn)(mproc_queue *, long);
+    mproc_queue *q;
+    long arg;
+};
+
+static int call_on_queue(void *arg)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* no ck_assert in a child: it would write to Check's pipe */
-        child_q = q;
-        mproc__exit(fn(q, arg));
-    }
-    ck_assert_int_ge(pid, 0);
-    return pid;
+    struct queue_call *c = arg;
+    child_q = c->q;
+    return c->fn(c->q, c->arg);
+}
+
+/* Runs fn(q, arg) in a forked child that exits with its value. */
+static pid_t spawn_on(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
+{
+    struct queue_call c = {fn, q, arg};
+    return spawn(call_on_queue, &c);
 }
 
 /* Fills buf with bytes derived from seed (8 at a time). */
@@ -82,6 +89,12 @@ static void assert_next_byte(mproc_queue *q, char want)
     ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), 0);
     ck_assert_uint_eq(len, 1);
     ck_assert_int_eq(c, want);
+}
+
+/* Waits until the queue holds n messages. */
+static void wait_qsize(mproc_queue *q, size_t n)
+{
+    WAIT_UNTIL(mproc_queue_qsize(q) == n);
 }
 
 /* ---- sizes and order ------------------------------------------------- */
@@ -145,7 +158,7 @@ static void stream_through(size_t maxsize, size_t capacity, size_t n,
                            bool alloc)
 {
     mproc_queue *q = make_queue(maxsize, capacity, false);
-    pid_t pid = spawn(put_big, q, (long)n);
+    pid_t pid = spawn_on(put_big, q, (long)n);
     void *data = alloc ? NULL : malloc(n);
     size_t len;
     if (alloc)
@@ -236,7 +249,7 @@ START_TEST(queue_emsgsize_on_a_streamed_message_keeps_it)
 {
     mproc_queue *q = make_queue(1, 1024, false);
     const size_t n = 100000;
-    pid_t pid = spawn(put_big, q, (long)n);
+    pid_t pid = spawn_on(put_big, q, (long)n);
     char small[8];
     size_t len = 0;
     ck_assert_int_eq(mproc_queue_get(q, small, sizeof small, &len, 10.0),
@@ -315,7 +328,7 @@ static int get_one_later(mproc_queue *q, long delay_us)
  * later: the put must wait for that get and then succeed. */
 static void put_waits_for_a_get(mproc_queue *q)
 {
-    pid_t pid = spawn(get_one_later, q, 50000);
+    pid_t pid = spawn_on(get_one_later, q, 50000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
     ck_assert(now_s() - t0 < 4.0);
@@ -356,7 +369,7 @@ static int put_one_later(mproc_queue *q, long delay_us)
 START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_one_later, q, 50000);
+    pid_t pid = spawn_on(put_one_later, q, 50000);
     char c = 0;
     size_t len;
     ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0), 0);
@@ -462,25 +475,17 @@ static int mp_consumer(mproc_queue *q, long id)
     }
 }
 
-static _Atomic uint32_t *shared_tally(size_t n)
-{
-    void *p = mmap(NULL, n * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(p != MAP_FAILED);
-    return p;
-}
-
 static void run_exactly_once(size_t maxsize, size_t capacity, size_t pad)
 {
     mp_pad = pad;
     size_t n = MP_PRODUCERS * MP_ITEMS;
-    tally = shared_tally(n);
+    tally = shared_mem(n * sizeof(uint32_t));
     mproc_queue *q = make_queue(maxsize, capacity, false);
     pid_t prod[MP_PRODUCERS], cons[MP_CONSUMERS];
     for (int i = 0; i < MP_CONSUMERS; i++)
-        cons[i] = spawn(mp_consumer, q, i);
+        cons[i] = spawn_on(mp_consumer, q, i);
     for (int i = 0; i < MP_PRODUCERS; i++)
-        prod[i] = spawn(mp_producer, q, i);
+        prod[i] = spawn_on(mp_producer, q, i);
     for (int i = 0; i < MP_PRODUCERS; i++)
         ck_assert_int_eq(child_exit_status(prod[i]), 0);
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
@@ -515,7 +520,7 @@ END_TEST
 START_TEST(queue_created_before_fork_is_shared_with_the_child)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_one_later, q, 0);
+    pid_t pid = spawn_on(put_one_later, q, 0);
     ck_assert_int_eq(child_exit_status(pid), 0);
     assert_next_byte(q, 'x');
     mproc_queue_destroy(q);
@@ -535,8 +540,8 @@ static int get_expect_shutdown(mproc_queue *q, long unused)
 START_TEST(queue_shutdown_wakes_blocked_getters)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t a = spawn(get_expect_shutdown, q, 0);
-    pid_t b = spawn(get_expect_shutdown, q, 0);
+    pid_t a = spawn_on(get_expect_shutdown, q, 0);
+    pid_t b = spawn_on(get_expect_shutdown, q, 0);
     usleep(50000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
@@ -558,8 +563,8 @@ START_TEST(queue_shutdown_wakes_blocked_putters)
 {
     mproc_queue *q = make_queue(1, 4096, false);
     ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
-    pid_t a = spawn(put_expect_shutdown, q, 1);     /* waits for an item */
-    pid_t b = spawn(put_expect_shutdown, q, 60000); /* a stream */
+    pid_t a = spawn_on(put_expect_shutdown, q, 1);     /* waits for an item */
+    pid_t b = spawn_on(put_expect_shutdown, q, 60000); /* a stream */
     usleep(50000);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
@@ -633,7 +638,7 @@ START_TEST(queue_join_returns_once_every_task_is_done)
     ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* nothing put */
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
-    pid_t pid = spawn(worker_task_done, q, 20);
+    pid_t pid = spawn_on(worker_task_done, q, 20);
     ck_assert_int_eq(mproc_queue_join(q, 10.0), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_eq(child_exit_status(pid), 0);
@@ -734,16 +739,15 @@ static int put_ok(mproc_queue *q, long unused)
 START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
 {
     mproc_queue *q = make_queue(4, 4096, false);
-    pid_t pid = spawn(put_stream_forever, q, 100000);
-    while (mproc_queue_qsize(q) == 0) /* its first piece is in */
-        usleep(1000);
+    pid_t pid = spawn_on(put_stream_forever, q, 100000);
+    WAIT_UNTIL(mproc_queue_qsize(q) != 0); /* its first piece is in */
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
     /* Whoever next needs the dead producer's lock (the get, waiting in the
      * stream, or the put) takes it over and withdraws the stream; the get
      * discards the pieces and gets the next message. */
     double t0 = now_s();
-    pid = spawn(put_ok, q, 0);
+    pid = spawn_on(put_ok, q, 0);
     void *buf;
     size_t len;
     ck_assert_int_eq(mproc_queue_get_alloc(q, &buf, &len, 5.0), 0);
@@ -772,13 +776,11 @@ static int get_ok_after_stream(mproc_queue *q, long n)
 START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
 {
     mproc_queue *q = make_queue(4, 4096, true);
-    pid_t putter = spawn(put_stream_forever, q, 100000);
-    while (mproc_queue_qsize(q) == 0) /* the ring is full of its stream */
-        usleep(1000);
+    pid_t putter = spawn_on(put_stream_forever, q, 100000);
+    WAIT_UNTIL(mproc_queue_qsize(q) != 0); /* its stream fills the ring */
     kill(putter, SIGSTOP);
-    pid_t getter = spawn(get_ok_after_stream, q, 200000);
-    while (mproc_queue_qsize(q) != 0) /* the getter is inside the stream */
-        usleep(1000);
+    pid_t getter = spawn_on(get_ok_after_stream, q, 200000);
+    wait_qsize(q, 0); /* the getter is inside the stream */
     usleep(20000);
     kill(putter, SIGKILL);
     ck_assert_int_eq(child_exit_status(putter), 128 + SIGKILL);
@@ -837,19 +839,10 @@ static void get_n(mproc_queue *q, char want, long n)
     }
 }
 
-static void wait_qsize(mproc_queue *q, size_t n)
-{
-    double t0 = now_s();
-    while (mproc_queue_qsize(q) != n) {
-        ck_assert(now_s() - t0 < 10.0);
-        usleep(1000);
-    }
-}
-
 START_TEST(queue_idle_producer_keeping_its_lock_does_not_block_a_put)
 {
     mproc_queue *q = make_queue(2 * KEPT, 0, false);
-    pid_t pid = spawn(put_then_idle, q, KEPT);
+    pid_t pid = spawn_on(put_then_idle, q, KEPT);
     wait_qsize(q, KEPT);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
@@ -866,7 +859,7 @@ START_TEST(queue_idle_consumer_keeping_its_lock_does_not_block_a_get)
 {
     mproc_queue *q = make_queue(2 * KEPT, 0, false);
     put_n(q, 'a', KEPT);
-    pid_t pid = spawn(get_then_idle, q, KEPT);
+    pid_t pid = spawn_on(get_then_idle, q, KEPT);
     wait_qsize(q, 0);
     put_n(q, 'b', 1);
     double t0 = now_s();
@@ -881,7 +874,7 @@ END_TEST
 START_TEST(queue_producer_killed_while_keeping_its_lock_frees_it)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_then_idle, q, KEPT);
+    pid_t pid = spawn_on(put_then_idle, q, KEPT);
     wait_qsize(q, KEPT);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
@@ -912,7 +905,7 @@ static int put_then_big(mproc_queue *q, long n)
 START_TEST(queue_producer_killed_inside_a_put_while_keeping_its_lock)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_then_big, q, KEPT);
+    pid_t pid = spawn_on(put_then_big, q, KEPT);
     wait_qsize(q, KEPT);
     usleep(5000); /* into the copy of the big message */
     kill(pid, SIGKILL);
@@ -979,7 +972,7 @@ static int get_numbered(mproc_queue *q, long n)
 START_TEST(queue_two_threads_on_one_handle_each_put_exactly_once_in_order)
 {
     mproc_queue *q = make_queue(256, 0, false);
-    pid_t getter = spawn(get_numbered, q, 2 * THREAD_MSGS);
+    pid_t getter = spawn_on(get_numbered, q, 2 * THREAD_MSGS);
     pthread_barrier_t both;
     pthread_barrier_init(&both, NULL, 2);
     struct thread_put t[2] = {{q, 0, &both}, {q, 1, &both}};
@@ -1094,9 +1087,7 @@ static int st_consumer(mproc_queue *q, long id)
 
 START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 {
-    board = mmap(NULL, sizeof *board, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(board != MAP_FAILED);
+    board = shared_mem(sizeof *board);
     mproc_queue *q = make_queue(8, 4096, false);
     uint64_t x = (uint64_t)getpid() * 2654435761u + 12345;
     int killed_inside = 0;
@@ -1110,9 +1101,9 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
         atomic_store(&board->round, round);
         pid_t pid[ST_PRODUCERS + ST_CONSUMERS];
         for (int i = 0; i < ST_CONSUMERS; i++)
-            pid[ST_PRODUCERS + i] = spawn(st_consumer, q, i);
+            pid[ST_PRODUCERS + i] = spawn_on(st_consumer, q, i);
         for (int i = 0; i < ST_PRODUCERS; i++)
-            pid[i] = spawn(st_producer, q, i);
+            pid[i] = spawn_on(st_producer, q, i);
         int victim = (int)(st_rand(&x) % (ST_PRODUCERS + ST_CONSUMERS));
         usleep((useconds_t)(st_rand(&x) % 8000));
         kill(pid[victim], SIGKILL);

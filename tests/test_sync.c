@@ -35,11 +35,8 @@ static mproc_barrier *bar;
 
 static void setup(void)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(sh != MAP_FAILED);
+    default_sigterm_sigint();
+    sh = shared_mem(sizeof *sh);
     lk = NULL;
     rl = NULL;
     sem = NULL;
@@ -59,20 +56,10 @@ static void teardown(void)
     munmap(sh, sizeof *sh);
 }
 
-/* Every handle a test starts, kept reachable from a global: a child forked
- * later inherits its siblings' handles, which valgrind would otherwise
- * count as leaked in the child. */
-static mproc_process *started[16];
-static unsigned nstarted;
-
+/* Starts target with the argument arg. */
 static mproc_process *run(mproc_target target, long arg)
 {
-    mproc_process *p;
-    ck_assert_int_eq(mproc_process_create(&p, target, &arg, sizeof arg, NULL),
-                     0);
-    started[nstarted++ % 16] = p;
-    ck_assert_int_eq(mproc_process_start(p), 0);
-    return p;
+    return start_process(target, &arg, sizeof arg);
 }
 
 static long arg_of(const void *arg)
@@ -82,29 +69,10 @@ static long arg_of(const void *arg)
     return v;
 }
 
-/* Joins p (within 10 s) and returns its exit code. */
-static int join_code(mproc_process *p)
-{
-    int code = 1000;
-    ck_assert_int_eq(mproc_process_join(p, 10.0), 0);
-    ck_assert_int_eq(mproc_process_exitcode(p, &code), 0);
-    mproc_process_destroy(p);
-    return code;
-}
-
+/* Waits until n children have said they are ready. */
 static void wait_ready(int n)
 {
-    double t0 = now_s();
-    while (atomic_load(&sh->ready) < n) {
-        ck_assert_msg(now_s() - t0 < 10, "children never got ready");
-        usleep(1000);
-    }
-}
-
-static void kill_and_join(mproc_process *p)
-{
-    ck_assert_int_eq(mproc_process_kill(p), 0);
-    ck_assert_int_eq(join_code(p), -SIGKILL);
+    WAIT_UNTIL(atomic_load(&sh->ready) >= n);
 }
 
 /* ---- Lock ---- */
@@ -154,24 +122,15 @@ START_TEST(lock_nan_timeout_is_einval)
 }
 END_TEST
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 START_TEST(lock_wait_absorbs_signals)
 {
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 5000}, {0, 5000}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    alarm_every(5000);
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
     ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
     double t0 = now_s();
     ck_assert_int_eq(mproc_lock_acquire(lk, 0.2), MPROC_ETIMEDOUT);
     ck_assert(now_s() - t0 >= 0.19);
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_every(0);
 }
 END_TEST
 
@@ -185,7 +144,7 @@ START_TEST(lock_released_by_another_process)
 {
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
     ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
-    ck_assert_int_eq(join_code(run(release_lock, 0)), 0);
+    ck_assert_int_eq(finish_process(run(release_lock, 0)), 0);
     ck_assert(!mproc_lock_locked(lk));
 }
 END_TEST
@@ -210,8 +169,8 @@ START_TEST(lock_excludes_other_processes)
     mproc_process *a = run(count_under_lock, 20000);
     mproc_process *b = run(count_under_lock, 20000);
     ck_assert_int_eq(count_under_lock(&(long){20000}, sizeof(long)), 0);
-    ck_assert_int_eq(join_code(a), 0);
-    ck_assert_int_eq(join_code(b), 0);
+    ck_assert_int_eq(finish_process(a), 0);
+    ck_assert_int_eq(finish_process(b), 0);
     ck_assert_int_eq(sh->counter, 60000);
 }
 END_TEST
@@ -230,7 +189,7 @@ static int acquire_lock_and_exit(void *arg, size_t len)
 START_TEST(lock_holder_exit_gives_eownerdead_once)
 {
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
-    ck_assert_int_eq(join_code(run(acquire_lock_and_exit, 0)), 0);
+    ck_assert_int_eq(finish_process(run(acquire_lock_and_exit, 0)), 0);
     ck_assert(mproc_lock_locked(lk));
     ck_assert_int_eq(mproc_lock_acquire(lk, MPROC_FOREVER), MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_lock_release(lk), 0);
@@ -257,7 +216,7 @@ START_TEST(lock_holder_sigkill_wakes_blocked_waiter_with_eownerdead)
     usleep(20000); /* let it sleep on the lock */
     double t0 = now_s();
     kill_and_join(holder);
-    ck_assert_int_eq(join_code(waiter), 0);
+    ck_assert_int_eq(finish_process(waiter), 0);
     ck_assert(now_s() - t0 < 2.0);
 }
 END_TEST
@@ -315,7 +274,7 @@ START_TEST(lock_release_wakes_waiter_in_other_process)
     wait_ready(1);
     usleep(20000);
     ck_assert_int_eq(mproc_lock_release(lk), 0);
-    ck_assert_int_eq(join_code(w), 0);
+    ck_assert_int_eq(finish_process(w), 0);
 }
 END_TEST
 
@@ -369,7 +328,7 @@ START_TEST(rlock_is_not_owned_by_forked_child)
 {
     ck_assert_int_eq(mproc_rlock_create(&rl), 0);
     ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
-    ck_assert_int_eq(join_code(run(try_parents_rlock, 0)), 0);
+    ck_assert_int_eq(finish_process(run(try_parents_rlock, 0)), 0);
     ck_assert_int_eq(mproc_rlock_release(rl), 0);
 }
 END_TEST
@@ -385,7 +344,7 @@ static int take_rlock_twice_and_exit(void *arg, size_t len)
 START_TEST(rlock_holder_death_gives_eownerdead_with_one_level)
 {
     ck_assert_int_eq(mproc_rlock_create(&rl), 0);
-    ck_assert_int_eq(join_code(run(take_rlock_twice_and_exit, 0)), 0);
+    ck_assert_int_eq(finish_process(run(take_rlock_twice_and_exit, 0)), 0);
     ck_assert_int_eq(mproc_rlock_acquire(rl, 1.0), MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_rlock_release(rl), 0);
     ck_assert(!mproc_rlock_locked(rl));
@@ -471,8 +430,8 @@ START_TEST(semaphore_release_wakes_waiter_in_other_process)
     usleep(20000);
     ck_assert_int_eq(mproc_semaphore_release(sem), 0);
     ck_assert_int_eq(mproc_semaphore_release(sem), 0);
-    ck_assert_int_eq(join_code(a), 0);
-    ck_assert_int_eq(join_code(b), 0);
+    ck_assert_int_eq(finish_process(a), 0);
+    ck_assert_int_eq(finish_process(b), 0);
     ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
 }
 END_TEST
@@ -537,16 +496,14 @@ START_TEST(condition_notify_wakes_exactly_n_waiters)
     ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
-    double t0 = now_s();
-    while (atomic_load(&sh->woken) < 1)
-        ck_assert_msg(now_s() - t0 < 10, "nobody woke");
+    WAIT_UNTIL(atomic_load(&sh->woken) >= 1);
     usleep(200000); /* room for a wrong second wake-up to show */
     ck_assert_int_eq(atomic_load(&sh->woken), 1);
     ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
     ck_assert_int_eq(mproc_condition_notify_all(cond), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join_code(w[i]), 0);
+        ck_assert_int_eq(finish_process(w[i]), 0);
     ck_assert_int_eq(atomic_load(&sh->woken), 3);
 }
 END_TEST
@@ -581,7 +538,7 @@ START_TEST(condition_notifier_that_then_waits_never_takes_its_own_notify)
             ck_assert_int_eq(mproc_condition_wait(cond, 10), 0);
     }
     ck_assert_int_eq(mproc_condition_release(cond), 0);
-    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(finish_process(p), 0);
 }
 END_TEST
 
@@ -612,7 +569,7 @@ START_TEST(condition_wait_reports_eownerdead_when_lock_holder_died)
     ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
     mproc_process *p = run(notify_and_die_holding, 0);
     ck_assert_int_eq(mproc_condition_wait(cond, 10), MPROC_EOWNERDEAD);
-    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(finish_process(p), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert_int_eq(mproc_condition_release(cond), MPROC_EPERM);
 }
@@ -628,7 +585,7 @@ START_TEST(condition_over_given_rlock_wakes_waiter_on_rlock_release)
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_rlock_release(rl), 0); /* not through cond */
     double t0 = now_s();
-    ck_assert_int_eq(join_code(w), 0);
+    ck_assert_int_eq(finish_process(w), 0);
     ck_assert(now_s() - t0 < 5);
 }
 END_TEST
@@ -642,7 +599,7 @@ static int hold_condition_and_exit(void *arg, size_t len)
 START_TEST(condition_lock_holder_death_gives_eownerdead)
 {
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
-    ck_assert_int_eq(join_code(run(hold_condition_and_exit, 0)), 0);
+    ck_assert_int_eq(finish_process(run(hold_condition_and_exit, 0)), 0);
     ck_assert_int_eq(mproc_condition_acquire(cond, 1.0), MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
@@ -663,7 +620,7 @@ START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     double t0 = now_s();
-    ck_assert_int_eq(join_code(live), 0);
+    ck_assert_int_eq(finish_process(live), 0);
     ck_assert(now_s() - t0 < 5);
 }
 END_TEST
@@ -688,9 +645,7 @@ START_TEST(condition_waiter_killed_after_wakeup_gives_eownerdead)
     ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
-    double t0 = now_s();
-    while (!atomic_load(&sh->woken)) /* it re-took the lock */
-        ck_assert(now_s() - t0 < 10);
+    WAIT_UNTIL(atomic_load(&sh->woken)); /* it re-took the lock */
     kill_and_join(p);
     ck_assert_int_eq(mproc_condition_acquire(cond, 5), MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
@@ -740,7 +695,7 @@ START_TEST(event_set_wakes_every_waiter)
     usleep(20000);
     ck_assert_int_eq(mproc_event_set(ev), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join_code(w[i]), 0);
+        ck_assert_int_eq(finish_process(w[i]), 0);
 }
 END_TEST
 
@@ -783,7 +738,7 @@ START_TEST(barrier_gives_each_party_its_own_index)
     mproc_process *b = run(barrier_party, 10);
     int mine = mproc_barrier_wait(bar, 10);
     ck_assert_int_ge(mine, 0);
-    int ca = join_code(a), cb = join_code(b);
+    int ca = finish_process(a), cb = finish_process(b);
     ck_assert_msg(ca >= 0 && ca < 3 && cb >= 0 && cb < 3,
                   "children exited %d and %d", ca, cb);
     ck_assert_int_eq((1 << mine) | (1 << ca) | (1 << cb), 7);
@@ -805,7 +760,7 @@ START_TEST(barrier_is_reusable)
     ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
     mproc_process *p = run(barrier_rounds, 500);
     ck_assert_int_eq(barrier_rounds(&(long){500}, sizeof(long)), 0);
-    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(finish_process(p), 0);
 }
 END_TEST
 
@@ -839,7 +794,7 @@ START_TEST(barrier_timeout_breaks_it_for_other_waiters)
     wait_ready(1);
     usleep(20000);
     ck_assert_int_eq(mproc_barrier_wait(bar, 0.05), MPROC_EBROKEN);
-    ck_assert_int_eq(join_code(p), 100);
+    ck_assert_int_eq(finish_process(p), 100);
 }
 END_TEST
 
@@ -848,10 +803,9 @@ START_TEST(barrier_abort_breaks_waiters)
     ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
     mproc_process *p = run(barrier_party, 10);
     wait_ready(1);
-    while (mproc_barrier_n_waiting(bar) < 1)
-        usleep(1000);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) >= 1);
     ck_assert_int_eq(mproc_barrier_abort(bar), 0);
-    ck_assert_int_eq(join_code(p), 100);
+    ck_assert_int_eq(finish_process(p), 100);
     ck_assert(mproc_barrier_broken(bar));
     ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
 }
@@ -862,15 +816,14 @@ START_TEST(barrier_reset_breaks_waiters_and_empties_it)
     ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
     mproc_process *p = run(barrier_party, 10);
     wait_ready(1);
-    while (mproc_barrier_n_waiting(bar) < 1)
-        usleep(1000);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) >= 1);
     ck_assert_int_eq(mproc_barrier_reset(bar), 0);
-    ck_assert_int_eq(join_code(p), 100);
+    ck_assert_int_eq(finish_process(p), 100);
     ck_assert(!mproc_barrier_broken(bar));
     ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
     p = run(barrier_party, 10);
     ck_assert_int_ge(mproc_barrier_wait(bar, 10), 0);
-    ck_assert_int_lt(join_code(p), 2);
+    ck_assert_int_lt(finish_process(p), 2);
 }
 END_TEST
 
@@ -880,11 +833,10 @@ START_TEST(barrier_killed_party_breaks_it)
     mproc_process *doomed = run(barrier_party, -1);
     mproc_process *other = run(barrier_party, -1);
     wait_ready(2);
-    while (mproc_barrier_n_waiting(bar) < 2)
-        usleep(1000);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) >= 2);
     double t0 = now_s();
     kill_and_join(doomed);
-    ck_assert_int_eq(join_code(other), 100);
+    ck_assert_int_eq(finish_process(other), 100);
     ck_assert(now_s() - t0 < 2);
     ck_assert(mproc_barrier_broken(bar));
 }
@@ -994,7 +946,7 @@ START_TEST(sync_survives_processes_killed_at_random)
         usleep(rand_r(&seed) % 2000);
         atomic_store(&sh->stop, 1);
         for (int i = 0; i < WORKERS; i++) {
-            int code = join_code(w[i]);
+            int code = finish_process(w[i]);
             ck_assert_msg(code == 0 || code == -SIGKILL,
                           "round %d: worker %d exited %d", round, i, code);
         }
@@ -1044,7 +996,7 @@ START_TEST(barrier_survives_parties_killed_at_random)
         kill_and_join(w[victim]);
         for (int i = 0; i < PARTIES; i++)
             if (i != victim)
-                ck_assert_msg(join_code(w[i]) == 0, "round %d", round);
+                ck_assert_msg(finish_process(w[i]) == 0, "round %d", round);
         ck_assert(mproc_barrier_broken(bar));
         ck_assert_int_eq(mproc_barrier_reset(bar), 0);
     }

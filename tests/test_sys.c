@@ -107,24 +107,15 @@ START_TEST(futex_wake_wakes_a_waiter_in_another_process)
 }
 END_TEST
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 START_TEST(poll_in_retries_signals_until_the_deadline)
 {
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_20ms = {{0, 20000}, {0, 20000}};
-    setitimer(ITIMER_REAL, &every_20ms, NULL);
+    alarm_every(20000);
     int fds[2];
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
     int64_t deadline = mproc__now() + ns(0.3);
     ck_assert_int_eq(mproc__poll_in(fds[0], deadline), 0);
     ck_assert(mproc__now() >= deadline);
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_every(0);
 }
 END_TEST
 
@@ -245,8 +236,7 @@ START_TEST(token_names_a_live_process_until_it_exits)
         *child_token = mproc__self_token(); /* not the parent's cache */
         pause();
     }
-    while (*child_token == 0)
-        usleep(1000);
+    WAIT_UNTIL(*child_token != 0);
     ck_assert_int_eq((pid_t)(uint32_t)*child_token, pid);
     ck_assert(mproc__token_alive(*child_token));
     kill(pid, SIGKILL);

@@ -1,0 +1,178 @@
+/*
+ * helpers.h - what the test files share beyond the runner: the clock,
+ * waits for another process's progress, children (forked ones and mproc
+ * processes), and signals that interrupt blocking calls.
+ *
+ * Everything here may be called from the test process; the helpers that
+ * assert (ck_assert) must never run in a child, which reports only through
+ * its exit status.
+ */
+#ifndef MPROC_TEST_HELPERS_H
+#define MPROC_TEST_HELPERS_H
+
+#include "mproc.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- time --------------------------------------------------------------- */
+
+/* Seconds on CLOCK_MONOTONIC. */
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How long the test process waits for another process to get somewhere
+ * (ready, blocked, joined) before it fails the test. */
+#define WAIT_S 10.0
+
+/* Polls cond every millisecond until it holds; fails the test when it
+ * still does not after WAIT_S seconds. */
+#define WAIT_UNTIL(cond)                                                       \
+    do {                                                                       \
+        double wait_t0_ = now_s();                                             \
+        while (!(cond)) {                                                      \
+            ck_assert_msg(now_s() - wait_t0_ < WAIT_S,                         \
+                          "still false after %.0f s: %s", WAIT_S, #cond);      \
+            usleep(1000);                                                      \
+        }                                                                      \
+    } while (0)
+
+/* ---- memory ------------------------------------------------------------- */
+
+/* size zero-filled bytes shared with every process forked after (MAP_SHARED
+ * anonymous memory), for facts children hand back beyond their exit
+ * status. */
+static inline void *shared_mem(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    return p;
+}
+
+/* ---- file descriptors --------------------------------------------------- */
+
+/* The number of open file descriptors of the calling process. */
+static inline int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own fd */
+}
+
+/* ---- forked children ---------------------------------------------------- */
+
+/* Runs fn(arg) in a forked child, which exits (_exit: no atexit handlers,
+ * no stdio flush) with fn's return value. */
+static inline pid_t spawn(int (*fn)(void *), void *arg)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+/* Reaps the child pid; returns its exit status, or 128 + the signal that
+ * killed it. */
+static inline int child_exit_status(pid_t pid)
+{
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- mproc processes ---------------------------------------------------- */
+
+/* Every handle a test starts, kept reachable from a static: a child
+ * started later inherits its siblings' handles, which valgrind would
+ * otherwise count as leaked in that child. */
+static mproc_process *volatile started[16];
+static unsigned nstarted;
+
+/* Creates and starts a process running target(arg, arglen). */
+static inline mproc_process *start_process(mproc_target target, const void *arg,
+                                           size_t arglen)
+{
+    mproc_process *p;
+    ck_assert_int_eq(mproc_process_create(&p, target, arg, arglen, NULL), 0);
+    started[nstarted++ % 16] = p;
+    ck_assert_int_eq(mproc_process_start(p), 0);
+    return p;
+}
+
+/* Joins p (within WAIT_S seconds) and returns its exit code; p stays. */
+static inline int join_code(mproc_process *p)
+{
+    int code = 1000;
+    ck_assert_int_eq(mproc_process_join(p, WAIT_S), 0);
+    ck_assert_int_eq(mproc_process_exitcode(p, &code), 0);
+    return code;
+}
+
+/* Joins and destroys p; returns its exit code. */
+static inline int finish_process(mproc_process *p)
+{
+    int code = join_code(p);
+    ck_assert_int_eq(mproc_process_destroy(p), 0);
+    return code;
+}
+
+/* Runs target(arg, arglen) in a process to its end; returns its exit
+ * code. */
+static inline int run_process(mproc_target target, const void *arg,
+                              size_t arglen)
+{
+    return finish_process(start_process(target, arg, arglen));
+}
+
+/* Kills p (SIGKILL), which must die of it, then joins and destroys it. */
+static inline void kill_and_join(mproc_process *p)
+{
+    ck_assert_int_eq(mproc_process_kill(p), 0);
+    ck_assert_int_eq(finish_process(p), -SIGKILL);
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+/* Check's runner catches SIGTERM and SIGINT to kill the whole process
+ * group; a test's children must die of those signals as programs do. */
+static inline void default_sigterm_sigint(void)
+{
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+}
+
+static inline void ignore_signal(int sig)
+{
+    (void)sig;
+}
+
+/* Sends this process SIGALRM every usec microseconds, caught by a handler
+ * that does nothing and installed without SA_RESTART, so that blocking
+ * calls keep failing with EINTR; usec 0 stops it. */
+static inline void alarm_every(long usec)
+{
+    struct sigaction sa = {.sa_handler = ignore_signal};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {{0, usec}, {0, usec}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+#endif /* MPROC_TEST_HELPERS_H */
