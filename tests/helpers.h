@@ -15,12 +15,57 @@
 #include <check.h>
 #include <dirent.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- memory checkers ---------------------------------------------------- */
+
+/* Whether this build runs under AddressSanitizer (GCC's macro, clang's
+ * feature test). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define HAVE_VALGRIND_H 1
+#endif
+#endif
+
+/* Whether this process runs under valgrind: its client request where its
+ * header is installed, else valgrind's preload in the environment. */
+static inline bool under_valgrind(void)
+{
+#ifdef HAVE_VALGRIND_H
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    const char *preload = getenv("LD_PRELOAD");
+    return preload && strstr(preload, "vgpreload");
+#endif
+}
+
+/* Whether ASan or valgrind checks this process's memory. Each reports a
+ * read of freed memory itself, first, and ends or flags the process: a
+ * use-after-destroy test, which expects mproc's own check to abort, is
+ * meaningful only when this is false, and is not registered otherwise. */
+static inline bool checked_memory(void)
+{
+    return UNDER_ASAN || under_valgrind();
+}
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -12,25 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Use-after-destroy probes read freed memory: meaningful only when no
- * sanitizer or valgrind reports that read first. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
-static bool checked_memory(void)
-{
-    const char *preload = getenv("LD_PRELOAD");
-    return UNDER_ASAN || (preload && strstr(preload, "vgpreload"));
-}
-
 /* A name no other test run uses: "mproc_test_<pid>_<tag>". */
 static const char *test_name(const char *tag)
 {
