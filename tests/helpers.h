@@ -14,11 +14,14 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -142,6 +145,106 @@ static inline int child_exit_status(pid_t pid)
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+/* Whether pid has been reaped (or is no child of ours); looks without
+ * reaping it. */
+static inline bool reaped(pid_t pid)
+{
+    siginfo_t info;
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+           errno == ECHILD;
+}
+
+/* Blocks until the child pid has ended, leaving it a zombie (not
+ * reaped). */
+static inline void wait_zombie(pid_t pid)
+{
+    siginfo_t info = {0};
+    ck_assert_int_eq(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
+    ck_assert(!reaped(pid));
+}
+
+/* ---- where another process or thread is --------------------------------- */
+
+/*
+ * A test that needs another process (or thread) to be asleep in a call -
+ * a waiter on a lock, a getter in an empty queue - before it acts checks
+ * that it is, rather than sleeping a while and hoping: the kernel shows a
+ * thread's state in /proc/<pid>/task/<tid>/stat (S: asleep) and the system
+ * call it is in, by number, first in .../syscall (x86_64's SYS_futex is
+ * 202; "running" when it runs). A process's PID names its main thread;
+ * another thread is named by its TID (gettid(), from that thread).
+ */
+
+/* Ends a list of system call numbers; alone, it stands for any call. */
+#define ANY_SYSCALL (-1L)
+
+/* The list of system call numbers given, for blocked_within. */
+#define SYSCALLS(...) ((const long[]){__VA_ARGS__, ANY_SYSCALL})
+
+/* Reads /proc/<tid>/task/<tid>/<file> into buf (at most size - 1 bytes);
+ * false, with errno set, when it cannot. */
+static inline bool read_task_file(pid_t tid, const char *file, char *buf,
+                                  size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/%s", (int)tid, (int)tid,
+             file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, size - 1, f);
+    int err = ferror(f) ? errno : 0;
+    fclose(f);
+    buf[n] = 0;
+    errno = err;
+    return err == 0 && n > 0;
+}
+
+/* Whether thread tid sleeps (state S) in one of the system calls nrs (a
+ * list ended by ANY_SYSCALL; an empty one takes any call). The syscall
+ * file needs ptrace access: where that is refused (Yama's ptrace_scope 1
+ * for a process that is not our descendant), the state alone decides. */
+static inline bool blocked_in(pid_t tid, const long *nrs)
+{
+    char buf[512];
+    if (!read_task_file(tid, "stat", buf, sizeof buf))
+        return false;
+    const char *rp = strrchr(buf, ')'); /* the name may hold anything */
+    if (!rp || rp[1] != ' ' || rp[2] != 'S')
+        return false;
+    if (nrs[0] == ANY_SYSCALL)
+        return true;
+    if (!read_task_file(tid, "syscall", buf, sizeof buf))
+        return errno == EACCES || errno == EPERM;
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    if (end == buf)
+        return false; /* "running" */
+    for (; *nrs != ANY_SYSCALL; nrs++)
+        if (*nrs == nr)
+            return true;
+    return false;
+}
+
+/* Polls every millisecond until blocked_in(tid, nrs), for at most seconds;
+ * returns whether it came. It asserts nothing: children may use it. */
+static inline bool blocked_within(pid_t tid, const long *nrs, double seconds)
+{
+    double t0 = now_s();
+    while (!blocked_in(tid, nrs)) {
+        if (now_s() - t0 >= seconds)
+            return false;
+        usleep(1000);
+    }
+    return true;
+}
+
+/* Waits until thread tid sleeps in one of the system calls named (such as
+ * SYS_futex; ANY_SYSCALL for any); fails the test after WAIT_S seconds. */
+#define wait_blocked(tid, ...)                                                 \
+    ck_assert_msg(blocked_within((tid), SYSCALLS(__VA_ARGS__), WAIT_S),        \
+                  "%s never slept in %s", #tid, #__VA_ARGS__)
 
 /* ---- mproc processes ---------------------------------------------------- */
 

@@ -62,15 +62,6 @@ static int returns_zero(void *arg, size_t len)
     return 0;
 }
 
-/* Whether pid has been reaped (or is no child of ours); looks without
- * reaping it. */
-static bool reaped(pid_t pid)
-{
-    siginfo_t info;
-    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 &&
-           errno == ECHILD;
-}
-
 START_TEST(process_exitcode_is_the_target_return_value)
 {
     int value = 7;
@@ -339,14 +330,6 @@ START_TEST(process_parent_handles_are_einval_in_a_child)
     mproc_process_destroy(self_handle);
 }
 END_TEST
-
-/* Blocks until pid has ended, leaving it a zombie (not reaped). */
-static void wait_zombie(pid_t pid)
-{
-    siginfo_t info = {0};
-    ck_assert_int_eq(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT), 0);
-    ck_assert(!reaped(pid));
-}
 
 START_TEST(process_active_children_lists_running_and_reaps_ended)
 {

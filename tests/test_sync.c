@@ -213,7 +213,7 @@ START_TEST(lock_holder_sigkill_wakes_blocked_waiter_with_eownerdead)
     wait_ready(1);
     mproc_process *waiter = run(acquire_lock_forever, 0);
     wait_ready(2);
-    usleep(20000); /* let it sleep on the lock */
+    wait_blocked(mproc_process_pid(waiter), SYS_futex); /* on the lock */
     double t0 = now_s();
     kill_and_join(holder);
     ck_assert_int_eq(finish_process(waiter), 0);
@@ -272,7 +272,7 @@ START_TEST(lock_release_wakes_waiter_in_other_process)
     ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
     mproc_process *w = run(wait_lock_then_release, 0);
     wait_ready(1);
-    usleep(20000);
+    wait_blocked(mproc_process_pid(w), SYS_futex);
     ck_assert_int_eq(mproc_lock_release(lk), 0);
     ck_assert_int_eq(finish_process(w), 0);
 }
@@ -427,7 +427,8 @@ START_TEST(semaphore_release_wakes_waiter_in_other_process)
     mproc_process *a = run(take_semaphore, 0);
     mproc_process *b = run(take_semaphore, 0);
     wait_ready(2);
-    usleep(20000);
+    wait_blocked(mproc_process_pid(a), SYS_futex);
+    wait_blocked(mproc_process_pid(b), SYS_futex);
     ck_assert_int_eq(mproc_semaphore_release(sem), 0);
     ck_assert_int_eq(mproc_semaphore_release(sem), 0);
     ck_assert_int_eq(finish_process(a), 0);
@@ -692,7 +693,8 @@ START_TEST(event_set_wakes_every_waiter)
     for (int i = 0; i < 3; i++)
         w[i] = run(wait_event, 0);
     wait_ready(3);
-    usleep(20000);
+    for (int i = 0; i < 3; i++)
+        wait_blocked(mproc_process_pid(w[i]), SYS_futex);
     ck_assert_int_eq(mproc_event_set(ev), 0);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(finish_process(w[i]), 0);
@@ -704,12 +706,13 @@ START_TEST(event_waiter_sees_set_even_if_cleared_at_once)
     ck_assert_int_eq(mproc_event_create(&ev), 0);
     mproc_process *w = run(wait_event, 0);
     wait_ready(1);
-    /* Set and clear at once, again each second in case the waiter was not
-     * yet asleep: only a waiter that remembers a set it slept through can
-     * return; one that looks for the flag alone almost never sees it. */
+    /* Set and clear at once while the waiter sleeps, again each second
+     * while it has not returned: only a waiter that remembers a set it
+     * slept through can return; one that looks for the flag alone almost
+     * never sees it. */
     int code = 1000;
     for (int i = 0; i < 8 && code == 1000; i++) {
-        usleep(50000);
+        wait_blocked(mproc_process_pid(w), SYS_futex);
         ck_assert_int_eq(mproc_event_set(ev), 0);
         ck_assert_int_eq(mproc_event_clear(ev), 0);
         if (mproc_process_join(w, 1.0) == 0)
@@ -792,7 +795,7 @@ START_TEST(barrier_timeout_breaks_it_for_other_waiters)
     ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
     mproc_process *p = run(barrier_party, 10);
     wait_ready(1);
-    usleep(20000);
+    wait_blocked(mproc_process_pid(p), SYS_futex);
     ck_assert_int_eq(mproc_barrier_wait(bar, 0.05), MPROC_EBROKEN);
     ck_assert_int_eq(finish_process(p), 100);
 }

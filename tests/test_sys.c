@@ -97,7 +97,7 @@ START_TEST(futex_wake_wakes_a_waiter_in_another_process)
             mproc__futex_wait(word, 0, mproc__now() + ns(10));
         _exit(atomic_load(word) == 7 ? 0 : 1);
     }
-    usleep(50000);
+    wait_blocked(pid, SYS_futex);
     atomic_store(word, 7);
     ck_assert_int_ge(mproc__futex_wake(word, 1), 0);
     int status;
@@ -240,7 +240,7 @@ START_TEST(token_names_a_live_process_until_it_exits)
     ck_assert_int_eq((pid_t)(uint32_t)*child_token, pid);
     ck_assert(mproc__token_alive(*child_token));
     kill(pid, SIGKILL);
-    usleep(100000); /* a zombie already counts as dead */
+    wait_zombie(pid); /* a zombie already counts as dead */
     ck_assert(!mproc__token_alive(*child_token));
     waitpid(pid, NULL, 0);
     ck_assert(!mproc__token_alive(*child_token));
