@@ -316,19 +316,28 @@ START_TEST(queue_put_blocks_when_ring_bytes_run_out)
 }
 END_TEST
 
-static int get_one_later(mproc_queue *q, long delay_us)
+/* In a child: waits (up to WAIT_S) until its parent, the test process,
+ * sleeps on a futex, inside the queue call under test. */
+static bool parent_sleeps(void)
 {
-    usleep((useconds_t)delay_us);
+    return blocked_within(getppid(), SYSCALLS(SYS_futex), WAIT_S);
+}
+
+static int get_one_once_parent_sleeps(mproc_queue *q, long unused)
+{
+    (void)unused;
+    if (!parent_sleeps())
+        return 2;
     char buf[8];
     size_t len;
     return mproc_queue_get(q, buf, sizeof buf, &len, 5.0) == 0 ? 0 : 1;
 }
 
-/* Puts "b" into the full queue q while a child gets one message 50 ms
- * later: the put must wait for that get and then succeed. */
+/* Puts "b" into the full queue q while a child gets one message once the
+ * put sleeps: the put must wait for that get and then succeed. */
 static void put_waits_for_a_get(mproc_queue *q)
 {
-    pid_t pid = spawn_on(get_one_later, q, 50000);
+    pid_t pid = spawn_on(get_one_once_parent_sleeps, q, 0);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
     ck_assert(now_s() - t0 < 4.0);
@@ -360,16 +369,18 @@ START_TEST(queue_blocked_put_takes_a_single_freed_slot)
 }
 END_TEST
 
-static int put_one_later(mproc_queue *q, long delay_us)
+/* Puts "x"; first, if wait, waits until the parent sleeps (in a get). */
+static int put_one(mproc_queue *q, long wait)
 {
-    usleep((useconds_t)delay_us);
+    if (wait && !parent_sleeps())
+        return 2;
     return mproc_queue_put(q, "x", 1, 5.0) == 0 ? 0 : 1;
 }
 
 START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn_on(put_one_later, q, 50000);
+    pid_t pid = spawn_on(put_one, q, 1);
     char c = 0;
     size_t len;
     ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0), 0);
@@ -520,7 +531,7 @@ END_TEST
 START_TEST(queue_created_before_fork_is_shared_with_the_child)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn_on(put_one_later, q, 0);
+    pid_t pid = spawn_on(put_one, q, 0);
     ck_assert_int_eq(child_exit_status(pid), 0);
     assert_next_byte(q, 'x');
     mproc_queue_destroy(q);
@@ -542,7 +553,8 @@ START_TEST(queue_shutdown_wakes_blocked_getters)
     mproc_queue *q = make_queue(0, 0, false);
     pid_t a = spawn_on(get_expect_shutdown, q, 0);
     pid_t b = spawn_on(get_expect_shutdown, q, 0);
-    usleep(50000);
+    wait_blocked(a, SYS_futex);
+    wait_blocked(b, SYS_futex);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
     ck_assert_int_eq(child_exit_status(a), 0);
@@ -565,7 +577,8 @@ START_TEST(queue_shutdown_wakes_blocked_putters)
     ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
     pid_t a = spawn_on(put_expect_shutdown, q, 1);     /* waits for an item */
     pid_t b = spawn_on(put_expect_shutdown, q, 60000); /* a stream */
-    usleep(50000);
+    wait_blocked(a, SYS_futex);
+    wait_blocked(b, SYS_futex);
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
     ck_assert_int_eq(child_exit_status(a), 0);
@@ -780,11 +793,13 @@ START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
     WAIT_UNTIL(mproc_queue_qsize(q) != 0); /* its stream fills the ring */
     kill(putter, SIGSTOP);
     pid_t getter = spawn_on(get_ok_after_stream, q, 200000);
-    wait_qsize(q, 0); /* the getter is inside the stream */
-    usleep(20000);
+    wait_qsize(q, 0);                /* the getter is inside the stream */
+    wait_blocked(getter, SYS_futex); /* waiting there for the next piece */
     kill(putter, SIGKILL);
     ck_assert_int_eq(child_exit_status(putter), 128 + SIGKILL);
-    usleep(300000); /* the getter notices the death and withdraws it */
+    /* The getter notices the death and withdraws the stream, which then
+     * counts as done. */
+    ck_assert_int_eq(mproc_queue_join(q, WAIT_S), 0);
     ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0), 0);
     ck_assert_int_eq(child_exit_status(getter), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
@@ -888,6 +903,25 @@ END_TEST
 
 #define BIG_KEPT ((size_t)256 << 20)
 
+/* Resident shared memory (RssShmem) of process pid, in kB; -1 if unknown.
+ * It grows as the process writes into fresh pages of a queue's ring. */
+static long shmem_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (kb < 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "RssShmem: %ld", &kb) != 1)
+            kb = -1;
+    fclose(f);
+    return kb;
+}
+
+static _Atomic long *shmem_before_big; /* put_then_big's, in kB */
+
 static int put_then_big(mproc_queue *q, long n)
 {
     unsigned char *big = malloc(BIG_KEPT);
@@ -897,6 +931,7 @@ static int put_then_big(mproc_queue *q, long n)
     for (long i = 0; i < n; i++)
         if (mproc_queue_put(q, "a", 1, 5.0) != 0)
             return 1;
+    *shmem_before_big = shmem_kb(getpid());
     mproc_queue_put(q, big, BIG_KEPT, 5.0); /* killed in the middle */
     pause();
     return 0;
@@ -905,9 +940,13 @@ static int put_then_big(mproc_queue *q, long n)
 START_TEST(queue_producer_killed_inside_a_put_while_keeping_its_lock)
 {
     mproc_queue *q = make_queue(0, 0, false);
+    shmem_before_big = shared_mem(sizeof *shmem_before_big);
+    *shmem_before_big = -1;
     pid_t pid = spawn_on(put_then_big, q, KEPT);
     wait_qsize(q, KEPT);
-    usleep(5000); /* into the copy of the big message */
+    /* Into the copy of the big message: its first MiB is in the ring. */
+    WAIT_UNTIL(*shmem_before_big >= 0 &&
+               shmem_kb(pid) >= *shmem_before_big + 1024);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
     ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
@@ -925,6 +964,7 @@ START_TEST(queue_producer_killed_inside_a_put_while_keeping_its_lock)
     free(m);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     mproc_queue_destroy(q);
+    munmap((void *)shmem_before_big, sizeof *shmem_before_big);
 }
 END_TEST
 
