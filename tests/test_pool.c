@@ -18,6 +18,8 @@ struct shared {
     _Atomic int stop;
     _Atomic int kills;
     _Atomic pid_t init_pids[1024];
+    _Atomic int sleepers;
+    _Atomic pid_t sleeper_pids[64];
 };
 static struct shared *sh;
 
@@ -693,10 +695,13 @@ START_TEST(pool_failing_initializer_fails_tasks_instead_of_hanging)
 }
 END_TEST
 
+/* Sleeps 30 s, having recorded its worker's PID. */
 static int sleep_long(const void *in, void *out)
 {
     (void)in;
     (void)out;
+    int k = atomic_fetch_add(&sh->sleepers, 1);
+    atomic_store(&sh->sleeper_pids[k % 64], getpid());
     sleep(30);
     return 0;
 }
@@ -708,7 +713,11 @@ START_TEST(pool_terminate_during_long_tasks_returns_quickly)
     mproc_async *r;
     ck_assert_int_eq(
         mproc_pool_map_async(p, sleep_long, in, 8, out, 8, 8, 1, &r), 0);
-    usleep(100000);
+    for (int i = 0; i < 2; i++) { /* both workers are in it, asleep */
+        WAIT_UNTIL(atomic_load(&sh->sleeper_pids[i]) != 0);
+        wait_blocked(atomic_load(&sh->sleeper_pids[i]), SYS_clock_nanosleep,
+                     SYS_nanosleep);
+    }
     double t0 = now_s();
     ck_assert_int_eq(mproc_pool_terminate(p), 0);
     ck_assert_double_lt(now_s() - t0, 2.0);
