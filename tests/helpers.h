@@ -80,9 +80,26 @@ static inline double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * How many times slower than natively this build may run. An upper bound
+ * on elapsed time - "returns within 1 s", a timeout a call must not reach,
+ * how long a test waits for another process - is a sanity limit, not the
+ * behaviour under test, and is multiplied by TIME_SCALE; a lower bound
+ * ("waited at least 0.1 s") and a timeout that must expire are not. The
+ * factors are those by which Check's timeouts are stretched for the same
+ * runs (tests/CMakeLists.txt for ASan, scripts/valgrind-suite).
+ */
+static inline double time_scale(void)
+{
+    if (under_valgrind())
+        return 20;
+    return UNDER_ASAN ? 4 : 1;
+}
+#define TIME_SCALE time_scale()
+
 /* How long the test process waits for another process to get somewhere
  * (ready, blocked, joined) before it fails the test. */
-#define WAIT_S 10.0
+#define WAIT_S (10.0 * TIME_SCALE)
 
 /* Polls cond every millisecond until it holds; fails the test when it
  * still does not after WAIT_S seconds. */

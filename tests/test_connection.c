@@ -181,7 +181,7 @@ START_TEST(poll_times_out_when_nothing_waits)
     double t0 = now_s();
     ck_assert_int_eq(mproc_conn_poll(b, 0.1), 0);
     double dt = now_s() - t0;
-    ck_assert(dt >= 0.09 && dt < 2.0);
+    ck_assert(dt >= 0.09 && dt < 2.0 * TIME_SCALE);
     ck_assert_int_eq(mproc_conn_send_bytes(a, "x", 1), 0);
     ck_assert_int_eq(mproc_conn_poll(b, MPROC_FOREVER), 1);
     ck_assert_int_eq(mproc_conn_poll(b, 0.0 / 0.0), MPROC_EINVAL);
@@ -451,7 +451,7 @@ START_TEST(wait_sees_a_process_sentinel)
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
     int fds[2] = {mproc_conn_fileno(b), mproc_process_sentinel(p)}, ready[2];
-    ck_assert_int_eq(mproc_wait(fds, 2, 10.0, ready), 1);
+    ck_assert_int_eq(mproc_wait(fds, 2, 10.0 * TIME_SCALE, ready), 1);
     ck_assert(!ready[0] && ready[1]);
     ck_assert_int_eq(mproc_process_join(p, MPROC_FOREVER), 0);
     mproc_process_destroy(p);
@@ -509,7 +509,7 @@ static void accept_and_echo(mproc_listener *l, struct client_arg *ca)
     ca->address = mproc_listener_address(l);
     pid_t pid = spawn(echo_client, ca);
     mproc_conn *c;
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), 0);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_conn_send_bytes(c, "echo me", 7), 0);
     char buf[16];
     size_t len;
@@ -648,7 +648,8 @@ START_TEST(wrong_key_fails_on_both_sides)
     int before = open_fds();
     pid_t pid = spawn(echo_client, &ca);
     mproc_conn *c = NULL;
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_EAUTH);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE),
+                     MPROC_EAUTH);
     ck_assert_ptr_null(c);
     ck_assert_int_eq(child_exit_status(pid), 0);
     ck_assert_int_eq(open_fds(), before);
@@ -754,8 +755,9 @@ START_TEST(accept_bounds_a_stalled_handshake)
     pid_t pid = spawn(raw_client, &rp);
     mproc_conn *c;
     double t0 = now_s();
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_ETIMEDOUT);
-    ck_assert(now_s() - t0 < 5.0);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE),
+                     MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 < 5.0 * TIME_SCALE);
     kill(pid, SIGKILL);
     child_exit_status(pid);
     mproc_listener_close(l);
@@ -770,7 +772,8 @@ START_TEST(accept_rejects_an_oversized_handshake_frame)
     struct raw_peer rp = {mproc_listener_address(l), 1};
     pid_t pid = spawn(raw_client, &rp);
     mproc_conn *c;
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_EPROTO);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE),
+                     MPROC_EPROTO);
     ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_listener_close(l);
 }
@@ -780,7 +783,7 @@ static int silent_server(void *arg)
 {
     mproc_listener *l = arg;
     mproc_conn *c;
-    if (mproc_listener_accept(l, &c, 10.0) != 0)
+    if (mproc_listener_accept(l, &c, 10.0 * TIME_SCALE) != 0)
         return 1;
     pause();
     return 0;
@@ -797,7 +800,7 @@ START_TEST(client_bounds_a_stalled_handshake)
     ck_assert_int_eq(
         mproc_client_with(&c, mproc_listener_address(l), KEY, strlen(KEY), &o),
         MPROC_ETIMEDOUT);
-    ck_assert(now_s() - t0 < 5.0);
+    ck_assert(now_s() - t0 < 5.0 * TIME_SCALE);
     kill(pid, SIGKILL);
     child_exit_status(pid);
     mproc_listener_close(l);
@@ -910,7 +913,7 @@ START_TEST(every_fd_is_close_on_exec)
                      0);
     mproc_conn *c, *s;
     ck_assert_int_eq(mproc_client(&c, mproc_listener_address(l), NULL, 0), 0);
-    ck_assert_int_eq(mproc_listener_accept(l, &s, 10.0), 0);
+    ck_assert_int_eq(mproc_listener_accept(l, &s, 10.0 * TIME_SCALE), 0);
     ck_assert(cloexec(mproc_conn_fileno(c)) && cloexec(mproc_conn_fileno(s)));
     mproc_conn_close(c);
     mproc_conn_close(s);

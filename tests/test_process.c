@@ -128,7 +128,7 @@ START_TEST(process_join_times_out_no_earlier_than_the_timeout)
     ck_assert_int_eq(mproc_process_join(p, 0.3), MPROC_ETIMEDOUT);
     double waited = now_s() - t0;
     ck_assert(waited >= 0.3);
-    ck_assert(waited < 1.3);
+    ck_assert(waited < 1.3 * TIME_SCALE);
     ck_assert_int_eq(mproc_process_join(p, 0), MPROC_EAGAIN);
     ck_assert(mproc_process_is_alive(p));
     int code;
@@ -190,7 +190,7 @@ START_TEST(process_sentinel_becomes_readable_at_exit)
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
     ck_assert_int_eq(poll(&pfd, 1, 100), 0);
     mproc_process_kill(p);
-    ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+    ck_assert_int_eq(poll(&pfd, 1, (int)(5000 * TIME_SCALE)), 1);
     ck_assert_int_eq(mproc_process_join(p, MPROC_FOREVER), 0);
     ck_assert_int_eq(mproc_process_sentinel(p), fd); /* valid to destroy */
     ck_assert_int_eq(poll(&pfd, 1, 0), 1);
@@ -506,7 +506,7 @@ START_TEST(process_daemon_dies_within_two_seconds_of_parent_sigkill)
     ck_assert(!ends_within(fd, 0.1));
     mproc_process_kill(p);
     ck_assert_int_eq(join_code(p), -SIGKILL);
-    ck_assert(ends_within(fd, 2.0));
+    ck_assert(ends_within(fd, 2.0 * TIME_SCALE));
     int code = 0;
     ck_assert_int_eq(mproc__child_reap(fd, sh->pid, true, &code), 1);
     ck_assert_int_eq(code, -SIGKILL);
@@ -558,7 +558,7 @@ static int leaves_children_behind(void *arg, size_t len)
     return 0;
 }
 
-/* The child can only end (join_code waits at most 10 s) if it terminated
+/* The child can only end (join_code waits at most WAIT_S) if it terminated
  * its daemon, which sleeps forever, and it must have joined the slow child
  * first, which sets the flag. */
 static void check_exit_cleanup(int how)
@@ -608,7 +608,7 @@ static int leaves_a_stubborn_daemon(void *arg, size_t len)
 }
 
 /* Python would wait for ever; the child must end (join_code waits at most
- * 10 s) having killed and reaped its daemon after the 1 s grace. */
+ * WAIT_S) having killed and reaped its daemon after the 1 s grace. */
 START_TEST(process_exit_kills_a_daemon_that_ignores_sigterm)
 {
     double t0 = now_s();

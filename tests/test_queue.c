@@ -74,7 +74,7 @@ static void roundtrip(mproc_queue *q, size_t n)
     fill(in, n, n);
     ck_assert_int_eq(mproc_queue_put(q, in, n, MPROC_FOREVER), 0);
     size_t len = 12345;
-    ck_assert_int_eq(mproc_queue_get(q, out, n, &len, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, out, n, &len, 1.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(len, n);
     ck_assert(memcmp(in, out, n) == 0);
     free(in);
@@ -148,7 +148,7 @@ static int put_big(mproc_queue *q, long n)
 {
     unsigned char *buf = malloc((size_t)n);
     fill(buf, (size_t)n, 7);
-    int rc = mproc_queue_put(q, buf, (size_t)n, 10.0);
+    int rc = mproc_queue_put(q, buf, (size_t)n, 10.0 * TIME_SCALE);
     free(buf);
     return rc == 0 ? 0 : 1;
 }
@@ -162,9 +162,11 @@ static void stream_through(size_t maxsize, size_t capacity, size_t n,
     void *data = alloc ? NULL : malloc(n);
     size_t len;
     if (alloc)
-        ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 10.0), 0);
+        ck_assert_int_eq(
+            mproc_queue_get_alloc(q, &data, &len, 10.0 * TIME_SCALE), 0);
     else
-        ck_assert_int_eq(mproc_queue_get(q, data, n, &len, 10.0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, data, n, &len, 10.0 * TIME_SCALE),
+                         0);
     ck_assert_uint_eq(len, n);
     ck_assert(check_fill(data, n, 7));
     free(data);
@@ -252,11 +254,12 @@ START_TEST(queue_emsgsize_on_a_streamed_message_keeps_it)
     pid_t pid = spawn_on(put_big, q, (long)n);
     char small[8];
     size_t len = 0;
-    ck_assert_int_eq(mproc_queue_get(q, small, sizeof small, &len, 10.0),
-                     MPROC_EMSGSIZE);
+    ck_assert_int_eq(
+        mproc_queue_get(q, small, sizeof small, &len, 10.0 * TIME_SCALE),
+        MPROC_EMSGSIZE);
     ck_assert_uint_eq(len, n);
     unsigned char *buf = malloc(n);
-    ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0 * TIME_SCALE), 0);
     ck_assert(check_fill(buf, n, 7));
     free(buf);
     ck_assert_int_eq(child_exit_status(pid), 0);
@@ -284,7 +287,7 @@ START_TEST(queue_get_times_out_when_empty)
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0.1), MPROC_ETIMEDOUT);
     double dt = now_s() - t0;
-    ck_assert(dt >= 0.09 && dt < 2.0);
+    ck_assert(dt >= 0.09 && dt < 2.0 * TIME_SCALE);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -330,7 +333,8 @@ static int get_one_once_parent_sleeps(mproc_queue *q, long unused)
         return 2;
     char buf[8];
     size_t len;
-    return mproc_queue_get(q, buf, sizeof buf, &len, 5.0) == 0 ? 0 : 1;
+    return mproc_queue_get(q, buf, sizeof buf, &len, 5.0 * TIME_SCALE) == 0 ? 0
+                                                                            : 1;
 }
 
 /* Puts "b" into the full queue q while a child gets one message once the
@@ -339,8 +343,8 @@ static void put_waits_for_a_get(mproc_queue *q)
 {
     pid_t pid = spawn_on(get_one_once_parent_sleeps, q, 0);
     double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
-    ck_assert(now_s() - t0 < 4.0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0 * TIME_SCALE), 0);
+    ck_assert(now_s() - t0 < 4.0 * TIME_SCALE);
     ck_assert_int_eq(child_exit_status(pid), 0);
 }
 
@@ -374,7 +378,7 @@ static int put_one(mproc_queue *q, long wait)
 {
     if (wait && !parent_sleeps())
         return 2;
-    return mproc_queue_put(q, "x", 1, 5.0) == 0 ? 0 : 1;
+    return mproc_queue_put(q, "x", 1, 5.0 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
@@ -383,7 +387,7 @@ START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
     pid_t pid = spawn_on(put_one, q, 1);
     char c = 0;
     size_t len;
-    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0 * TIME_SCALE), 0);
     ck_assert_int_eq(c, 'x');
     ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
@@ -456,7 +460,7 @@ static int mp_producer(mproc_queue *q, long id)
     for (uint32_t i = 0; i < MP_ITEMS; i++) {
         struct item it = {(uint32_t)id, i};
         memcpy(msg, &it, sizeof it);
-        if (mproc_queue_put(q, msg, sizeof it + mp_pad, 10.0) != 0)
+        if (mproc_queue_put(q, msg, sizeof it + mp_pad, 10.0 * TIME_SCALE) != 0)
             return 1;
     }
     return 0;
@@ -472,7 +476,7 @@ static int mp_consumer(mproc_queue *q, long id)
     for (;;) {
         struct item it;
         size_t len;
-        int rc = mproc_queue_get(q, msg, sizeof msg, &len, 10.0);
+        int rc = mproc_queue_get(q, msg, sizeof msg, &len, 10.0 * TIME_SCALE);
         if (rc == MPROC_ESHUTDOWN)
             return 0;
         memcpy(&it, msg, sizeof it);
@@ -545,7 +549,9 @@ static int get_expect_shutdown(mproc_queue *q, long unused)
     (void)unused;
     char c;
     size_t len;
-    return mproc_queue_get(q, &c, 1, &len, 10.0) == MPROC_ESHUTDOWN ? 0 : 1;
+    return mproc_queue_get(q, &c, 1, &len, 10.0 * TIME_SCALE) == MPROC_ESHUTDOWN
+               ? 0
+               : 1;
 }
 
 START_TEST(queue_shutdown_wakes_blocked_getters)
@@ -559,7 +565,7 @@ START_TEST(queue_shutdown_wakes_blocked_getters)
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
     ck_assert_int_eq(child_exit_status(a), 0);
     ck_assert_int_eq(child_exit_status(b), 0);
-    ck_assert(now_s() - t0 < 2.0);
+    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -567,8 +573,10 @@ END_TEST
 static int put_expect_shutdown(mproc_queue *q, long len)
 {
     static unsigned char buf[1 << 16];
-    return mproc_queue_put(q, buf, (size_t)len, 10.0) == MPROC_ESHUTDOWN ? 0
-                                                                         : 1;
+    return mproc_queue_put(q, buf, (size_t)len, 10.0 * TIME_SCALE) ==
+                   MPROC_ESHUTDOWN
+               ? 0
+               : 1;
 }
 
 START_TEST(queue_shutdown_wakes_blocked_putters)
@@ -583,7 +591,7 @@ START_TEST(queue_shutdown_wakes_blocked_putters)
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
     ck_assert_int_eq(child_exit_status(a), 0);
     ck_assert_int_eq(child_exit_status(b), 0);
-    ck_assert(now_s() - t0 < 2.0);
+    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -636,7 +644,7 @@ static int worker_task_done(mproc_queue *q, long n)
     for (long i = 0; i < n; i++) {
         int v;
         size_t len;
-        if (mproc_queue_get(q, &v, sizeof v, &len, 5.0) != 0)
+        if (mproc_queue_get(q, &v, sizeof v, &len, 5.0 * TIME_SCALE) != 0)
             return 1;
         usleep(1000);
         if (mproc_queue_task_done(q) != 0)
@@ -652,7 +660,7 @@ START_TEST(queue_join_returns_once_every_task_is_done)
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
     pid_t pid = spawn_on(worker_task_done, q, 20);
-    ck_assert_int_eq(mproc_queue_join(q, 10.0), 0);
+    ck_assert_int_eq(mproc_queue_join(q, 10.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
@@ -746,7 +754,7 @@ static int put_stream_forever(mproc_queue *q, long n)
 static int put_ok(mproc_queue *q, long unused)
 {
     (void)unused;
-    return mproc_queue_put(q, "ok", 2, 5.0) == 0 ? 0 : 1;
+    return mproc_queue_put(q, "ok", 2, 5.0 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
@@ -763,11 +771,11 @@ START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
     pid = spawn_on(put_ok, q, 0);
     void *buf;
     size_t len;
-    ck_assert_int_eq(mproc_queue_get_alloc(q, &buf, &len, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &buf, &len, 5.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(len, 2);
     ck_assert(memcmp(buf, "ok", 2) == 0);
     free(buf);
-    ck_assert(now_s() - t0 < 3.0);
+    ck_assert(now_s() - t0 < 3.0 * TIME_SCALE);
     ck_assert_int_eq(child_exit_status(pid), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     mproc_queue_destroy(q);
@@ -778,7 +786,7 @@ static int get_ok_after_stream(mproc_queue *q, long n)
 {
     unsigned char *buf = malloc((size_t)n);
     size_t len;
-    int rc = mproc_queue_get(q, buf, (size_t)n, &len, 10.0);
+    int rc = mproc_queue_get(q, buf, (size_t)n, &len, 10.0 * TIME_SCALE);
     rc = rc != 0 ? 1 : len != 2 || memcmp(buf, "ok", 2) != 0 ? 2 : 0;
     if (rc == 0 && mproc_queue_task_done(q) != 0)
         rc = 3;
@@ -800,7 +808,7 @@ START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
     /* The getter notices the death and withdraws the stream, which then
      * counts as done. */
     ck_assert_int_eq(mproc_queue_join(q, WAIT_S), 0);
-    ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0 * TIME_SCALE), 0);
     ck_assert_int_eq(child_exit_status(getter), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* withdrawn counts done */
@@ -821,7 +829,7 @@ END_TEST
 static int put_then_idle(mproc_queue *q, long n)
 {
     for (long i = 0; i < n; i++)
-        if (mproc_queue_put(q, "a", 1, 5.0) != 0)
+        if (mproc_queue_put(q, "a", 1, 5.0 * TIME_SCALE) != 0)
             return 1;
     pause(); /* alive and idle, keeping the producers' lock */
     return 0;
@@ -832,7 +840,7 @@ static int get_then_idle(mproc_queue *q, long n)
     char c;
     size_t len;
     for (long i = 0; i < n; i++)
-        if (mproc_queue_get(q, &c, 1, &len, 5.0) != 0 || c != 'a')
+        if (mproc_queue_get(q, &c, 1, &len, 5.0 * TIME_SCALE) != 0 || c != 'a')
             return 1;
     pause(); /* alive and idle, keeping the consumers' lock */
     return 0;
@@ -841,7 +849,7 @@ static int get_then_idle(mproc_queue *q, long n)
 static void put_n(mproc_queue *q, char c, long n)
 {
     for (long i = 0; i < n; i++)
-        ck_assert_int_eq(mproc_queue_put(q, &c, 1, 1.0), 0);
+        ck_assert_int_eq(mproc_queue_put(q, &c, 1, 1.0 * TIME_SCALE), 0);
 }
 
 static void get_n(mproc_queue *q, char want, long n)
@@ -849,7 +857,7 @@ static void get_n(mproc_queue *q, char want, long n)
     for (long i = 0; i < n; i++) {
         char c = 0;
         size_t len;
-        ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0 * TIME_SCALE), 0);
         ck_assert_int_eq(c, want);
     }
 }
@@ -860,8 +868,8 @@ START_TEST(queue_idle_producer_keeping_its_lock_does_not_block_a_put)
     pid_t pid = spawn_on(put_then_idle, q, KEPT);
     wait_qsize(q, KEPT);
     double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
-    ck_assert(now_s() - t0 < 1.0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0 * TIME_SCALE), 0);
+    ck_assert(now_s() - t0 < 1.0 * TIME_SCALE);
     get_n(q, 'a', KEPT);
     get_n(q, 'b', 1);
     kill(pid, SIGKILL);
@@ -879,7 +887,7 @@ START_TEST(queue_idle_consumer_keeping_its_lock_does_not_block_a_get)
     put_n(q, 'b', 1);
     double t0 = now_s();
     get_n(q, 'b', 1);
-    ck_assert(now_s() - t0 < 1.0);
+    ck_assert(now_s() - t0 < 1.0 * TIME_SCALE);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
     mproc_queue_destroy(q);
@@ -893,7 +901,7 @@ START_TEST(queue_producer_killed_while_keeping_its_lock_frees_it)
     wait_qsize(q, KEPT);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0 * TIME_SCALE), 0);
     get_n(q, 'a', KEPT);
     get_n(q, 'b', 1);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
@@ -929,10 +937,11 @@ static int put_then_big(mproc_queue *q, long n)
         return 2;
     memset(big, 'x', BIG_KEPT);
     for (long i = 0; i < n; i++)
-        if (mproc_queue_put(q, "a", 1, 5.0) != 0)
+        if (mproc_queue_put(q, "a", 1, 5.0 * TIME_SCALE) != 0)
             return 1;
     *shmem_before_big = shmem_kb(getpid());
-    mproc_queue_put(q, big, BIG_KEPT, 5.0); /* killed in the middle */
+    mproc_queue_put(q, big, BIG_KEPT,
+                    5.0 * TIME_SCALE); /* killed in the middle */
     pause();
     return 0;
 }
@@ -949,15 +958,16 @@ START_TEST(queue_producer_killed_inside_a_put_while_keeping_its_lock)
                shmem_kb(pid) >= *shmem_before_big + 1024);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0 * TIME_SCALE), 0);
     get_n(q, 'a', KEPT);
     void *m;
     size_t len;
-    ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0 * TIME_SCALE), 0);
     if (len == BIG_KEPT) { /* it was in whole before the kill */
         ck_assert(((unsigned char *)m)[BIG_KEPT - 1] == 'x');
         free(m);
-        ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0), 0);
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0 * TIME_SCALE),
+                         0);
     }
     ck_assert_uint_eq(len, 1);
     ck_assert_int_eq(*(char *)m, 'b');
@@ -989,7 +999,7 @@ static void *put_numbered(void *arg)
         if (i == 0 && t->id == 1)
             pthread_barrier_wait(t->both);
         uint32_t m[2] = {t->id, i};
-        if (mproc_queue_put(t->q, m, sizeof m, 10.0) != 0)
+        if (mproc_queue_put(t->q, m, sizeof m, 10.0 * TIME_SCALE) != 0)
             return put_failed;
     }
     return NULL;
@@ -1001,7 +1011,7 @@ static int get_numbered(mproc_queue *q, long n)
     for (long i = 0; i < n; i++) {
         uint32_t m[2];
         size_t len;
-        if (mproc_queue_get(q, m, sizeof m, &len, 10.0) != 0)
+        if (mproc_queue_get(q, m, sizeof m, &len, 10.0 * TIME_SCALE) != 0)
             return 1;
         if (len != sizeof m || m[0] > 1 || m[1] != next[m[0]]++)
             return 2; /* lost, repeated or out of order */
@@ -1188,8 +1198,8 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
     size_t len;
     while (mproc_queue_get(q, &c, 1, &len, 0) == 0)
         ;
-    ck_assert_int_eq(mproc_queue_put(q, "z", 1, 1.0), 0);
-    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "z", 1, 1.0 * TIME_SCALE), 0);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0 * TIME_SCALE), 0);
     ck_assert_int_eq(c, 'z');
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_gt(killed_inside, ST_ROUNDS / 2);

@@ -224,7 +224,7 @@ static int add_under_lock(void *arg, size_t len)
     long n = *(long *)arg;
     int64_t *v = mproc_array_data(shared_arr);
     for (long i = 0; i < n; i++) {
-        if (mproc_array_lock(shared_arr, 10) != 0)
+        if (mproc_array_lock(shared_arr, 10 * TIME_SCALE) != 0)
             return 1;
         int64_t x = *v;
         if (i % 64 == 0)
@@ -297,7 +297,7 @@ static int try_held_lock(void *arg, size_t len)
     if (mproc_array_lock(shared_arr, 0.05) != MPROC_ETIMEDOUT)
         return 2;
     double waited = now_s() - t0;
-    return waited >= 0.04 && waited < 5 ? 0 : 3;
+    return waited >= 0.04 && waited < 5 * TIME_SCALE ? 0 : 3;
 }
 
 START_TEST(array_lock_times_out_while_another_process_holds_it)
@@ -360,8 +360,9 @@ START_TEST(array_lock_holder_death_gives_eownerdead)
         mproc_array_create(&shared_arr, sizeof(int), 2, lock_kinds[_i]), 0);
     ck_assert_int_eq(run_process(lock_and_die, NULL, 0), -SIGKILL);
     double t0 = now_s();
-    ck_assert_int_eq(mproc_array_lock(shared_arr, 10), MPROC_EOWNERDEAD);
-    ck_assert_double_lt(now_s() - t0, 5);
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 10 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
+    ck_assert_double_lt(now_s() - t0, 5 * TIME_SCALE);
     int *d = mproc_array_data(shared_arr);
     ck_assert_int_eq(d[0], 1); /* what the dead holder wrote stays */
     d[1] = 1;                  /* repair */
@@ -383,7 +384,7 @@ static int churn(void *arg, size_t len)
     (void)len;
     volatile int64_t *d = mproc_array_data(shared_arr);
     for (;;) {
-        int rc = mproc_array_lock(shared_arr, 30);
+        int rc = mproc_array_lock(shared_arr, 30 * TIME_SCALE);
         if (rc == MPROC_EOWNERDEAD) {
             d[1] = d[0];
             d[2]++;
@@ -425,7 +426,7 @@ START_TEST(array_lock_survives_holders_killed_at_random)
     for (int i = 0; i < WORKERS; i++)
         kill_and_join(p[i]);
     int64_t *d = mproc_array_data(shared_arr);
-    int rc = mproc_array_lock(shared_arr, 30);
+    int rc = mproc_array_lock(shared_arr, 30 * TIME_SCALE);
     if (rc == MPROC_EOWNERDEAD)
         d[1] = d[0];
     else

@@ -110,7 +110,7 @@ START_TEST(lock_acquire_times_out_when_held)
     double t0 = now_s();
     ck_assert_int_eq(mproc_lock_acquire(lk, 0.12), MPROC_ETIMEDOUT);
     double dt = now_s() - t0;
-    ck_assert(dt >= 0.11 && dt < 5.0);
+    ck_assert(dt >= 0.11 && dt < 5.0 * TIME_SCALE);
 }
 END_TEST
 
@@ -154,7 +154,7 @@ static int count_under_lock(void *arg, size_t len)
     (void)len;
     long n = arg_of(arg);
     for (long i = 0; i < n; i++) {
-        if (mproc_lock_acquire(lk, 10) != 0)
+        if (mproc_lock_acquire(lk, 10 * TIME_SCALE) != 0)
             return 1;
         sh->counter++;
         if (mproc_lock_release(lk) != 0)
@@ -217,7 +217,7 @@ START_TEST(lock_holder_sigkill_wakes_blocked_waiter_with_eownerdead)
     double t0 = now_s();
     kill_and_join(holder);
     ck_assert_int_eq(finish_process(waiter), 0);
-    ck_assert(now_s() - t0 < 2.0);
+    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
 }
 END_TEST
 
@@ -261,7 +261,7 @@ static int wait_lock_then_release(void *arg, size_t len)
 {
     (void)arg, (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    if (mproc_lock_acquire(lk, 10) != 0)
+    if (mproc_lock_acquire(lk, 10 * TIME_SCALE) != 0)
         return 1;
     return mproc_lock_release(lk) == 0 ? 0 : 2;
 }
@@ -345,7 +345,8 @@ START_TEST(rlock_holder_death_gives_eownerdead_with_one_level)
 {
     ck_assert_int_eq(mproc_rlock_create(&rl), 0);
     ck_assert_int_eq(finish_process(run(take_rlock_twice_and_exit, 0)), 0);
-    ck_assert_int_eq(mproc_rlock_acquire(rl, 1.0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 1.0 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_rlock_release(rl), 0);
     ck_assert(!mproc_rlock_locked(rl));
     ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
@@ -418,7 +419,7 @@ static int take_semaphore(void *arg, size_t len)
 {
     (void)arg, (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    return mproc_semaphore_acquire(sem, 10) == 0 ? 0 : 1;
+    return mproc_semaphore_acquire(sem, 10 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(semaphore_release_wakes_waiter_in_other_process)
@@ -467,10 +468,10 @@ END_TEST
 static int wait_on_condition(void *arg, size_t len)
 {
     (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     atomic_fetch_add(&sh->ready, 1);
-    int rc = mproc_condition_wait(cond, (double)arg_of(arg));
+    int rc = mproc_condition_wait(cond, (double)arg_of(arg) * TIME_SCALE);
     if (rc == 0)
         atomic_fetch_add(&sh->woken, 1);
     if (mproc_condition_release(cond) != 0)
@@ -483,7 +484,7 @@ static int wait_on_condition(void *arg, size_t len)
 static void wait_waiters(int n)
 {
     wait_ready(n);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     mproc_condition_release(cond);
 }
 
@@ -494,13 +495,13 @@ START_TEST(condition_notify_wakes_exactly_n_waiters)
     for (int i = 0; i < 3; i++)
         w[i] = run(wait_on_condition, 20);
     wait_waiters(3);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     WAIT_UNTIL(atomic_load(&sh->woken) >= 1);
     usleep(200000); /* room for a wrong second wake-up to show */
     ck_assert_int_eq(atomic_load(&sh->woken), 1);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify_all(cond), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     for (int i = 0; i < 3; i++)
@@ -512,11 +513,11 @@ END_TEST
 static int pong_on_condition(void *arg, size_t len)
 {
     (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     for (long i = 0; i < arg_of(arg); i++) {
         while (sh->counter == 0)
-            if (mproc_condition_wait(cond, 10) != 0)
+            if (mproc_condition_wait(cond, 10 * TIME_SCALE) != 0)
                 return 2;
         sh->counter = 0;
         if (mproc_condition_notify(cond, 1) != 0)
@@ -531,12 +532,12 @@ START_TEST(condition_notifier_that_then_waits_never_takes_its_own_notify)
      * must wake the other waiter, not the notifier (a ping-pong hung). */
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     mproc_process *p = run(pong_on_condition, 2000);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     for (int i = 0; i < 2000; i++) {
         sh->counter = 1;
         ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
         while (sh->counter == 1)
-            ck_assert_int_eq(mproc_condition_wait(cond, 10), 0);
+            ck_assert_int_eq(mproc_condition_wait(cond, 10 * TIME_SCALE), 0);
     }
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert_int_eq(finish_process(p), 0);
@@ -558,7 +559,7 @@ END_TEST
 static int notify_and_die_holding(void *arg, size_t len)
 {
     (void)arg, (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     mproc_condition_notify(cond, 1);
     return 0; /* exits holding the lock */
@@ -569,7 +570,8 @@ START_TEST(condition_wait_reports_eownerdead_when_lock_holder_died)
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
     mproc_process *p = run(notify_and_die_holding, 0);
-    ck_assert_int_eq(mproc_condition_wait(cond, 10), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_condition_wait(cond, 10 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(finish_process(p), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert_int_eq(mproc_condition_release(cond), MPROC_EPERM);
@@ -582,12 +584,12 @@ START_TEST(condition_over_given_rlock_wakes_waiter_on_rlock_release)
     ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
     mproc_process *w = run(wait_on_condition, 20);
     wait_waiters(1);
-    ck_assert_int_eq(mproc_rlock_acquire(rl, 10), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_rlock_release(rl), 0); /* not through cond */
     double t0 = now_s();
     ck_assert_int_eq(finish_process(w), 0);
-    ck_assert(now_s() - t0 < 5);
+    ck_assert(now_s() - t0 < 5 * TIME_SCALE);
 }
 END_TEST
 
@@ -601,7 +603,8 @@ START_TEST(condition_lock_holder_death_gives_eownerdead)
 {
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     ck_assert_int_eq(finish_process(run(hold_condition_and_exit, 0)), 0);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 1.0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 1.0 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
@@ -617,19 +620,19 @@ START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
     kill_and_join(doomed);
     mproc_process *live = run(wait_on_condition, 20);
     wait_waiters(2);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     double t0 = now_s();
     ck_assert_int_eq(finish_process(live), 0);
-    ck_assert(now_s() - t0 < 5);
+    ck_assert(now_s() - t0 < 5 * TIME_SCALE);
 }
 END_TEST
 
 static int wait_and_get_killed(void *arg, size_t len)
 {
     (void)arg, (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     atomic_fetch_add(&sh->ready, 1);
     mproc_condition_wait(cond, MPROC_FOREVER);
@@ -643,12 +646,13 @@ START_TEST(condition_waiter_killed_after_wakeup_gives_eownerdead)
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     mproc_process *p = run(wait_and_get_killed, 0);
     wait_waiters(1);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     WAIT_UNTIL(atomic_load(&sh->woken)); /* it re-took the lock */
     kill_and_join(p);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 5), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 5 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
 }
 END_TEST
@@ -683,7 +687,7 @@ static int wait_event(void *arg, size_t len)
 {
     (void)arg, (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    return mproc_event_wait(ev, 10) == 0 ? 0 : 1;
+    return mproc_event_wait(ev, 10 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(event_set_wakes_every_waiter)
@@ -706,16 +710,16 @@ START_TEST(event_waiter_sees_set_even_if_cleared_at_once)
     ck_assert_int_eq(mproc_event_create(&ev), 0);
     mproc_process *w = run(wait_event, 0);
     wait_ready(1);
-    /* Set and clear at once while the waiter sleeps, again each second
-     * while it has not returned: only a waiter that remembers a set it
-     * slept through can return; one that looks for the flag alone almost
-     * never sees it. */
+    /* Set and clear at once while the waiter sleeps, and again while it
+     * has not returned within a second (scaled): only a waiter that
+     * remembers a set it slept through can return; one that looks for the
+     * flag alone almost never sees it. */
     int code = 1000;
     for (int i = 0; i < 8 && code == 1000; i++) {
         wait_blocked(mproc_process_pid(w), SYS_futex);
         ck_assert_int_eq(mproc_event_set(ev), 0);
         ck_assert_int_eq(mproc_event_clear(ev), 0);
-        if (mproc_process_join(w, 1.0) == 0)
+        if (mproc_process_join(w, 1.0 * TIME_SCALE) == 0)
             mproc_process_exitcode(w, &code);
     }
     ck_assert_int_eq(code, 0);
@@ -725,11 +729,13 @@ END_TEST
 
 /* ---- Barrier ---- */
 
+/* Waits at the barrier with the timeout arg, scaled (negative: for ever);
+ * exits with its index, 100 when the barrier broke, 101 on other errors. */
 static int barrier_party(void *arg, size_t len)
 {
     (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    int rc = mproc_barrier_wait(bar, (double)arg_of(arg));
+    int rc = mproc_barrier_wait(bar, (double)arg_of(arg) * TIME_SCALE);
     return rc >= 0 ? rc : rc == MPROC_EBROKEN ? 100 : 101;
 }
 
@@ -739,7 +745,7 @@ START_TEST(barrier_gives_each_party_its_own_index)
     ck_assert_uint_eq(mproc_barrier_parties(bar), 3);
     mproc_process *a = run(barrier_party, 10);
     mproc_process *b = run(barrier_party, 10);
-    int mine = mproc_barrier_wait(bar, 10);
+    int mine = mproc_barrier_wait(bar, 10 * TIME_SCALE);
     ck_assert_int_ge(mine, 0);
     int ca = finish_process(a), cb = finish_process(b);
     ck_assert_msg(ca >= 0 && ca < 3 && cb >= 0 && cb < 3,
@@ -753,7 +759,7 @@ static int barrier_rounds(void *arg, size_t len)
 {
     (void)len;
     for (long i = 0; i < arg_of(arg); i++)
-        if (mproc_barrier_wait(bar, 10) < 0)
+        if (mproc_barrier_wait(bar, 10 * TIME_SCALE) < 0)
             return 1;
     return 0;
 }
@@ -782,7 +788,7 @@ START_TEST(barrier_timeout_breaks_it_until_reset)
     ck_assert_int_eq(mproc_barrier_wait(bar, 0.1), MPROC_EBROKEN);
     ck_assert(now_s() - t0 >= 0.09);
     ck_assert(mproc_barrier_broken(bar));
-    ck_assert_int_eq(mproc_barrier_wait(bar, 10), MPROC_EBROKEN);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE), MPROC_EBROKEN);
     ck_assert_int_eq(mproc_barrier_reset(bar), 0);
     ck_assert(!mproc_barrier_broken(bar));
     ck_assert_int_eq(mproc_barrier_wait(bar, 0), MPROC_EBROKEN);
@@ -825,7 +831,7 @@ START_TEST(barrier_reset_breaks_waiters_and_empties_it)
     ck_assert(!mproc_barrier_broken(bar));
     ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
     p = run(barrier_party, 10);
-    ck_assert_int_ge(mproc_barrier_wait(bar, 10), 0);
+    ck_assert_int_ge(mproc_barrier_wait(bar, 10 * TIME_SCALE), 0);
     ck_assert_int_lt(finish_process(p), 2);
 }
 END_TEST
@@ -840,7 +846,7 @@ START_TEST(barrier_killed_party_breaks_it)
     double t0 = now_s();
     kill_and_join(doomed);
     ck_assert_int_eq(finish_process(other), 100);
-    ck_assert(now_s() - t0 < 2);
+    ck_assert(now_s() - t0 < 2 * TIME_SCALE);
     ck_assert(mproc_barrier_broken(bar));
 }
 END_TEST
@@ -954,18 +960,18 @@ START_TEST(sync_survives_processes_killed_at_random)
                           "round %d: worker %d exited %d", round, i, code);
         }
         /* The survivors - this process too - still get every lock. */
-        int rc = mproc_lock_acquire(lk, 5);
+        int rc = mproc_lock_acquire(lk, 5 * TIME_SCALE);
         ck_assert(rc == 0 || rc == MPROC_EOWNERDEAD);
         sh->inside = 0;
         ck_assert_int_eq(mproc_lock_release(lk), 0);
-        rc = mproc_condition_acquire(cond, 5);
+        rc = mproc_condition_acquire(cond, 5 * TIME_SCALE);
         ck_assert(rc == 0 || rc == MPROC_EOWNERDEAD);
         ck_assert_int_eq(mproc_condition_release(cond), 0);
         mproc_semaphore_destroy(sem);
         sem = NULL;
     }
     ck_assert(sh->counter > 0);
-    ck_assert_msg(now_s() - t0 < 50, "took %.1f s", now_s() - t0);
+    ck_assert_msg(now_s() - t0 < 50 * TIME_SCALE, "took %.1f s", now_s() - t0);
 }
 END_TEST
 
@@ -1003,7 +1009,7 @@ START_TEST(barrier_survives_parties_killed_at_random)
         ck_assert(mproc_barrier_broken(bar));
         ck_assert_int_eq(mproc_barrier_reset(bar), 0);
     }
-    ck_assert_msg(now_s() - t0 < 50, "took %.1f s", now_s() - t0);
+    ck_assert_msg(now_s() - t0 < 50 * TIME_SCALE, "took %.1f s", now_s() - t0);
 }
 END_TEST
 
