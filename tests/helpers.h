@@ -1,11 +1,14 @@
 /*
- * helpers.h - what the test files share beyond the runner: the clock,
- * waits for another process's progress, children (forked ones and mproc
- * processes), and signals that interrupt blocking calls.
+ * helpers.h - what the test files share beyond the runner: whether a
+ * memory checker watches, the clock and how far time bounds stretch under
+ * one, waits for another process's progress (a condition, or a thread
+ * asleep in a system call), children (forked ones and mproc processes),
+ * and signals that interrupt blocking calls.
  *
- * Everything here may be called from the test process; the helpers that
- * assert (ck_assert) must never run in a child, which reports only through
- * its exit status.
+ * Everything here may be called from the test process. The helpers that
+ * assert (ck_assert, WAIT_UNTIL, wait_blocked...) must never run in a
+ * child, which reports only through its exit status; blocked_within and
+ * the probes that return a value may.
  */
 #ifndef MPROC_TEST_HELPERS_H
 #define MPROC_TEST_HELPERS_H
@@ -18,8 +21,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>

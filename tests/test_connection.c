@@ -438,10 +438,7 @@ static int quick_exit_target(void *arg, size_t len)
 
 START_TEST(wait_sees_a_process_sentinel)
 {
-    mproc_process *p;
-    ck_assert_int_eq(mproc_process_create(&p, quick_exit_target, NULL, 0, NULL),
-                     0);
-    ck_assert_int_eq(mproc_process_start(p), 0);
+    mproc_process *p = start_process(quick_exit_target, NULL, 0);
     if (mproc_process_sentinel(p) == -ENOSYS) { /* valgrind < 3.20 */
         fprintf(stderr, "skip: no pidfd_open here, so no sentinel\n");
         ck_assert_int_eq(mproc_process_join(p, MPROC_FOREVER), 0);

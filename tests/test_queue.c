@@ -333,8 +333,8 @@ static int get_one_once_parent_sleeps(mproc_queue *q, long unused)
         return 2;
     char buf[8];
     size_t len;
-    return mproc_queue_get(q, buf, sizeof buf, &len, 5.0 * TIME_SCALE) == 0 ? 0
-                                                                            : 1;
+    int rc = mproc_queue_get(q, buf, sizeof buf, &len, 5.0 * TIME_SCALE);
+    return rc == 0 ? 0 : 1;
 }
 
 /* Puts "b" into the full queue q while a child gets one message once the
@@ -549,9 +549,28 @@ static int get_expect_shutdown(mproc_queue *q, long unused)
     (void)unused;
     char c;
     size_t len;
-    return mproc_queue_get(q, &c, 1, &len, 10.0 * TIME_SCALE) == MPROC_ESHUTDOWN
-               ? 0
-               : 1;
+    int rc = mproc_queue_get(q, &c, 1, &len, 10.0 * TIME_SCALE);
+    return rc == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+static int put_expect_shutdown(mproc_queue *q, long len)
+{
+    static unsigned char buf[1 << 16];
+    int rc = mproc_queue_put(q, buf, (size_t)len, 10.0 * TIME_SCALE);
+    return rc == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+/* Once the children a and b sleep in their calls on q, a shutdown of q
+ * wakes both: each sees MPROC_ESHUTDOWN (and exits 0) within 2 s. */
+static void shutdown_wakes(mproc_queue *q, pid_t a, pid_t b)
+{
+    wait_blocked(a, SYS_futex);
+    wait_blocked(b, SYS_futex);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    ck_assert_int_eq(child_exit_status(a), 0);
+    ck_assert_int_eq(child_exit_status(b), 0);
+    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
 }
 
 START_TEST(queue_shutdown_wakes_blocked_getters)
@@ -559,25 +578,10 @@ START_TEST(queue_shutdown_wakes_blocked_getters)
     mproc_queue *q = make_queue(0, 0, false);
     pid_t a = spawn_on(get_expect_shutdown, q, 0);
     pid_t b = spawn_on(get_expect_shutdown, q, 0);
-    wait_blocked(a, SYS_futex);
-    wait_blocked(b, SYS_futex);
-    double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(child_exit_status(a), 0);
-    ck_assert_int_eq(child_exit_status(b), 0);
-    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
+    shutdown_wakes(q, a, b);
     mproc_queue_destroy(q);
 }
 END_TEST
-
-static int put_expect_shutdown(mproc_queue *q, long len)
-{
-    static unsigned char buf[1 << 16];
-    return mproc_queue_put(q, buf, (size_t)len, 10.0 * TIME_SCALE) ==
-                   MPROC_ESHUTDOWN
-               ? 0
-               : 1;
-}
 
 START_TEST(queue_shutdown_wakes_blocked_putters)
 {
@@ -585,13 +589,7 @@ START_TEST(queue_shutdown_wakes_blocked_putters)
     ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
     pid_t a = spawn_on(put_expect_shutdown, q, 1);     /* waits for an item */
     pid_t b = spawn_on(put_expect_shutdown, q, 60000); /* a stream */
-    wait_blocked(a, SYS_futex);
-    wait_blocked(b, SYS_futex);
-    double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(child_exit_status(a), 0);
-    ck_assert_int_eq(child_exit_status(b), 0);
-    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
+    shutdown_wakes(q, a, b);
     mproc_queue_destroy(q);
 }
 END_TEST
