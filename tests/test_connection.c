@@ -17,16 +17,6 @@
 
 static const char KEY[] = "secret password";
 
-/* Runs fn(arg) in a forked child; its return value is the exit status. */
-static pid_t spawn(int (*fn)(void *), void *arg)
-{
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0)
-        _exit(fn(arg));
-    return pid;
-}
-
 /* Writes raw bytes to a connection's socket, behind the framing's back. */
 static void raw_write(mproc_conn *c, const void *buf, size_t n)
 {
@@ -191,7 +181,7 @@ START_TEST(poll_times_out_when_nothing_waits)
     double t0 = now_s();
     ck_assert_int_eq(mproc_conn_poll(b, 0.1), 0);
     double dt = now_s() - t0;
-    ck_assert(dt >= 0.09 && dt < 2.0);
+    ck_assert(dt >= 0.09 && dt < 2.0 * TIME_SCALE);
     ck_assert_int_eq(mproc_conn_send_bytes(a, "x", 1), 0);
     ck_assert_int_eq(mproc_conn_poll(b, MPROC_FOREVER), 1);
     ck_assert_int_eq(mproc_conn_poll(b, 0.0 / 0.0), MPROC_EINVAL);
@@ -423,17 +413,9 @@ START_TEST(wait_times_out_with_none_ready)
 }
 END_TEST
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 START_TEST(wait_is_not_interrupted_by_signals)
 {
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 20000}, {0, 20000}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    alarm_every(20000);
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
     int fd = mproc_conn_fileno(b), ready;
@@ -441,8 +423,7 @@ START_TEST(wait_is_not_interrupted_by_signals)
     ck_assert_int_eq(mproc_wait(&fd, 1, 0.3, &ready), 0);
     ck_assert(now_s() - t0 >= 0.29);
     ck_assert_int_eq(mproc_conn_poll(b, 0.1), 0);
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_every(0);
     mproc_conn_close(a);
     mproc_conn_close(b);
 }
@@ -457,10 +438,7 @@ static int quick_exit_target(void *arg, size_t len)
 
 START_TEST(wait_sees_a_process_sentinel)
 {
-    mproc_process *p;
-    ck_assert_int_eq(mproc_process_create(&p, quick_exit_target, NULL, 0, NULL),
-                     0);
-    ck_assert_int_eq(mproc_process_start(p), 0);
+    mproc_process *p = start_process(quick_exit_target, NULL, 0);
     if (mproc_process_sentinel(p) == -ENOSYS) { /* valgrind < 3.20 */
         fprintf(stderr, "skip: no pidfd_open here, so no sentinel\n");
         ck_assert_int_eq(mproc_process_join(p, MPROC_FOREVER), 0);
@@ -470,7 +448,7 @@ START_TEST(wait_sees_a_process_sentinel)
     mproc_conn *a, *b;
     ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
     int fds[2] = {mproc_conn_fileno(b), mproc_process_sentinel(p)}, ready[2];
-    ck_assert_int_eq(mproc_wait(fds, 2, 10.0, ready), 1);
+    ck_assert_int_eq(mproc_wait(fds, 2, 10.0 * TIME_SCALE, ready), 1);
     ck_assert(!ready[0] && ready[1]);
     ck_assert_int_eq(mproc_process_join(p, MPROC_FOREVER), 0);
     mproc_process_destroy(p);
@@ -528,7 +506,7 @@ static void accept_and_echo(mproc_listener *l, struct client_arg *ca)
     ca->address = mproc_listener_address(l);
     pid_t pid = spawn(echo_client, ca);
     mproc_conn *c;
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), 0);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_conn_send_bytes(c, "echo me", 7), 0);
     char buf[16];
     size_t len;
@@ -667,7 +645,8 @@ START_TEST(wrong_key_fails_on_both_sides)
     int before = open_fds();
     pid_t pid = spawn(echo_client, &ca);
     mproc_conn *c = NULL;
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_EAUTH);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE),
+                     MPROC_EAUTH);
     ck_assert_ptr_null(c);
     ck_assert_int_eq(child_exit_status(pid), 0);
     ck_assert_int_eq(open_fds(), before);
@@ -773,8 +752,9 @@ START_TEST(accept_bounds_a_stalled_handshake)
     pid_t pid = spawn(raw_client, &rp);
     mproc_conn *c;
     double t0 = now_s();
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_ETIMEDOUT);
-    ck_assert(now_s() - t0 < 5.0);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE),
+                     MPROC_ETIMEDOUT);
+    ck_assert(now_s() - t0 < 5.0 * TIME_SCALE);
     kill(pid, SIGKILL);
     child_exit_status(pid);
     mproc_listener_close(l);
@@ -789,7 +769,8 @@ START_TEST(accept_rejects_an_oversized_handshake_frame)
     struct raw_peer rp = {mproc_listener_address(l), 1};
     pid_t pid = spawn(raw_client, &rp);
     mproc_conn *c;
-    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0), MPROC_EPROTO);
+    ck_assert_int_eq(mproc_listener_accept(l, &c, 10.0 * TIME_SCALE),
+                     MPROC_EPROTO);
     ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_listener_close(l);
 }
@@ -799,7 +780,7 @@ static int silent_server(void *arg)
 {
     mproc_listener *l = arg;
     mproc_conn *c;
-    if (mproc_listener_accept(l, &c, 10.0) != 0)
+    if (mproc_listener_accept(l, &c, 10.0 * TIME_SCALE) != 0)
         return 1;
     pause();
     return 0;
@@ -816,7 +797,7 @@ START_TEST(client_bounds_a_stalled_handshake)
     ck_assert_int_eq(
         mproc_client_with(&c, mproc_listener_address(l), KEY, strlen(KEY), &o),
         MPROC_ETIMEDOUT);
-    ck_assert(now_s() - t0 < 5.0);
+    ck_assert(now_s() - t0 < 5.0 * TIME_SCALE);
     kill(pid, SIGKILL);
     child_exit_status(pid);
     mproc_listener_close(l);
@@ -929,7 +910,7 @@ START_TEST(every_fd_is_close_on_exec)
                      0);
     mproc_conn *c, *s;
     ck_assert_int_eq(mproc_client(&c, mproc_listener_address(l), NULL, 0), 0);
-    ck_assert_int_eq(mproc_listener_accept(l, &s, 10.0), 0);
+    ck_assert_int_eq(mproc_listener_accept(l, &s, 10.0 * TIME_SCALE), 0);
     ck_assert(cloexec(mproc_conn_fileno(c)) && cloexec(mproc_conn_fileno(s)));
     mproc_conn_close(c);
     mproc_conn_close(s);

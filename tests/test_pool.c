@@ -18,15 +18,14 @@ struct shared {
     _Atomic int stop;
     _Atomic int kills;
     _Atomic pid_t init_pids[1024];
+    _Atomic int sleepers;
+    _Atomic pid_t sleeper_pids[64];
 };
 static struct shared *sh;
 
 static void setup(void)
 {
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(sh, MAP_FAILED);
-    memset(sh, 0, sizeof *sh);
+    sh = shared_mem(sizeof *sh);
 }
 
 static void teardown(void)
@@ -391,7 +390,7 @@ START_TEST(pool_many_sequential_applies_never_stall)
         ck_assert_int_eq(*(int *)res, i);
         free(res);
     }
-    ck_assert_double_lt(now_s() - t0, 30.0);
+    ck_assert_double_lt(now_s() - t0, 30.0 * TIME_SCALE);
     mproc_pool_destroy(p);
 }
 END_TEST
@@ -403,7 +402,7 @@ START_TEST(pool_apply_async_runs_while_the_caller_sleeps)
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(mproc_pool_apply_async(p, mark_run, NULL, 0, &r[i]),
                          0);
-    for (int k = 0; k < 200 && atomic_load(&sh->runs) < 4; k++)
+    for (int k = 0; k < 200 * TIME_SCALE && atomic_load(&sh->runs) < 4; k++)
         usleep(10000);
     ck_assert_int_eq(atomic_load(&sh->runs), 4); /* no pool call meanwhile */
     for (int i = 0; i < 4; i++) {
@@ -437,7 +436,7 @@ START_TEST(pool_async_get_times_out_then_succeeds)
     ck_assert(!mproc_async_ready(r));
     ck_assert_int_eq(mproc_async_successful(r), MPROC_EAGAIN);
     ck_assert_int_eq(mproc_async_error(r, NULL, NULL), MPROC_EAGAIN);
-    ck_assert_int_eq(mproc_async_get(r, &res, &len, 5.0), 0);
+    ck_assert_int_eq(mproc_async_get(r, &res, &len, 5.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(len, 2);
     ck_assert_int_eq(memcmp(res, "ok", 2), 0);
     free(res);
@@ -461,7 +460,7 @@ START_TEST(pool_task_that_kills_its_worker_fails_with_workerdied)
     double t0 = now_s();
     ck_assert_int_eq(mproc_pool_apply(p, kill_self, NULL, 0, NULL, NULL),
                      MPROC_EWORKERDIED);
-    ck_assert_double_lt(now_s() - t0, 5.0);
+    ck_assert_double_lt(now_s() - t0, 5.0 * TIME_SCALE);
     mproc_async *r;
     ck_assert_int_eq(mproc_pool_apply_async(p, kill_self, NULL, 0, &r), 0);
     int detail = 0;
@@ -640,7 +639,7 @@ START_TEST(pool_initializer_runs_once_in_each_worker)
     for (int i = 0; i < 20; i++)
         ck_assert(pid_initialised(apply_pid(p)));
     ck_assert_int_eq(mproc_pool_close(p), 0);
-    ck_assert_int_eq(mproc_pool_join(p, 10.0), 0);
+    ck_assert_int_eq(mproc_pool_join(p, 10.0 * TIME_SCALE), 0);
     ck_assert_int_eq(atomic_load(&sh->inits), 2);
     mproc_pool_destroy(p);
 }
@@ -682,7 +681,7 @@ START_TEST(pool_failing_initializer_fails_tasks_instead_of_hanging)
     int rc = mproc_pool_apply_async(p, mark_run, NULL, 0, &r);
     if (rc == 0) {
         int detail = 0;
-        ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 10.0),
+        ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 10.0 * TIME_SCALE),
                          MPROC_EWORKERDIED);
         ck_assert_int_eq(mproc_async_error(r, NULL, &detail),
                          MPROC_EWORKERDIED);
@@ -696,10 +695,13 @@ START_TEST(pool_failing_initializer_fails_tasks_instead_of_hanging)
 }
 END_TEST
 
+/* Sleeps 30 s, having recorded its worker's PID. */
 static int sleep_long(const void *in, void *out)
 {
     (void)in;
     (void)out;
+    int k = atomic_fetch_add(&sh->sleepers, 1);
+    atomic_store(&sh->sleeper_pids[k % 64], getpid());
     sleep(30);
     return 0;
 }
@@ -711,12 +713,17 @@ START_TEST(pool_terminate_during_long_tasks_returns_quickly)
     mproc_async *r;
     ck_assert_int_eq(
         mproc_pool_map_async(p, sleep_long, in, 8, out, 8, 8, 1, &r), 0);
-    usleep(100000);
+    for (int i = 0; i < 2; i++) { /* both workers are in it, asleep */
+        WAIT_UNTIL(atomic_load(&sh->sleeper_pids[i]) != 0);
+        wait_blocked(atomic_load(&sh->sleeper_pids[i]), SYS_clock_nanosleep,
+                     SYS_nanosleep);
+    }
     double t0 = now_s();
     ck_assert_int_eq(mproc_pool_terminate(p), 0);
-    ck_assert_double_lt(now_s() - t0, 2.0);
-    ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 1.0), MPROC_ECANCELED);
-    ck_assert_int_eq(mproc_pool_join(p, 1.0), 0);
+    ck_assert_double_lt(now_s() - t0, 2.0 * TIME_SCALE);
+    ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 1.0 * TIME_SCALE),
+                     MPROC_ECANCELED);
+    ck_assert_int_eq(mproc_pool_join(p, 1.0 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_pool_map(p, square, in, 8, out, 8, 8, 0),
                      MPROC_EINVAL);
     mproc_async_destroy(r);
@@ -747,7 +754,7 @@ START_TEST(pool_close_then_join_finishes_queued_tasks)
     mproc_async *late;
     ck_assert_int_eq(mproc_pool_apply_async(p, sleep_50ms, NULL, 0, &late),
                      MPROC_EINVAL);
-    ck_assert_int_eq(mproc_pool_join(p, 10.0), 0);
+    ck_assert_int_eq(mproc_pool_join(p, 10.0 * TIME_SCALE), 0);
     ck_assert_int_eq(atomic_load(&sh->runs), 6);
     for (int i = 0; i < 6; i++) {
         ck_assert_int_eq(mproc_async_successful(r[i]), 1);
@@ -910,12 +917,12 @@ START_TEST(pool_program_exiting_with_a_live_pool_exits_promptly)
             out[99] != 99 * 99)
             _exit(1);
         double t1 = now_s(); /* both workers known before the exit */
-        while (atomic_load(&sh->inits) < 2 && now_s() - t1 < 10.0)
+        while (atomic_load(&sh->inits) < 2 && now_s() - t1 < 10.0 * TIME_SCALE)
             usleep(1000);
         exit(0);
     }
     ck_assert_int_eq(child_exit_status(k), 0);
-    ck_assert_double_lt(now_s() - t0, 20.0);
+    ck_assert_double_lt(now_s() - t0, 20.0 * TIME_SCALE);
     ck_assert_int_eq(atomic_load(&sh->inits), 2);
     for (int i = 0; i < 2; i++) /* reaped, not left running */
         ck_assert_int_ne(kill(atomic_load(&sh->init_pids[i]), 0), 0);

@@ -1,7 +1,6 @@
 /* test_queue.c - Queue, SimpleQueue and JoinableQueue. */
 #include "check_main.h"
 #include "mproc.h"
-#include "sys/sys.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -27,17 +26,25 @@ static mproc_queue *make_queue(size_t maxsize, size_t capacity, bool joinable)
 
 static mproc_queue *volatile child_q; /* a child keeps it reachable */
 
-/* Runs fn(arg) in a forked child that exits with its value. */
-static pid_t spawn(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
+/* What a child spawned by spawn_on runs: fn(q, arg). */
+struct queue_call {
+    int (*fn)(mproc_queue *, long);
+    mproc_queue *q;
+    long arg;
+};
+
+static int call_on_queue(void *arg)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* no ck_assert in a child: it would write to Check's pipe */
-        child_q = q;
-        mproc__exit(fn(q, arg));
-    }
-    ck_assert_int_ge(pid, 0);
-    return pid;
+    struct queue_call *c = arg;
+    child_q = c->q;
+    return c->fn(c->q, c->arg);
+}
+
+/* Runs fn(q, arg) in a forked child that exits with its value. */
+static pid_t spawn_on(int (*fn)(mproc_queue *, long), mproc_queue *q, long arg)
+{
+    struct queue_call c = {fn, q, arg};
+    return spawn(call_on_queue, &c);
 }
 
 /* Fills buf with bytes derived from seed (8 at a time). */
@@ -67,7 +74,7 @@ static void roundtrip(mproc_queue *q, size_t n)
     fill(in, n, n);
     ck_assert_int_eq(mproc_queue_put(q, in, n, MPROC_FOREVER), 0);
     size_t len = 12345;
-    ck_assert_int_eq(mproc_queue_get(q, out, n, &len, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, out, n, &len, 1.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(len, n);
     ck_assert(memcmp(in, out, n) == 0);
     free(in);
@@ -82,6 +89,12 @@ static void assert_next_byte(mproc_queue *q, char want)
     ck_assert_int_eq(mproc_queue_get_nowait(q, &c, 1, &len), 0);
     ck_assert_uint_eq(len, 1);
     ck_assert_int_eq(c, want);
+}
+
+/* Waits until the queue holds n messages. */
+static void wait_qsize(mproc_queue *q, size_t n)
+{
+    WAIT_UNTIL(mproc_queue_qsize(q) == n);
 }
 
 /* ---- sizes and order ------------------------------------------------- */
@@ -135,7 +148,7 @@ static int put_big(mproc_queue *q, long n)
 {
     unsigned char *buf = malloc((size_t)n);
     fill(buf, (size_t)n, 7);
-    int rc = mproc_queue_put(q, buf, (size_t)n, 10.0);
+    int rc = mproc_queue_put(q, buf, (size_t)n, 10.0 * TIME_SCALE);
     free(buf);
     return rc == 0 ? 0 : 1;
 }
@@ -145,13 +158,15 @@ static void stream_through(size_t maxsize, size_t capacity, size_t n,
                            bool alloc)
 {
     mproc_queue *q = make_queue(maxsize, capacity, false);
-    pid_t pid = spawn(put_big, q, (long)n);
+    pid_t pid = spawn_on(put_big, q, (long)n);
     void *data = alloc ? NULL : malloc(n);
     size_t len;
     if (alloc)
-        ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 10.0), 0);
+        ck_assert_int_eq(
+            mproc_queue_get_alloc(q, &data, &len, 10.0 * TIME_SCALE), 0);
     else
-        ck_assert_int_eq(mproc_queue_get(q, data, n, &len, 10.0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, data, n, &len, 10.0 * TIME_SCALE),
+                         0);
     ck_assert_uint_eq(len, n);
     ck_assert(check_fill(data, n, 7));
     free(data);
@@ -236,14 +251,15 @@ START_TEST(queue_emsgsize_on_a_streamed_message_keeps_it)
 {
     mproc_queue *q = make_queue(1, 1024, false);
     const size_t n = 100000;
-    pid_t pid = spawn(put_big, q, (long)n);
+    pid_t pid = spawn_on(put_big, q, (long)n);
     char small[8];
     size_t len = 0;
-    ck_assert_int_eq(mproc_queue_get(q, small, sizeof small, &len, 10.0),
-                     MPROC_EMSGSIZE);
+    ck_assert_int_eq(
+        mproc_queue_get(q, small, sizeof small, &len, 10.0 * TIME_SCALE),
+        MPROC_EMSGSIZE);
     ck_assert_uint_eq(len, n);
     unsigned char *buf = malloc(n);
-    ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, buf, n, &len, 10.0 * TIME_SCALE), 0);
     ck_assert(check_fill(buf, n, 7));
     free(buf);
     ck_assert_int_eq(child_exit_status(pid), 0);
@@ -271,7 +287,7 @@ START_TEST(queue_get_times_out_when_empty)
     double t0 = now_s();
     ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 0.1), MPROC_ETIMEDOUT);
     double dt = now_s() - t0;
-    ck_assert(dt >= 0.09 && dt < 2.0);
+    ck_assert(dt >= 0.09 && dt < 2.0 * TIME_SCALE);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -303,22 +319,32 @@ START_TEST(queue_put_blocks_when_ring_bytes_run_out)
 }
 END_TEST
 
-static int get_one_later(mproc_queue *q, long delay_us)
+/* In a child: waits (up to WAIT_S) until its parent, the test process,
+ * sleeps on a futex, inside the queue call under test. */
+static bool parent_sleeps(void)
 {
-    usleep((useconds_t)delay_us);
-    char buf[8];
-    size_t len;
-    return mproc_queue_get(q, buf, sizeof buf, &len, 5.0) == 0 ? 0 : 1;
+    return blocked_within(getppid(), SYSCALLS(SYS_futex), WAIT_S);
 }
 
-/* Puts "b" into the full queue q while a child gets one message 50 ms
- * later: the put must wait for that get and then succeed. */
+static int get_one_once_parent_sleeps(mproc_queue *q, long unused)
+{
+    (void)unused;
+    if (!parent_sleeps())
+        return 2;
+    char buf[8];
+    size_t len;
+    int rc = mproc_queue_get(q, buf, sizeof buf, &len, 5.0 * TIME_SCALE);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Puts "b" into the full queue q while a child gets one message once the
+ * put sleeps: the put must wait for that get and then succeed. */
 static void put_waits_for_a_get(mproc_queue *q)
 {
-    pid_t pid = spawn(get_one_later, q, 50000);
+    pid_t pid = spawn_on(get_one_once_parent_sleeps, q, 0);
     double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
-    ck_assert(now_s() - t0 < 4.0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0 * TIME_SCALE), 0);
+    ck_assert(now_s() - t0 < 4.0 * TIME_SCALE);
     ck_assert_int_eq(child_exit_status(pid), 0);
 }
 
@@ -347,19 +373,21 @@ START_TEST(queue_blocked_put_takes_a_single_freed_slot)
 }
 END_TEST
 
-static int put_one_later(mproc_queue *q, long delay_us)
+/* Puts "x"; first, if wait, waits until the parent sleeps (in a get). */
+static int put_one(mproc_queue *q, long wait)
 {
-    usleep((useconds_t)delay_us);
-    return mproc_queue_put(q, "x", 1, 5.0) == 0 ? 0 : 1;
+    if (wait && !parent_sleeps())
+        return 2;
+    return mproc_queue_put(q, "x", 1, 5.0 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(queue_blocked_get_wakes_when_a_put_arrives)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_one_later, q, 50000);
+    pid_t pid = spawn_on(put_one, q, 1);
     char c = 0;
     size_t len;
-    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 5.0 * TIME_SCALE), 0);
     ck_assert_int_eq(c, 'x');
     ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
@@ -432,7 +460,7 @@ static int mp_producer(mproc_queue *q, long id)
     for (uint32_t i = 0; i < MP_ITEMS; i++) {
         struct item it = {(uint32_t)id, i};
         memcpy(msg, &it, sizeof it);
-        if (mproc_queue_put(q, msg, sizeof it + mp_pad, 10.0) != 0)
+        if (mproc_queue_put(q, msg, sizeof it + mp_pad, 10.0 * TIME_SCALE) != 0)
             return 1;
     }
     return 0;
@@ -448,7 +476,7 @@ static int mp_consumer(mproc_queue *q, long id)
     for (;;) {
         struct item it;
         size_t len;
-        int rc = mproc_queue_get(q, msg, sizeof msg, &len, 10.0);
+        int rc = mproc_queue_get(q, msg, sizeof msg, &len, 10.0 * TIME_SCALE);
         if (rc == MPROC_ESHUTDOWN)
             return 0;
         memcpy(&it, msg, sizeof it);
@@ -462,25 +490,17 @@ static int mp_consumer(mproc_queue *q, long id)
     }
 }
 
-static _Atomic uint32_t *shared_tally(size_t n)
-{
-    void *p = mmap(NULL, n * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(p != MAP_FAILED);
-    return p;
-}
-
 static void run_exactly_once(size_t maxsize, size_t capacity, size_t pad)
 {
     mp_pad = pad;
     size_t n = MP_PRODUCERS * MP_ITEMS;
-    tally = shared_tally(n);
+    tally = shared_mem(n * sizeof(uint32_t));
     mproc_queue *q = make_queue(maxsize, capacity, false);
     pid_t prod[MP_PRODUCERS], cons[MP_CONSUMERS];
     for (int i = 0; i < MP_CONSUMERS; i++)
-        cons[i] = spawn(mp_consumer, q, i);
+        cons[i] = spawn_on(mp_consumer, q, i);
     for (int i = 0; i < MP_PRODUCERS; i++)
-        prod[i] = spawn(mp_producer, q, i);
+        prod[i] = spawn_on(mp_producer, q, i);
     for (int i = 0; i < MP_PRODUCERS; i++)
         ck_assert_int_eq(child_exit_status(prod[i]), 0);
     ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
@@ -515,7 +535,7 @@ END_TEST
 START_TEST(queue_created_before_fork_is_shared_with_the_child)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_one_later, q, 0);
+    pid_t pid = spawn_on(put_one, q, 0);
     ck_assert_int_eq(child_exit_status(pid), 0);
     assert_next_byte(q, 'x');
     mproc_queue_destroy(q);
@@ -529,43 +549,47 @@ static int get_expect_shutdown(mproc_queue *q, long unused)
     (void)unused;
     char c;
     size_t len;
-    return mproc_queue_get(q, &c, 1, &len, 10.0) == MPROC_ESHUTDOWN ? 0 : 1;
+    int rc = mproc_queue_get(q, &c, 1, &len, 10.0 * TIME_SCALE);
+    return rc == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+static int put_expect_shutdown(mproc_queue *q, long len)
+{
+    static unsigned char buf[1 << 16];
+    int rc = mproc_queue_put(q, buf, (size_t)len, 10.0 * TIME_SCALE);
+    return rc == MPROC_ESHUTDOWN ? 0 : 1;
+}
+
+/* Once the children a and b sleep in their calls on q, a shutdown of q
+ * wakes both: each sees MPROC_ESHUTDOWN (and exits 0) within 2 s. */
+static void shutdown_wakes(mproc_queue *q, pid_t a, pid_t b)
+{
+    wait_blocked(a, SYS_futex);
+    wait_blocked(b, SYS_futex);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
+    ck_assert_int_eq(child_exit_status(a), 0);
+    ck_assert_int_eq(child_exit_status(b), 0);
+    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
 }
 
 START_TEST(queue_shutdown_wakes_blocked_getters)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t a = spawn(get_expect_shutdown, q, 0);
-    pid_t b = spawn(get_expect_shutdown, q, 0);
-    usleep(50000);
-    double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(child_exit_status(a), 0);
-    ck_assert_int_eq(child_exit_status(b), 0);
-    ck_assert(now_s() - t0 < 2.0);
+    pid_t a = spawn_on(get_expect_shutdown, q, 0);
+    pid_t b = spawn_on(get_expect_shutdown, q, 0);
+    shutdown_wakes(q, a, b);
     mproc_queue_destroy(q);
 }
 END_TEST
-
-static int put_expect_shutdown(mproc_queue *q, long len)
-{
-    static unsigned char buf[1 << 16];
-    return mproc_queue_put(q, buf, (size_t)len, 10.0) == MPROC_ESHUTDOWN ? 0
-                                                                         : 1;
-}
 
 START_TEST(queue_shutdown_wakes_blocked_putters)
 {
     mproc_queue *q = make_queue(1, 4096, false);
     ck_assert_int_eq(mproc_queue_put(q, "a", 1, 0), 0);
-    pid_t a = spawn(put_expect_shutdown, q, 1);     /* waits for an item */
-    pid_t b = spawn(put_expect_shutdown, q, 60000); /* a stream */
-    usleep(50000);
-    double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_shutdown(q, false), 0);
-    ck_assert_int_eq(child_exit_status(a), 0);
-    ck_assert_int_eq(child_exit_status(b), 0);
-    ck_assert(now_s() - t0 < 2.0);
+    pid_t a = spawn_on(put_expect_shutdown, q, 1);     /* waits for an item */
+    pid_t b = spawn_on(put_expect_shutdown, q, 60000); /* a stream */
+    shutdown_wakes(q, a, b);
     mproc_queue_destroy(q);
 }
 END_TEST
@@ -618,7 +642,7 @@ static int worker_task_done(mproc_queue *q, long n)
     for (long i = 0; i < n; i++) {
         int v;
         size_t len;
-        if (mproc_queue_get(q, &v, sizeof v, &len, 5.0) != 0)
+        if (mproc_queue_get(q, &v, sizeof v, &len, 5.0 * TIME_SCALE) != 0)
             return 1;
         usleep(1000);
         if (mproc_queue_task_done(q) != 0)
@@ -633,8 +657,8 @@ START_TEST(queue_join_returns_once_every_task_is_done)
     ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* nothing put */
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, 0), 0);
-    pid_t pid = spawn(worker_task_done, q, 20);
-    ck_assert_int_eq(mproc_queue_join(q, 10.0), 0);
+    pid_t pid = spawn_on(worker_task_done, q, 20);
+    ck_assert_int_eq(mproc_queue_join(q, 10.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_eq(child_exit_status(pid), 0);
     mproc_queue_destroy(q);
@@ -728,29 +752,28 @@ static int put_stream_forever(mproc_queue *q, long n)
 static int put_ok(mproc_queue *q, long unused)
 {
     (void)unused;
-    return mproc_queue_put(q, "ok", 2, 5.0) == 0 ? 0 : 1;
+    return mproc_queue_put(q, "ok", 2, 5.0 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(queue_producer_killed_mid_stream_is_withdrawn)
 {
     mproc_queue *q = make_queue(4, 4096, false);
-    pid_t pid = spawn(put_stream_forever, q, 100000);
-    while (mproc_queue_qsize(q) == 0) /* its first piece is in */
-        usleep(1000);
+    pid_t pid = spawn_on(put_stream_forever, q, 100000);
+    WAIT_UNTIL(mproc_queue_qsize(q) != 0); /* its first piece is in */
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
     /* Whoever next needs the dead producer's lock (the get, waiting in the
      * stream, or the put) takes it over and withdraws the stream; the get
      * discards the pieces and gets the next message. */
     double t0 = now_s();
-    pid = spawn(put_ok, q, 0);
+    pid = spawn_on(put_ok, q, 0);
     void *buf;
     size_t len;
-    ck_assert_int_eq(mproc_queue_get_alloc(q, &buf, &len, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &buf, &len, 5.0 * TIME_SCALE), 0);
     ck_assert_uint_eq(len, 2);
     ck_assert(memcmp(buf, "ok", 2) == 0);
     free(buf);
-    ck_assert(now_s() - t0 < 3.0);
+    ck_assert(now_s() - t0 < 3.0 * TIME_SCALE);
     ck_assert_int_eq(child_exit_status(pid), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     mproc_queue_destroy(q);
@@ -761,7 +784,7 @@ static int get_ok_after_stream(mproc_queue *q, long n)
 {
     unsigned char *buf = malloc((size_t)n);
     size_t len;
-    int rc = mproc_queue_get(q, buf, (size_t)n, &len, 10.0);
+    int rc = mproc_queue_get(q, buf, (size_t)n, &len, 10.0 * TIME_SCALE);
     rc = rc != 0 ? 1 : len != 2 || memcmp(buf, "ok", 2) != 0 ? 2 : 0;
     if (rc == 0 && mproc_queue_task_done(q) != 0)
         rc = 3;
@@ -772,18 +795,18 @@ static int get_ok_after_stream(mproc_queue *q, long n)
 START_TEST(queue_getter_waiting_mid_stream_survives_producer_death)
 {
     mproc_queue *q = make_queue(4, 4096, true);
-    pid_t putter = spawn(put_stream_forever, q, 100000);
-    while (mproc_queue_qsize(q) == 0) /* the ring is full of its stream */
-        usleep(1000);
+    pid_t putter = spawn_on(put_stream_forever, q, 100000);
+    WAIT_UNTIL(mproc_queue_qsize(q) != 0); /* its stream fills the ring */
     kill(putter, SIGSTOP);
-    pid_t getter = spawn(get_ok_after_stream, q, 200000);
-    while (mproc_queue_qsize(q) != 0) /* the getter is inside the stream */
-        usleep(1000);
-    usleep(20000);
+    pid_t getter = spawn_on(get_ok_after_stream, q, 200000);
+    wait_qsize(q, 0);                /* the getter is inside the stream */
+    wait_blocked(getter, SYS_futex); /* waiting there for the next piece */
     kill(putter, SIGKILL);
     ck_assert_int_eq(child_exit_status(putter), 128 + SIGKILL);
-    usleep(300000); /* the getter notices the death and withdraws it */
-    ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0), 0);
+    /* The getter notices the death and withdraws the stream, which then
+     * counts as done. */
+    ck_assert_int_eq(mproc_queue_join(q, WAIT_S), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "ok", 2, 5.0 * TIME_SCALE), 0);
     ck_assert_int_eq(child_exit_status(getter), 0);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_eq(mproc_queue_join(q, 0), 0); /* withdrawn counts done */
@@ -804,7 +827,7 @@ END_TEST
 static int put_then_idle(mproc_queue *q, long n)
 {
     for (long i = 0; i < n; i++)
-        if (mproc_queue_put(q, "a", 1, 5.0) != 0)
+        if (mproc_queue_put(q, "a", 1, 5.0 * TIME_SCALE) != 0)
             return 1;
     pause(); /* alive and idle, keeping the producers' lock */
     return 0;
@@ -815,7 +838,7 @@ static int get_then_idle(mproc_queue *q, long n)
     char c;
     size_t len;
     for (long i = 0; i < n; i++)
-        if (mproc_queue_get(q, &c, 1, &len, 5.0) != 0 || c != 'a')
+        if (mproc_queue_get(q, &c, 1, &len, 5.0 * TIME_SCALE) != 0 || c != 'a')
             return 1;
     pause(); /* alive and idle, keeping the consumers' lock */
     return 0;
@@ -824,7 +847,7 @@ static int get_then_idle(mproc_queue *q, long n)
 static void put_n(mproc_queue *q, char c, long n)
 {
     for (long i = 0; i < n; i++)
-        ck_assert_int_eq(mproc_queue_put(q, &c, 1, 1.0), 0);
+        ck_assert_int_eq(mproc_queue_put(q, &c, 1, 1.0 * TIME_SCALE), 0);
 }
 
 static void get_n(mproc_queue *q, char want, long n)
@@ -832,28 +855,19 @@ static void get_n(mproc_queue *q, char want, long n)
     for (long i = 0; i < n; i++) {
         char c = 0;
         size_t len;
-        ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0), 0);
+        ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0 * TIME_SCALE), 0);
         ck_assert_int_eq(c, want);
-    }
-}
-
-static void wait_qsize(mproc_queue *q, size_t n)
-{
-    double t0 = now_s();
-    while (mproc_queue_qsize(q) != n) {
-        ck_assert(now_s() - t0 < 10.0);
-        usleep(1000);
     }
 }
 
 START_TEST(queue_idle_producer_keeping_its_lock_does_not_block_a_put)
 {
     mproc_queue *q = make_queue(2 * KEPT, 0, false);
-    pid_t pid = spawn(put_then_idle, q, KEPT);
+    pid_t pid = spawn_on(put_then_idle, q, KEPT);
     wait_qsize(q, KEPT);
     double t0 = now_s();
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
-    ck_assert(now_s() - t0 < 1.0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0 * TIME_SCALE), 0);
+    ck_assert(now_s() - t0 < 1.0 * TIME_SCALE);
     get_n(q, 'a', KEPT);
     get_n(q, 'b', 1);
     kill(pid, SIGKILL);
@@ -866,12 +880,12 @@ START_TEST(queue_idle_consumer_keeping_its_lock_does_not_block_a_get)
 {
     mproc_queue *q = make_queue(2 * KEPT, 0, false);
     put_n(q, 'a', KEPT);
-    pid_t pid = spawn(get_then_idle, q, KEPT);
+    pid_t pid = spawn_on(get_then_idle, q, KEPT);
     wait_qsize(q, 0);
     put_n(q, 'b', 1);
     double t0 = now_s();
     get_n(q, 'b', 1);
-    ck_assert(now_s() - t0 < 1.0);
+    ck_assert(now_s() - t0 < 1.0 * TIME_SCALE);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
     mproc_queue_destroy(q);
@@ -881,11 +895,11 @@ END_TEST
 START_TEST(queue_producer_killed_while_keeping_its_lock_frees_it)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_then_idle, q, KEPT);
+    pid_t pid = spawn_on(put_then_idle, q, KEPT);
     wait_qsize(q, KEPT);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 2.0 * TIME_SCALE), 0);
     get_n(q, 'a', KEPT);
     get_n(q, 'b', 1);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
@@ -895,6 +909,25 @@ END_TEST
 
 #define BIG_KEPT ((size_t)256 << 20)
 
+/* Resident shared memory (RssShmem) of process pid, in kB; -1 if unknown.
+ * It grows as the process writes into fresh pages of a queue's ring. */
+static long shmem_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (kb < 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "RssShmem: %ld", &kb) != 1)
+            kb = -1;
+    fclose(f);
+    return kb;
+}
+
+static _Atomic long *shmem_before_big; /* put_then_big's, in kB */
+
 static int put_then_big(mproc_queue *q, long n)
 {
     unsigned char *big = malloc(BIG_KEPT);
@@ -902,9 +935,11 @@ static int put_then_big(mproc_queue *q, long n)
         return 2;
     memset(big, 'x', BIG_KEPT);
     for (long i = 0; i < n; i++)
-        if (mproc_queue_put(q, "a", 1, 5.0) != 0)
+        if (mproc_queue_put(q, "a", 1, 5.0 * TIME_SCALE) != 0)
             return 1;
-    mproc_queue_put(q, big, BIG_KEPT, 5.0); /* killed in the middle */
+    *shmem_before_big = shmem_kb(getpid());
+    mproc_queue_put(q, big, BIG_KEPT,
+                    5.0 * TIME_SCALE); /* killed in the middle */
     pause();
     return 0;
 }
@@ -912,26 +947,32 @@ static int put_then_big(mproc_queue *q, long n)
 START_TEST(queue_producer_killed_inside_a_put_while_keeping_its_lock)
 {
     mproc_queue *q = make_queue(0, 0, false);
-    pid_t pid = spawn(put_then_big, q, KEPT);
+    shmem_before_big = shared_mem(sizeof *shmem_before_big);
+    *shmem_before_big = -1;
+    pid_t pid = spawn_on(put_then_big, q, KEPT);
     wait_qsize(q, KEPT);
-    usleep(5000); /* into the copy of the big message */
+    /* Into the copy of the big message: its first MiB is in the ring. */
+    WAIT_UNTIL(*shmem_before_big >= 0 &&
+               shmem_kb(pid) >= *shmem_before_big + 1024);
     kill(pid, SIGKILL);
     ck_assert_int_eq(child_exit_status(pid), 128 + SIGKILL);
-    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "b", 1, 5.0 * TIME_SCALE), 0);
     get_n(q, 'a', KEPT);
     void *m;
     size_t len;
-    ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0 * TIME_SCALE), 0);
     if (len == BIG_KEPT) { /* it was in whole before the kill */
         ck_assert(((unsigned char *)m)[BIG_KEPT - 1] == 'x');
         free(m);
-        ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0), 0);
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &m, &len, 1.0 * TIME_SCALE),
+                         0);
     }
     ck_assert_uint_eq(len, 1);
     ck_assert_int_eq(*(char *)m, 'b');
     free(m);
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     mproc_queue_destroy(q);
+    munmap((void *)shmem_before_big, sizeof *shmem_before_big);
 }
 END_TEST
 
@@ -956,7 +997,7 @@ static void *put_numbered(void *arg)
         if (i == 0 && t->id == 1)
             pthread_barrier_wait(t->both);
         uint32_t m[2] = {t->id, i};
-        if (mproc_queue_put(t->q, m, sizeof m, 10.0) != 0)
+        if (mproc_queue_put(t->q, m, sizeof m, 10.0 * TIME_SCALE) != 0)
             return put_failed;
     }
     return NULL;
@@ -968,7 +1009,7 @@ static int get_numbered(mproc_queue *q, long n)
     for (long i = 0; i < n; i++) {
         uint32_t m[2];
         size_t len;
-        if (mproc_queue_get(q, m, sizeof m, &len, 10.0) != 0)
+        if (mproc_queue_get(q, m, sizeof m, &len, 10.0 * TIME_SCALE) != 0)
             return 1;
         if (len != sizeof m || m[0] > 1 || m[1] != next[m[0]]++)
             return 2; /* lost, repeated or out of order */
@@ -979,7 +1020,7 @@ static int get_numbered(mproc_queue *q, long n)
 START_TEST(queue_two_threads_on_one_handle_each_put_exactly_once_in_order)
 {
     mproc_queue *q = make_queue(256, 0, false);
-    pid_t getter = spawn(get_numbered, q, 2 * THREAD_MSGS);
+    pid_t getter = spawn_on(get_numbered, q, 2 * THREAD_MSGS);
     pthread_barrier_t both;
     pthread_barrier_init(&both, NULL, 2);
     struct thread_put t[2] = {{q, 0, &both}, {q, 1, &both}};
@@ -1094,9 +1135,7 @@ static int st_consumer(mproc_queue *q, long id)
 
 START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 {
-    board = mmap(NULL, sizeof *board, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(board != MAP_FAILED);
+    board = shared_mem(sizeof *board);
     mproc_queue *q = make_queue(8, 4096, false);
     uint64_t x = (uint64_t)getpid() * 2654435761u + 12345;
     int killed_inside = 0;
@@ -1110,9 +1149,9 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
         atomic_store(&board->round, round);
         pid_t pid[ST_PRODUCERS + ST_CONSUMERS];
         for (int i = 0; i < ST_CONSUMERS; i++)
-            pid[ST_PRODUCERS + i] = spawn(st_consumer, q, i);
+            pid[ST_PRODUCERS + i] = spawn_on(st_consumer, q, i);
         for (int i = 0; i < ST_PRODUCERS; i++)
-            pid[i] = spawn(st_producer, q, i);
+            pid[i] = spawn_on(st_producer, q, i);
         int victim = (int)(st_rand(&x) % (ST_PRODUCERS + ST_CONSUMERS));
         usleep((useconds_t)(st_rand(&x) % 8000));
         kill(pid[victim], SIGKILL);
@@ -1157,8 +1196,8 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
     size_t len;
     while (mproc_queue_get(q, &c, 1, &len, 0) == 0)
         ;
-    ck_assert_int_eq(mproc_queue_put(q, "z", 1, 1.0), 0);
-    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0), 0);
+    ck_assert_int_eq(mproc_queue_put(q, "z", 1, 1.0 * TIME_SCALE), 0);
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &len, 1.0 * TIME_SCALE), 0);
     ck_assert_int_eq(c, 'z');
     ck_assert_uint_eq(mproc_queue_qsize(q), 0);
     ck_assert_int_gt(killed_inside, ST_ROUNDS / 2);

@@ -12,57 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Use-after-destroy probes read freed memory: meaningful only when no
- * sanitizer or valgrind reports that read first. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
-static bool checked_memory(void)
-{
-    const char *preload = getenv("LD_PRELOAD");
-    return UNDER_ASAN || (preload && strstr(preload, "vgpreload"));
-}
-
-/* Starts target(arg) in a child process. */
-static mproc_process *start_child(mproc_target target, void *arg, size_t arglen)
-{
-    mproc_process *p;
-    ck_assert_int_eq(mproc_process_create(&p, target, arg, arglen, NULL), 0);
-    ck_assert_int_eq(mproc_process_start(p), 0);
-    return p;
-}
-
-/* Joins and destroys p; returns its exit code. */
-static int finish_child(mproc_process *p)
-{
-    ck_assert_int_eq(mproc_process_join(p, 60), 0);
-    int code;
-    ck_assert_int_eq(mproc_process_exitcode(p, &code), 0);
-    ck_assert_int_eq(mproc_process_destroy(p), 0);
-    return code;
-}
-
-/* Runs target(arg) in a child process and returns its exit code. */
-static int run_child(mproc_target target, void *arg, size_t arglen)
-{
-    return finish_child(start_child(target, arg, arglen));
-}
-
-/* Kills p (SIGKILL) and reaps it; returns its exit code. */
-static int kill_child(mproc_process *p)
-{
-    ck_assert_int_eq(mproc_process_kill(p), 0);
-    return finish_child(p);
-}
-
 /* A name no other test run uses: "mproc_test_<pid>_<tag>". */
 static const char *test_name(const char *tag)
 {
@@ -159,7 +108,7 @@ START_TEST(array_is_shared_both_ways_with_a_child)
     int *d = mproc_array_data(shared_arr);
     for (int i = 0; i < 10; i++)
         d[i] = i;
-    ck_assert_int_eq(run_child(negate_all, NULL, 0), 0);
+    ck_assert_int_eq(run_process(negate_all, NULL, 0), 0);
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(d[i], -i);
     mproc_array_destroy(shared_arr);
@@ -179,7 +128,7 @@ START_TEST(array_destroy_in_child_keeps_parent_mapping)
 {
     ck_assert_int_eq(
         mproc_value_create(&shared_arr, sizeof(int), MPROC_LOCK_NONE), 0);
-    ck_assert_int_eq(run_child(destroy_copy, NULL, 0), 0);
+    ck_assert_int_eq(run_process(destroy_copy, NULL, 0), 0);
     ck_assert_int_eq(*(int *)mproc_array_data(shared_arr), 7);
     mproc_array_destroy(shared_arr);
 }
@@ -275,7 +224,7 @@ static int add_under_lock(void *arg, size_t len)
     long n = *(long *)arg;
     int64_t *v = mproc_array_data(shared_arr);
     for (long i = 0; i < n; i++) {
-        if (mproc_array_lock(shared_arr, 10) != 0)
+        if (mproc_array_lock(shared_arr, 10 * TIME_SCALE) != 0)
             return 1;
         int64_t x = *v;
         if (i % 64 == 0)
@@ -294,9 +243,9 @@ START_TEST(value_lock_makes_increments_from_two_processes_exact)
     long n = 20000;
     mproc_process *p[2];
     for (int i = 0; i < 2; i++)
-        p[i] = start_child(add_under_lock, &n, sizeof n);
+        p[i] = start_process(add_under_lock, &n, sizeof n);
     for (int i = 0; i < 2; i++)
-        ck_assert_int_eq(finish_child(p[i]), 0);
+        ck_assert_int_eq(finish_process(p[i]), 0);
     ck_assert_int_eq(*(int64_t *)mproc_array_data(shared_arr), 2 * n);
     mproc_array_destroy(shared_arr);
 }
@@ -348,14 +297,14 @@ static int try_held_lock(void *arg, size_t len)
     if (mproc_array_lock(shared_arr, 0.05) != MPROC_ETIMEDOUT)
         return 2;
     double waited = now_s() - t0;
-    return waited >= 0.04 && waited < 5 ? 0 : 3;
+    return waited >= 0.04 && waited < 5 * TIME_SCALE ? 0 : 3;
 }
 
 START_TEST(array_lock_times_out_while_another_process_holds_it)
 {
     ck_assert_int_eq(mproc_array_create(&shared_arr, 8, 1, lock_kinds[_i]), 0);
     ck_assert_int_eq(mproc_array_lock(shared_arr, MPROC_FOREVER), 0);
-    ck_assert_int_eq(run_child(try_held_lock, NULL, 0), 0);
+    ck_assert_int_eq(run_process(try_held_lock, NULL, 0), 0);
     ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
     mproc_array_destroy(shared_arr);
 }
@@ -375,7 +324,7 @@ START_TEST(array_lock_may_be_released_by_another_process)
         mproc_array_create(&shared_arr, sizeof(int), 1, MPROC_LOCK_LOCK), 0);
     *(int *)mproc_array_data(shared_arr) = 0; /* the child expects 0 */
     ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
-    ck_assert_int_eq(run_child(unlock_parents_lock, NULL, 0), 0);
+    ck_assert_int_eq(run_process(unlock_parents_lock, NULL, 0), 0);
     ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
     ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
     mproc_array_destroy(shared_arr);
@@ -388,7 +337,7 @@ START_TEST(array_rlock_release_by_another_process_is_eperm)
         mproc_array_create(&shared_arr, sizeof(int), 1, MPROC_LOCK_RLOCK), 0);
     *(int *)mproc_array_data(shared_arr) = MPROC_EPERM;
     ck_assert_int_eq(mproc_array_lock(shared_arr, 0), 0);
-    ck_assert_int_eq(run_child(unlock_parents_lock, NULL, 0), 0);
+    ck_assert_int_eq(run_process(unlock_parents_lock, NULL, 0), 0);
     ck_assert_int_eq(mproc_array_unlock(shared_arr), 0);
     mproc_array_destroy(shared_arr);
 }
@@ -409,10 +358,11 @@ START_TEST(array_lock_holder_death_gives_eownerdead)
 {
     ck_assert_int_eq(
         mproc_array_create(&shared_arr, sizeof(int), 2, lock_kinds[_i]), 0);
-    ck_assert_int_eq(run_child(lock_and_die, NULL, 0), -SIGKILL);
+    ck_assert_int_eq(run_process(lock_and_die, NULL, 0), -SIGKILL);
     double t0 = now_s();
-    ck_assert_int_eq(mproc_array_lock(shared_arr, 10), MPROC_EOWNERDEAD);
-    ck_assert_double_lt(now_s() - t0, 5);
+    ck_assert_int_eq(mproc_array_lock(shared_arr, 10 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
+    ck_assert_double_lt(now_s() - t0, 5 * TIME_SCALE);
     int *d = mproc_array_data(shared_arr);
     ck_assert_int_eq(d[0], 1); /* what the dead holder wrote stays */
     d[1] = 1;                  /* repair */
@@ -434,7 +384,7 @@ static int churn(void *arg, size_t len)
     (void)len;
     volatile int64_t *d = mproc_array_data(shared_arr);
     for (;;) {
-        int rc = mproc_array_lock(shared_arr, 30);
+        int rc = mproc_array_lock(shared_arr, 30 * TIME_SCALE);
         if (rc == MPROC_EOWNERDEAD) {
             d[1] = d[0];
             d[2]++;
@@ -460,7 +410,7 @@ START_TEST(array_lock_survives_holders_killed_at_random)
     enum { WORKERS = 3, ROUNDS = 40 };
     mproc_process *p[WORKERS];
     for (int i = 0; i < WORKERS; i++)
-        p[i] = start_child(churn, NULL, 0);
+        p[i] = start_process(churn, NULL, 0);
     int deaths = 0;
     for (int r = 0; r < ROUNDS; r++) {
         /* Long enough for the others to take over from the last victim,
@@ -469,14 +419,14 @@ START_TEST(array_lock_survives_holders_killed_at_random)
         usleep(60000 + (useconds_t)(rand() % 20000));
         int victim = rand() % WORKERS;
         /* -SIGKILL, not 3: it never found the data broken. */
-        ck_assert_int_eq(kill_child(p[victim]), -SIGKILL);
+        kill_and_join(p[victim]);
         deaths++;
-        p[victim] = start_child(churn, NULL, 0);
+        p[victim] = start_process(churn, NULL, 0);
     }
     for (int i = 0; i < WORKERS; i++)
-        ck_assert_int_eq(kill_child(p[i]), -SIGKILL);
+        kill_and_join(p[i]);
     int64_t *d = mproc_array_data(shared_arr);
-    int rc = mproc_array_lock(shared_arr, 30);
+    int rc = mproc_array_lock(shared_arr, 30 * TIME_SCALE);
     if (rc == MPROC_EOWNERDEAD)
         d[1] = d[0];
     else
@@ -690,9 +640,9 @@ START_TEST(shm_attacher_that_exits_or_dies_never_unlinks)
     mproc_shm *m;
     ck_assert_int_eq(mproc_shm_create(&m, name, 100), 0);
     snprintf(arg, sizeof arg, "x%s", name);
-    ck_assert_int_eq(run_child(attach_and_leave, arg, strlen(arg) + 1), 0);
+    ck_assert_int_eq(run_process(attach_and_leave, arg, strlen(arg) + 1), 0);
     arg[0] = 'k';
-    ck_assert_int_eq(run_child(attach_and_leave, arg, strlen(arg) + 1),
+    ck_assert_int_eq(run_process(attach_and_leave, arg, strlen(arg) + 1),
                      -SIGKILL);
     ck_assert(shm_exists(name));
     ck_assert_int_eq(((char *)mproc_shm_buf(m))[0], 'C');

@@ -35,11 +35,8 @@ static mproc_barrier *bar;
 
 static void setup(void)
 {
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert(sh != MAP_FAILED);
+    default_sigterm_sigint();
+    sh = shared_mem(sizeof *sh);
     lk = NULL;
     rl = NULL;
     sem = NULL;
@@ -59,20 +56,10 @@ static void teardown(void)
     munmap(sh, sizeof *sh);
 }
 
-/* Every handle a test starts, kept reachable from a global: a child forked
- * later inherits its siblings' handles, which valgrind would otherwise
- * count as leaked in the child. */
-static mproc_process *started[16];
-static unsigned nstarted;
-
+/* Starts target with the argument arg. */
 static mproc_process *run(mproc_target target, long arg)
 {
-    mproc_process *p;
-    ck_assert_int_eq(mproc_process_create(&p, target, &arg, sizeof arg, NULL),
-                     0);
-    started[nstarted++ % 16] = p;
-    ck_assert_int_eq(mproc_process_start(p), 0);
-    return p;
+    return start_process(target, &arg, sizeof arg);
 }
 
 static long arg_of(const void *arg)
@@ -82,29 +69,10 @@ static long arg_of(const void *arg)
     return v;
 }
 
-/* Joins p (within 10 s) and returns its exit code. */
-static int join_code(mproc_process *p)
-{
-    int code = 1000;
-    ck_assert_int_eq(mproc_process_join(p, 10.0), 0);
-    ck_assert_int_eq(mproc_process_exitcode(p, &code), 0);
-    mproc_process_destroy(p);
-    return code;
-}
-
+/* Waits until n children have said they are ready. */
 static void wait_ready(int n)
 {
-    double t0 = now_s();
-    while (atomic_load(&sh->ready) < n) {
-        ck_assert_msg(now_s() - t0 < 10, "children never got ready");
-        usleep(1000);
-    }
-}
-
-static void kill_and_join(mproc_process *p)
-{
-    ck_assert_int_eq(mproc_process_kill(p), 0);
-    ck_assert_int_eq(join_code(p), -SIGKILL);
+    WAIT_UNTIL(atomic_load(&sh->ready) >= n);
 }
 
 /* ---- Lock ---- */
@@ -142,7 +110,7 @@ START_TEST(lock_acquire_times_out_when_held)
     double t0 = now_s();
     ck_assert_int_eq(mproc_lock_acquire(lk, 0.12), MPROC_ETIMEDOUT);
     double dt = now_s() - t0;
-    ck_assert(dt >= 0.11 && dt < 5.0);
+    ck_assert(dt >= 0.11 && dt < 5.0 * TIME_SCALE);
 }
 END_TEST
 
@@ -154,24 +122,15 @@ START_TEST(lock_nan_timeout_is_einval)
 }
 END_TEST
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 START_TEST(lock_wait_absorbs_signals)
 {
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval it = {{0, 5000}, {0, 5000}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    alarm_every(5000);
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
     ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
     double t0 = now_s();
     ck_assert_int_eq(mproc_lock_acquire(lk, 0.2), MPROC_ETIMEDOUT);
     ck_assert(now_s() - t0 >= 0.19);
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_every(0);
 }
 END_TEST
 
@@ -185,7 +144,7 @@ START_TEST(lock_released_by_another_process)
 {
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
     ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
-    ck_assert_int_eq(join_code(run(release_lock, 0)), 0);
+    ck_assert_int_eq(finish_process(run(release_lock, 0)), 0);
     ck_assert(!mproc_lock_locked(lk));
 }
 END_TEST
@@ -195,7 +154,7 @@ static int count_under_lock(void *arg, size_t len)
     (void)len;
     long n = arg_of(arg);
     for (long i = 0; i < n; i++) {
-        if (mproc_lock_acquire(lk, 10) != 0)
+        if (mproc_lock_acquire(lk, 10 * TIME_SCALE) != 0)
             return 1;
         sh->counter++;
         if (mproc_lock_release(lk) != 0)
@@ -210,8 +169,8 @@ START_TEST(lock_excludes_other_processes)
     mproc_process *a = run(count_under_lock, 20000);
     mproc_process *b = run(count_under_lock, 20000);
     ck_assert_int_eq(count_under_lock(&(long){20000}, sizeof(long)), 0);
-    ck_assert_int_eq(join_code(a), 0);
-    ck_assert_int_eq(join_code(b), 0);
+    ck_assert_int_eq(finish_process(a), 0);
+    ck_assert_int_eq(finish_process(b), 0);
     ck_assert_int_eq(sh->counter, 60000);
 }
 END_TEST
@@ -230,7 +189,7 @@ static int acquire_lock_and_exit(void *arg, size_t len)
 START_TEST(lock_holder_exit_gives_eownerdead_once)
 {
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
-    ck_assert_int_eq(join_code(run(acquire_lock_and_exit, 0)), 0);
+    ck_assert_int_eq(finish_process(run(acquire_lock_and_exit, 0)), 0);
     ck_assert(mproc_lock_locked(lk));
     ck_assert_int_eq(mproc_lock_acquire(lk, MPROC_FOREVER), MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_lock_release(lk), 0);
@@ -254,11 +213,11 @@ START_TEST(lock_holder_sigkill_wakes_blocked_waiter_with_eownerdead)
     wait_ready(1);
     mproc_process *waiter = run(acquire_lock_forever, 0);
     wait_ready(2);
-    usleep(20000); /* let it sleep on the lock */
+    wait_blocked(mproc_process_pid(waiter), SYS_futex); /* on the lock */
     double t0 = now_s();
     kill_and_join(holder);
-    ck_assert_int_eq(join_code(waiter), 0);
-    ck_assert(now_s() - t0 < 2.0);
+    ck_assert_int_eq(finish_process(waiter), 0);
+    ck_assert(now_s() - t0 < 2.0 * TIME_SCALE);
 }
 END_TEST
 
@@ -302,7 +261,7 @@ static int wait_lock_then_release(void *arg, size_t len)
 {
     (void)arg, (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    if (mproc_lock_acquire(lk, 10) != 0)
+    if (mproc_lock_acquire(lk, 10 * TIME_SCALE) != 0)
         return 1;
     return mproc_lock_release(lk) == 0 ? 0 : 2;
 }
@@ -313,9 +272,9 @@ START_TEST(lock_release_wakes_waiter_in_other_process)
     ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
     mproc_process *w = run(wait_lock_then_release, 0);
     wait_ready(1);
-    usleep(20000);
+    wait_blocked(mproc_process_pid(w), SYS_futex);
     ck_assert_int_eq(mproc_lock_release(lk), 0);
-    ck_assert_int_eq(join_code(w), 0);
+    ck_assert_int_eq(finish_process(w), 0);
 }
 END_TEST
 
@@ -369,7 +328,7 @@ START_TEST(rlock_is_not_owned_by_forked_child)
 {
     ck_assert_int_eq(mproc_rlock_create(&rl), 0);
     ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
-    ck_assert_int_eq(join_code(run(try_parents_rlock, 0)), 0);
+    ck_assert_int_eq(finish_process(run(try_parents_rlock, 0)), 0);
     ck_assert_int_eq(mproc_rlock_release(rl), 0);
 }
 END_TEST
@@ -385,8 +344,9 @@ static int take_rlock_twice_and_exit(void *arg, size_t len)
 START_TEST(rlock_holder_death_gives_eownerdead_with_one_level)
 {
     ck_assert_int_eq(mproc_rlock_create(&rl), 0);
-    ck_assert_int_eq(join_code(run(take_rlock_twice_and_exit, 0)), 0);
-    ck_assert_int_eq(mproc_rlock_acquire(rl, 1.0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(finish_process(run(take_rlock_twice_and_exit, 0)), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 1.0 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_rlock_release(rl), 0);
     ck_assert(!mproc_rlock_locked(rl));
     ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
@@ -459,7 +419,7 @@ static int take_semaphore(void *arg, size_t len)
 {
     (void)arg, (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    return mproc_semaphore_acquire(sem, 10) == 0 ? 0 : 1;
+    return mproc_semaphore_acquire(sem, 10 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(semaphore_release_wakes_waiter_in_other_process)
@@ -468,11 +428,12 @@ START_TEST(semaphore_release_wakes_waiter_in_other_process)
     mproc_process *a = run(take_semaphore, 0);
     mproc_process *b = run(take_semaphore, 0);
     wait_ready(2);
-    usleep(20000);
+    wait_blocked(mproc_process_pid(a), SYS_futex);
+    wait_blocked(mproc_process_pid(b), SYS_futex);
     ck_assert_int_eq(mproc_semaphore_release(sem), 0);
     ck_assert_int_eq(mproc_semaphore_release(sem), 0);
-    ck_assert_int_eq(join_code(a), 0);
-    ck_assert_int_eq(join_code(b), 0);
+    ck_assert_int_eq(finish_process(a), 0);
+    ck_assert_int_eq(finish_process(b), 0);
     ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
 }
 END_TEST
@@ -507,10 +468,10 @@ END_TEST
 static int wait_on_condition(void *arg, size_t len)
 {
     (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     atomic_fetch_add(&sh->ready, 1);
-    int rc = mproc_condition_wait(cond, (double)arg_of(arg));
+    int rc = mproc_condition_wait(cond, (double)arg_of(arg) * TIME_SCALE);
     if (rc == 0)
         atomic_fetch_add(&sh->woken, 1);
     if (mproc_condition_release(cond) != 0)
@@ -523,7 +484,7 @@ static int wait_on_condition(void *arg, size_t len)
 static void wait_waiters(int n)
 {
     wait_ready(n);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     mproc_condition_release(cond);
 }
 
@@ -534,19 +495,17 @@ START_TEST(condition_notify_wakes_exactly_n_waiters)
     for (int i = 0; i < 3; i++)
         w[i] = run(wait_on_condition, 20);
     wait_waiters(3);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
-    double t0 = now_s();
-    while (atomic_load(&sh->woken) < 1)
-        ck_assert_msg(now_s() - t0 < 10, "nobody woke");
+    WAIT_UNTIL(atomic_load(&sh->woken) >= 1);
     usleep(200000); /* room for a wrong second wake-up to show */
     ck_assert_int_eq(atomic_load(&sh->woken), 1);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify_all(cond), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join_code(w[i]), 0);
+        ck_assert_int_eq(finish_process(w[i]), 0);
     ck_assert_int_eq(atomic_load(&sh->woken), 3);
 }
 END_TEST
@@ -554,11 +513,11 @@ END_TEST
 static int pong_on_condition(void *arg, size_t len)
 {
     (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     for (long i = 0; i < arg_of(arg); i++) {
         while (sh->counter == 0)
-            if (mproc_condition_wait(cond, 10) != 0)
+            if (mproc_condition_wait(cond, 10 * TIME_SCALE) != 0)
                 return 2;
         sh->counter = 0;
         if (mproc_condition_notify(cond, 1) != 0)
@@ -573,15 +532,15 @@ START_TEST(condition_notifier_that_then_waits_never_takes_its_own_notify)
      * must wake the other waiter, not the notifier (a ping-pong hung). */
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     mproc_process *p = run(pong_on_condition, 2000);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     for (int i = 0; i < 2000; i++) {
         sh->counter = 1;
         ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
         while (sh->counter == 1)
-            ck_assert_int_eq(mproc_condition_wait(cond, 10), 0);
+            ck_assert_int_eq(mproc_condition_wait(cond, 10 * TIME_SCALE), 0);
     }
     ck_assert_int_eq(mproc_condition_release(cond), 0);
-    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(finish_process(p), 0);
 }
 END_TEST
 
@@ -600,7 +559,7 @@ END_TEST
 static int notify_and_die_holding(void *arg, size_t len)
 {
     (void)arg, (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     mproc_condition_notify(cond, 1);
     return 0; /* exits holding the lock */
@@ -611,8 +570,9 @@ START_TEST(condition_wait_reports_eownerdead_when_lock_holder_died)
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
     mproc_process *p = run(notify_and_die_holding, 0);
-    ck_assert_int_eq(mproc_condition_wait(cond, 10), MPROC_EOWNERDEAD);
-    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(mproc_condition_wait(cond, 10 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
+    ck_assert_int_eq(finish_process(p), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert_int_eq(mproc_condition_release(cond), MPROC_EPERM);
 }
@@ -624,12 +584,12 @@ START_TEST(condition_over_given_rlock_wakes_waiter_on_rlock_release)
     ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
     mproc_process *w = run(wait_on_condition, 20);
     wait_waiters(1);
-    ck_assert_int_eq(mproc_rlock_acquire(rl, 10), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_rlock_release(rl), 0); /* not through cond */
     double t0 = now_s();
-    ck_assert_int_eq(join_code(w), 0);
-    ck_assert(now_s() - t0 < 5);
+    ck_assert_int_eq(finish_process(w), 0);
+    ck_assert(now_s() - t0 < 5 * TIME_SCALE);
 }
 END_TEST
 
@@ -642,8 +602,9 @@ static int hold_condition_and_exit(void *arg, size_t len)
 START_TEST(condition_lock_holder_death_gives_eownerdead)
 {
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
-    ck_assert_int_eq(join_code(run(hold_condition_and_exit, 0)), 0);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 1.0), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(finish_process(run(hold_condition_and_exit, 0)), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 1.0 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
@@ -659,19 +620,19 @@ START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
     kill_and_join(doomed);
     mproc_process *live = run(wait_on_condition, 20);
     wait_waiters(2);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     double t0 = now_s();
-    ck_assert_int_eq(join_code(live), 0);
-    ck_assert(now_s() - t0 < 5);
+    ck_assert_int_eq(finish_process(live), 0);
+    ck_assert(now_s() - t0 < 5 * TIME_SCALE);
 }
 END_TEST
 
 static int wait_and_get_killed(void *arg, size_t len)
 {
     (void)arg, (void)len;
-    if (mproc_condition_acquire(cond, 10) != 0)
+    if (mproc_condition_acquire(cond, 10 * TIME_SCALE) != 0)
         return 1;
     atomic_fetch_add(&sh->ready, 1);
     mproc_condition_wait(cond, MPROC_FOREVER);
@@ -685,14 +646,13 @@ START_TEST(condition_waiter_killed_after_wakeup_gives_eownerdead)
     ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
     mproc_process *p = run(wait_and_get_killed, 0);
     wait_waiters(1);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 10), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
-    double t0 = now_s();
-    while (!atomic_load(&sh->woken)) /* it re-took the lock */
-        ck_assert(now_s() - t0 < 10);
+    WAIT_UNTIL(atomic_load(&sh->woken)); /* it re-took the lock */
     kill_and_join(p);
-    ck_assert_int_eq(mproc_condition_acquire(cond, 5), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 5 * TIME_SCALE),
+                     MPROC_EOWNERDEAD);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
 }
 END_TEST
@@ -727,7 +687,7 @@ static int wait_event(void *arg, size_t len)
 {
     (void)arg, (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    return mproc_event_wait(ev, 10) == 0 ? 0 : 1;
+    return mproc_event_wait(ev, 10 * TIME_SCALE) == 0 ? 0 : 1;
 }
 
 START_TEST(event_set_wakes_every_waiter)
@@ -737,10 +697,11 @@ START_TEST(event_set_wakes_every_waiter)
     for (int i = 0; i < 3; i++)
         w[i] = run(wait_event, 0);
     wait_ready(3);
-    usleep(20000);
+    for (int i = 0; i < 3; i++)
+        wait_blocked(mproc_process_pid(w[i]), SYS_futex);
     ck_assert_int_eq(mproc_event_set(ev), 0);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(join_code(w[i]), 0);
+        ck_assert_int_eq(finish_process(w[i]), 0);
 }
 END_TEST
 
@@ -749,15 +710,16 @@ START_TEST(event_waiter_sees_set_even_if_cleared_at_once)
     ck_assert_int_eq(mproc_event_create(&ev), 0);
     mproc_process *w = run(wait_event, 0);
     wait_ready(1);
-    /* Set and clear at once, again each second in case the waiter was not
-     * yet asleep: only a waiter that remembers a set it slept through can
-     * return; one that looks for the flag alone almost never sees it. */
+    /* Set and clear at once while the waiter sleeps, and again while it
+     * has not returned within a second (scaled): only a waiter that
+     * remembers a set it slept through can return; one that looks for the
+     * flag alone almost never sees it. */
     int code = 1000;
     for (int i = 0; i < 8 && code == 1000; i++) {
-        usleep(50000);
+        wait_blocked(mproc_process_pid(w), SYS_futex);
         ck_assert_int_eq(mproc_event_set(ev), 0);
         ck_assert_int_eq(mproc_event_clear(ev), 0);
-        if (mproc_process_join(w, 1.0) == 0)
+        if (mproc_process_join(w, 1.0 * TIME_SCALE) == 0)
             mproc_process_exitcode(w, &code);
     }
     ck_assert_int_eq(code, 0);
@@ -767,11 +729,13 @@ END_TEST
 
 /* ---- Barrier ---- */
 
+/* Waits at the barrier with the timeout arg, scaled (negative: for ever);
+ * exits with its index, 100 when the barrier broke, 101 on other errors. */
 static int barrier_party(void *arg, size_t len)
 {
     (void)len;
     atomic_fetch_add(&sh->ready, 1);
-    int rc = mproc_barrier_wait(bar, (double)arg_of(arg));
+    int rc = mproc_barrier_wait(bar, (double)arg_of(arg) * TIME_SCALE);
     return rc >= 0 ? rc : rc == MPROC_EBROKEN ? 100 : 101;
 }
 
@@ -781,9 +745,9 @@ START_TEST(barrier_gives_each_party_its_own_index)
     ck_assert_uint_eq(mproc_barrier_parties(bar), 3);
     mproc_process *a = run(barrier_party, 10);
     mproc_process *b = run(barrier_party, 10);
-    int mine = mproc_barrier_wait(bar, 10);
+    int mine = mproc_barrier_wait(bar, 10 * TIME_SCALE);
     ck_assert_int_ge(mine, 0);
-    int ca = join_code(a), cb = join_code(b);
+    int ca = finish_process(a), cb = finish_process(b);
     ck_assert_msg(ca >= 0 && ca < 3 && cb >= 0 && cb < 3,
                   "children exited %d and %d", ca, cb);
     ck_assert_int_eq((1 << mine) | (1 << ca) | (1 << cb), 7);
@@ -795,7 +759,7 @@ static int barrier_rounds(void *arg, size_t len)
 {
     (void)len;
     for (long i = 0; i < arg_of(arg); i++)
-        if (mproc_barrier_wait(bar, 10) < 0)
+        if (mproc_barrier_wait(bar, 10 * TIME_SCALE) < 0)
             return 1;
     return 0;
 }
@@ -805,7 +769,7 @@ START_TEST(barrier_is_reusable)
     ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
     mproc_process *p = run(barrier_rounds, 500);
     ck_assert_int_eq(barrier_rounds(&(long){500}, sizeof(long)), 0);
-    ck_assert_int_eq(join_code(p), 0);
+    ck_assert_int_eq(finish_process(p), 0);
 }
 END_TEST
 
@@ -824,7 +788,7 @@ START_TEST(barrier_timeout_breaks_it_until_reset)
     ck_assert_int_eq(mproc_barrier_wait(bar, 0.1), MPROC_EBROKEN);
     ck_assert(now_s() - t0 >= 0.09);
     ck_assert(mproc_barrier_broken(bar));
-    ck_assert_int_eq(mproc_barrier_wait(bar, 10), MPROC_EBROKEN);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE), MPROC_EBROKEN);
     ck_assert_int_eq(mproc_barrier_reset(bar), 0);
     ck_assert(!mproc_barrier_broken(bar));
     ck_assert_int_eq(mproc_barrier_wait(bar, 0), MPROC_EBROKEN);
@@ -837,9 +801,9 @@ START_TEST(barrier_timeout_breaks_it_for_other_waiters)
     ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
     mproc_process *p = run(barrier_party, 10);
     wait_ready(1);
-    usleep(20000);
+    wait_blocked(mproc_process_pid(p), SYS_futex);
     ck_assert_int_eq(mproc_barrier_wait(bar, 0.05), MPROC_EBROKEN);
-    ck_assert_int_eq(join_code(p), 100);
+    ck_assert_int_eq(finish_process(p), 100);
 }
 END_TEST
 
@@ -848,10 +812,9 @@ START_TEST(barrier_abort_breaks_waiters)
     ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
     mproc_process *p = run(barrier_party, 10);
     wait_ready(1);
-    while (mproc_barrier_n_waiting(bar) < 1)
-        usleep(1000);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) >= 1);
     ck_assert_int_eq(mproc_barrier_abort(bar), 0);
-    ck_assert_int_eq(join_code(p), 100);
+    ck_assert_int_eq(finish_process(p), 100);
     ck_assert(mproc_barrier_broken(bar));
     ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
 }
@@ -862,15 +825,14 @@ START_TEST(barrier_reset_breaks_waiters_and_empties_it)
     ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
     mproc_process *p = run(barrier_party, 10);
     wait_ready(1);
-    while (mproc_barrier_n_waiting(bar) < 1)
-        usleep(1000);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) >= 1);
     ck_assert_int_eq(mproc_barrier_reset(bar), 0);
-    ck_assert_int_eq(join_code(p), 100);
+    ck_assert_int_eq(finish_process(p), 100);
     ck_assert(!mproc_barrier_broken(bar));
     ck_assert_uint_eq(mproc_barrier_n_waiting(bar), 0);
     p = run(barrier_party, 10);
-    ck_assert_int_ge(mproc_barrier_wait(bar, 10), 0);
-    ck_assert_int_lt(join_code(p), 2);
+    ck_assert_int_ge(mproc_barrier_wait(bar, 10 * TIME_SCALE), 0);
+    ck_assert_int_lt(finish_process(p), 2);
 }
 END_TEST
 
@@ -880,12 +842,11 @@ START_TEST(barrier_killed_party_breaks_it)
     mproc_process *doomed = run(barrier_party, -1);
     mproc_process *other = run(barrier_party, -1);
     wait_ready(2);
-    while (mproc_barrier_n_waiting(bar) < 2)
-        usleep(1000);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) >= 2);
     double t0 = now_s();
     kill_and_join(doomed);
-    ck_assert_int_eq(join_code(other), 100);
-    ck_assert(now_s() - t0 < 2);
+    ck_assert_int_eq(finish_process(other), 100);
+    ck_assert(now_s() - t0 < 2 * TIME_SCALE);
     ck_assert(mproc_barrier_broken(bar));
 }
 END_TEST
@@ -994,23 +955,23 @@ START_TEST(sync_survives_processes_killed_at_random)
         usleep(rand_r(&seed) % 2000);
         atomic_store(&sh->stop, 1);
         for (int i = 0; i < WORKERS; i++) {
-            int code = join_code(w[i]);
+            int code = finish_process(w[i]);
             ck_assert_msg(code == 0 || code == -SIGKILL,
                           "round %d: worker %d exited %d", round, i, code);
         }
         /* The survivors - this process too - still get every lock. */
-        int rc = mproc_lock_acquire(lk, 5);
+        int rc = mproc_lock_acquire(lk, 5 * TIME_SCALE);
         ck_assert(rc == 0 || rc == MPROC_EOWNERDEAD);
         sh->inside = 0;
         ck_assert_int_eq(mproc_lock_release(lk), 0);
-        rc = mproc_condition_acquire(cond, 5);
+        rc = mproc_condition_acquire(cond, 5 * TIME_SCALE);
         ck_assert(rc == 0 || rc == MPROC_EOWNERDEAD);
         ck_assert_int_eq(mproc_condition_release(cond), 0);
         mproc_semaphore_destroy(sem);
         sem = NULL;
     }
     ck_assert(sh->counter > 0);
-    ck_assert_msg(now_s() - t0 < 50, "took %.1f s", now_s() - t0);
+    ck_assert_msg(now_s() - t0 < 50 * TIME_SCALE, "took %.1f s", now_s() - t0);
 }
 END_TEST
 
@@ -1044,11 +1005,11 @@ START_TEST(barrier_survives_parties_killed_at_random)
         kill_and_join(w[victim]);
         for (int i = 0; i < PARTIES; i++)
             if (i != victim)
-                ck_assert_msg(join_code(w[i]) == 0, "round %d", round);
+                ck_assert_msg(finish_process(w[i]) == 0, "round %d", round);
         ck_assert(mproc_barrier_broken(bar));
         ck_assert_int_eq(mproc_barrier_reset(bar), 0);
     }
-    ck_assert_msg(now_s() - t0 < 50, "took %.1f s", now_s() - t0);
+    ck_assert_msg(now_s() - t0 < 50 * TIME_SCALE, "took %.1f s", now_s() - t0);
 }
 END_TEST
 

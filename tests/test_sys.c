@@ -68,7 +68,7 @@ START_TEST(futex_wait_returns_at_once_when_value_differs)
     _Atomic uint32_t word = 1;
     double t0 = now_s();
     ck_assert_int_eq(mproc__futex_wait(&word, 0, MPROC__NO_DEADLINE), 0);
-    ck_assert(now_s() - t0 < 1.0);
+    ck_assert(now_s() - t0 < 1.0 * TIME_SCALE);
 }
 END_TEST
 
@@ -82,7 +82,7 @@ START_TEST(futex_wait_times_out_no_earlier_than_deadline)
     while (rc == 0);
     ck_assert_int_eq(rc, MPROC_ETIMEDOUT);
     ck_assert(mproc__now() >= deadline);
-    ck_assert(mproc__now() < deadline + ns(1.0));
+    ck_assert(mproc__now() < deadline + ns(1.0 * TIME_SCALE));
 }
 END_TEST
 
@@ -97,7 +97,7 @@ START_TEST(futex_wake_wakes_a_waiter_in_another_process)
             mproc__futex_wait(word, 0, mproc__now() + ns(10));
         _exit(atomic_load(word) == 7 ? 0 : 1);
     }
-    usleep(50000);
+    wait_blocked(pid, SYS_futex);
     atomic_store(word, 7);
     ck_assert_int_ge(mproc__futex_wake(word, 1), 0);
     int status;
@@ -107,24 +107,15 @@ START_TEST(futex_wake_wakes_a_waiter_in_another_process)
 }
 END_TEST
 
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 START_TEST(poll_in_retries_signals_until_the_deadline)
 {
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every_20ms = {{0, 20000}, {0, 20000}};
-    setitimer(ITIMER_REAL, &every_20ms, NULL);
+    alarm_every(20000);
     int fds[2];
     ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
     int64_t deadline = mproc__now() + ns(0.3);
     ck_assert_int_eq(mproc__poll_in(fds[0], deadline), 0);
     ck_assert(mproc__now() >= deadline);
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarm_every(0);
 }
 END_TEST
 
@@ -245,12 +236,11 @@ START_TEST(token_names_a_live_process_until_it_exits)
         *child_token = mproc__self_token(); /* not the parent's cache */
         pause();
     }
-    while (*child_token == 0)
-        usleep(1000);
+    WAIT_UNTIL(*child_token != 0);
     ck_assert_int_eq((pid_t)(uint32_t)*child_token, pid);
     ck_assert(mproc__token_alive(*child_token));
     kill(pid, SIGKILL);
-    usleep(100000); /* a zombie already counts as dead */
+    wait_zombie(pid); /* a zombie already counts as dead */
     ck_assert(!mproc__token_alive(*child_token));
     waitpid(pid, NULL, 0);
     ck_assert(!mproc__token_alive(*child_token));
