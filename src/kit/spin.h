@@ -46,8 +46,10 @@ static inline mproc__spin mproc__spin_start(int budget, int cap)
 }
 
 /*
- * mproc__spin_more - pause before the next look; false, without pausing,
- * once the budget is spent (the caller then sleeps).
+ * mproc__spin_more - pause before the next look: true when the caller may
+ * look again, false once this pause spent the budget. Then the caller
+ * stops spinning without another look here: the path it takes next (to
+ * sleep, or to a slower way of looking) looks first thing.
  */
 static inline bool mproc__spin_more(mproc__spin *sp)
 {
@@ -58,7 +60,7 @@ static inline bool mproc__spin_more(mproc__spin *sp)
     sp->left -= sp->step;
     if (sp->step < sp->cap)
         sp->step *= 2;
-    return true;
+    return sp->left > 0;
 }
 
 #endif /* MPROC_KIT_SPIN_H */
