@@ -168,7 +168,8 @@ static inline void mproc__ring_write(const mproc__ring *r, uint64_t pos,
 {
     size_t first = mproc__ring_first(r, pos, n);
     mproc__ring_mark(r, pos, n, true);
-    memcpy(mproc__ring_at(r, pos), src, first);
+    if (first) /* src may be NULL when n is 0 */
+        memcpy(mproc__ring_at(r, pos), src, first);
     if (n > first)
         memcpy(r->base, (const unsigned char *)src + first, n - first);
 }
@@ -180,7 +181,8 @@ static inline void mproc__ring_read(const mproc__ring *r, uint64_t pos,
 {
     size_t first = mproc__ring_first(r, pos, n);
     mproc__ring_mark(r, pos, n, true);
-    memcpy(dst, mproc__ring_at(r, pos), first);
+    if (first) /* dst may be NULL when n is 0 */
+        memcpy(dst, mproc__ring_at(r, pos), first);
     if (n > first)
         memcpy((unsigned char *)dst + first, r->base, n - first);
 }
