@@ -277,6 +277,10 @@ void mproc__close(int fd);
 /* mproc__unlink - remove the file path; 0 or a negative errno value. */
 int mproc__unlink(const char *path);
 
+/* mproc__fd_id - the inode number of the file fd names (unique on the
+ * machine while the file exists); 0 or a negative errno value. */
+int mproc__fd_id(int fd, uint64_t *id);
+
 /* socket.c - connections (area: connection). Every fd is close-on-exec;
  * every send uses MSG_NOSIGNAL, so no call here can raise SIGPIPE. */
 
