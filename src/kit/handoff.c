@@ -98,8 +98,3 @@ int mproc__handoff_adopt(const mproc__handoff *entries, size_t n)
     pthread_mutex_unlock(&table.mu);
     return rc;
 }
-
-void mproc__handoff_after_fork(void)
-{
-    table.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-}

@@ -16,9 +16,10 @@
  * calls mproc__handoff_drop before closing it. Entries the child was given
  * it owns: they stay open for the life of the process.
  *
- * Safety facts: thread-safe (one process-local mutex). A child forked
- * while another thread held the mutex finds it held; the child side of a
- * start re-initialises it (mproc__handoff_after_fork). Nothing is shared
+ * Safety facts: thread-safe (one process-local mutex). As with fnref.h's
+ * table, a child forked while another thread of its parent held the mutex
+ * (taking a reference at that instant) finds it held for good; children
+ * that begin with an exec start with a fresh one. Nothing is shared
  * between processes.
  */
 #ifndef MPROC_KIT_HANDOFF_H
@@ -81,8 +82,5 @@ size_t mproc__handoff_list(mproc__handoff *out, size_t cap);
  * fds are its own now). Returns 0 or MPROC_ENOMEM.
  */
 int mproc__handoff_adopt(const mproc__handoff *entries, size_t n);
-
-/* mproc__handoff_after_fork - in a forked child: a usable mutex again. */
-void mproc__handoff_after_fork(void);
 
 #endif /* MPROC_KIT_HANDOFF_H */

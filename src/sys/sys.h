@@ -171,6 +171,9 @@ _Noreturn void mproc__exit(int code);
 /* mproc__getpid - the calling process's PID (a system call each time). */
 pid_t mproc__getpid(void);
 
+/* mproc__getppid - the calling process's parent's PID. */
+pid_t mproc__getppid(void);
+
 /*
  * mproc__fork - fork the calling process. Returns the child's PID in the
  * parent, 0 in the child, or a negative errno value.
@@ -202,6 +205,19 @@ bool mproc__proc_stat(pid_t pid, char *state, uint64_t *start);
  * pid: false only when the kernel says there is none (ESRCH).
  */
 bool mproc__pid_exists(pid_t pid);
+
+/*
+ * mproc__spawn - start the program at path in a new process (posix_spawn:
+ * no copy of the caller's page tables) with argv and envp. The fds in keep
+ * stay open in it under the same numbers (every other close-on-exec fd is
+ * closed). Returns 0 and sets *pid, or a negative errno value (-ENOENT:
+ * no program at path; -EAGAIN: out of processes).
+ */
+int mproc__spawn(const char *path, char *const argv[], char *const envp[],
+                 const int *keep, size_t nkeep, pid_t *pid);
+
+/* mproc__getuid - the calling process's real user ID. */
+uid_t mproc__getuid(void);
 
 /* mproc__cpu_count - the CPUs this process may run on (its affinity
  * mask), else the CPUs online; at least 1. */
@@ -276,6 +292,18 @@ void mproc__close(int fd);
 
 /* mproc__unlink - remove the file path; 0 or a negative errno value. */
 int mproc__unlink(const char *path);
+
+/* mproc__memfd - a new, empty, close-on-exec memory file named name (shown
+ * in /proc/PID/fd); the fd or a negative errno value. */
+int mproc__memfd(const char *name);
+
+/* mproc__pwrite_all - write n bytes at offset off of fd, whole (EINTR and
+ * short writes retried); 0 or a negative errno value. */
+int mproc__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+
+/* mproc__pread_all - read n bytes at offset off of fd, whole; 0, -EPROTO
+ * when the file ends first, or a negative errno value. */
+int mproc__pread_all(int fd, void *buf, size_t n, uint64_t off);
 
 /* mproc__fd_id - the inode number of the file fd names (unique on the
  * machine while the file exists); 0 or a negative errno value. */
@@ -355,5 +383,28 @@ int mproc__sock_nodelay(int fd);
 
 /* mproc__shutdown - shutdown(fd, how); 0 or -errno. */
 int mproc__shutdown(int fd, int how);
+
+/* How many descriptors one mproc__send_fds may carry (the kernel's
+ * SCM_MAX_FD is 253). */
+#define MPROC__FDS_PER_SEND 250
+
+/*
+ * mproc__send_fds - send n (<= MPROC__FDS_PER_SEND) descriptors over a
+ * unix stream socket, with one byte of data. Returns 0, -EINVAL for too
+ * many, or -errno (-EPIPE: the peer is gone).
+ */
+int mproc__send_fds(int fd, const int *fds, size_t n);
+
+/*
+ * mproc__recv_fds - receive what one mproc__send_fds of exactly n
+ * descriptors sent, until the deadline; they arrive close-on-exec.
+ * Returns 0; -EPIPE at end of stream; -EPROTO when not exactly n came
+ * (none is left open); -ETIMEDOUT; or -errno.
+ */
+int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline);
+
+/* mproc__peer_cred - the PID and user of a unix socket's peer, as of its
+ * connect; 0 or -errno. */
+int mproc__peer_cred(int fd, pid_t *pid, uid_t *uid);
 
 #endif /* MPROC_SYS_H */
