@@ -118,15 +118,104 @@ static inline double time_scale(void)
 
 /* ---- memory ------------------------------------------------------------- */
 
-/* size zero-filled bytes shared with every process forked after (MAP_SHARED
- * anonymous memory), for facts children hand back beyond their exit
+/*
+ * The memory shared_mem hands out lives in memory files that stay open
+ * across exec (not close-on-exec); TEST_SHM_ENV lists them ("fd:addr:size;"
+ * per call), so a process that began with an exec (a spawned child, the
+ * forkserver) can map the same memory: test_init redoes the file's setup
+ * there, and its shared_mem calls attach the listed files in order.
+ */
+#define TEST_SHM_ENV "MPROC_TEST_SHM"
+
+/* Whether this process began with an exec by mproc (spawn, forkserver). */
+static inline bool exec_started(void)
+{
+    return getenv("MPROC_START") || getenv("MPROC_FORKSERVER");
+}
+
+/* The calls of shared_mem so far in this process. */
+static unsigned shm_calls;
+
+/* In a process that began with an exec: the memory of the n-th shared_mem
+ * call of the test that started it (at the same address when it is free
+ * here), or NULL. */
+static inline void *shared_mem_attach(unsigned n)
+{
+    const char *list = getenv(TEST_SHM_ENV);
+    for (unsigned k = 0; list && *list; k++) {
+        int fd;
+        unsigned long addr, size;
+        if (sscanf(list, "%d:%lx:%lu", &fd, &addr, &size) != 3)
+            return NULL;
+        if (k == n) {
+            void *p = mmap((void *)addr, size, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+            if (p == MAP_FAILED)
+                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            return p == MAP_FAILED ? NULL : p;
+        }
+        list = strchr(list, ';');
+        list = list ? list + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* size zero-filled bytes shared with every process the test starts, under
+ * every start method, for facts children hand back beyond their exit
  * status. */
 static inline void *shared_mem(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    unsigned n = shm_calls++;
+    if (exec_started())
+        return shared_mem_attach(n);
+    int fd = memfd_create("mproc-test-shared", 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ck_assert_ptr_ne(p, MAP_FAILED);
+    const char *old = getenv(TEST_SHM_ENV);
+    char *list;
+    ck_assert_int_ge(asprintf(&list, "%s%d:%lx:%zu;", old ? old : "", fd,
+                              (unsigned long)p, size),
+                     0);
+    setenv(TEST_SHM_ENV, list, 1);
+    free(list);
     return p;
+}
+
+/* ---- start methods ------------------------------------------------------ */
+
+/* The start method the suite runs under: MPROC_TEST_START is "fork"
+ * (or unset), "spawn" or "forkserver". */
+static inline mproc_start_method test_method(void)
+{
+    const char *m = getenv("MPROC_TEST_START");
+    return !m || strcmp(m, "fork") == 0 ? MPROC_START_FORK
+           : strcmp(m, "spawn") == 0    ? MPROC_START_SPAWN
+                                        : MPROC_START_FORKSERVER;
+}
+
+/*
+ * test_init - the first statement of every test main. In a process that
+ * began with an exec (a spawned child, the forkserver), setup (the file's
+ * fixture, or NULL) runs first, so its shared_mem calls attach the test's
+ * memory and its globals are set as in the test; then mproc_init, which
+ * there runs the child's target (or serves) and does not return. In the
+ * test runner it sets the suite's start method.
+ */
+static inline void test_init(int *argc, char ***argv, void (*setup)(void))
+{
+    if (exec_started() && setup)
+        setup();
+    if (mproc_init(argc, argv) != 0)
+        abort();
+    mproc_set_start_method(test_method(), true);
+}
+
+/* Whether the suite runs under fork, for the cases only fork can run. */
+static inline bool fork_only(void)
+{
+    return test_method() == MPROC_START_FORK;
 }
 
 /* ---- file descriptors --------------------------------------------------- */

@@ -152,8 +152,8 @@ static int send_handoffs(int fd, const mproc__handoff *h, size_t nh)
 }
 
 /* One request on connection fd; the reply's code, *pid and *pidfd. */
-static int request(int fd, const void *rec, size_t len,
-                   const mproc__handoff *h, size_t nh, pid_t *pid, int *pidfd)
+static int request(int fd, const void *rec, size_t len, const mproc__handoff *h,
+                   size_t nh, pid_t *pid, int *pidfd)
 {
     struct request q = {.len = len, .nhandoffs = (uint32_t)nh};
     memcpy(q.key, fs.key, sizeof q.key);
@@ -198,8 +198,13 @@ int mproc__forkserver_status(int statusfd, bool block, int *code)
     if (ready <= 0)
         return 0;
     int32_t c;
+    char end;
     int rc = mproc__recv_exact(statusfd, &c, sizeof c, NULL, deadline);
     *code = rc == 0 ? c : 255; /* the server died before it could tell */
+    /* The server closes the connection right after the code: wait for
+     * that, so the sentinel reads as ended from now on. */
+    if (rc == 0)
+        mproc__recv_exact(statusfd, &end, 1, NULL, MPROC__NO_DEADLINE);
     return 1;
 }
 
@@ -213,8 +218,8 @@ struct client {
 struct kid {
     pid_t pid;
     int pidfd;
-    int conn;       /* where its exit code goes */
-    pid_t client;   /* who asked for it */
+    int conn;     /* where its exit code goes */
+    pid_t client; /* who asked for it */
     bool daemon;
 };
 
@@ -320,8 +325,7 @@ static void serve_request(int conn)
     if (mproc__peer_cred(conn, &peer, &uid) != 0 || uid != mproc__getuid() ||
         mproc__recv_exact(conn, &q, sizeof q, NULL, deadline) != 0 ||
         memcmp(q.key, srv.key, sizeof q.key) != 0 || q.len > SIZE_MAX ||
-        q.nhandoffs > q.len / sizeof(mproc__handoff) ||
-        !admit_client(peer)) {
+        q.nhandoffs > q.len / sizeof(mproc__handoff) || !admit_client(peer)) {
         mproc__close(conn);
         return;
     }

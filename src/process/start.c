@@ -259,6 +259,10 @@ int mproc_init(int *argc, char ***argv)
     if (!saved_argv && !(saved_argv = copy_argv(*argc, *argv)))
         return MPROC_ENOMEM;
     const char *v = getenv(MPROC__FORKSERVER_ENV);
+    if (v || getenv(START_ENV)) { /* named as the program, not "exe" */
+        const char *slash = strrchr(saved_argv[0], '/');
+        mproc__set_name(slash ? slash + 1 : saved_argv[0]);
+    }
     if (v) {
         char key[MPROC__FORKSERVER_KEY + 1];
         int fd = env_fd(v);

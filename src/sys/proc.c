@@ -126,6 +126,11 @@ int mproc__spawn(const char *path, char *const argv[], char *const envp[],
     return -rc;
 }
 
+void mproc__set_name(const char *name)
+{
+    prctl(PR_SET_NAME, name);
+}
+
 uid_t mproc__getuid(void)
 {
     return getuid();

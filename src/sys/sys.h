@@ -216,6 +216,10 @@ bool mproc__pid_exists(pid_t pid);
 int mproc__spawn(const char *path, char *const argv[], char *const envp[],
                  const int *keep, size_t nkeep, pid_t *pid);
 
+/* mproc__set_name - the calling thread's name as ps and top show it (the
+ * kernel keeps its first 15 bytes). */
+void mproc__set_name(const char *name);
+
 /* mproc__getuid - the calling process's real user ID. */
 uid_t mproc__getuid(void);
 
