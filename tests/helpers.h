@@ -406,6 +406,68 @@ static inline void kill_and_join(mproc_process *p)
     ck_assert_int_eq(finish_process(p), -SIGKILL);
 }
 
+/* ---- references --------------------------------------------------------- */
+
+/*
+ * A child that opens references (mproc/ref.h) finds them in its argument
+ * bytes: a target that takes them from there, and nothing else from its
+ * parent, runs under any start method.
+ */
+
+/* The k-th reference in a target's argument bytes; zeros when they are
+ * shorter. */
+static inline mproc_ref ref_arg(const void *arg, size_t len, size_t k)
+{
+    mproc_ref r = {{0, 0}};
+    if (arg && len >= (k + 1) * sizeof r)
+        memcpy(&r, (const char *)arg + k * sizeof r, sizeof r);
+    return r;
+}
+
+/* A reference no process was given: ref, naming another object id. */
+static inline mproc_ref made_up_ref(mproc_ref ref)
+{
+    ref.w[0] = ~ref.w[0];
+    return ref;
+}
+
+/* A child that opens a reference it is sent after it started. */
+struct late_ref {
+    int fds[2];                 /* a pipe: the parent writes the bytes */
+    int (*open_ref)(mproc_ref); /* opens it, closes what it opened */
+};
+
+static inline int open_late_ref(void *arg)
+{
+    struct late_ref *l = arg;
+    mproc_ref r;
+    close(l->fds[1]);
+    if (read(l->fds[0], &r, sizeof r) != (ssize_t)sizeof r)
+        return 2;
+    return l->open_ref(r) == MPROC_ENOENT ? 0 : 1;
+}
+
+/*
+ * Forks a child, then takes a reference in the parent with take_ref
+ * (after the fork, so the child was not given it, though it may hold the
+ * object's handle and descriptor by inheritance) and sends it to the
+ * child, which opens it with open_ref. Returns the child's exit status: 0
+ * when its open gave MPROC_ENOENT.
+ */
+static inline int open_status_of_late_ref(int (*take_ref)(mproc_ref *),
+                                          int (*open_ref)(mproc_ref))
+{
+    struct late_ref l = {.open_ref = open_ref};
+    ck_assert_int_eq(pipe(l.fds), 0);
+    pid_t pid = spawn(open_late_ref, &l);
+    close(l.fds[0]);
+    mproc_ref r;
+    ck_assert_int_eq(take_ref(&r), 0);
+    ck_assert_int_eq(write(l.fds[1], &r, sizeof r), (ssize_t)sizeof r);
+    close(l.fds[1]);
+    return child_exit_status(pid);
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 /* Check's runner catches SIGTERM and SIGINT to kill the whole process

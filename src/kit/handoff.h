@@ -40,7 +40,9 @@ enum mproc__ref_kind {
     MPROC__REF_EVENT,
     MPROC__REF_BARRIER,
     MPROC__REF_ARRAY,
-    MPROC__REF_CONN,
+    MPROC__REF_CONN,      /* a duplex connection */
+    MPROC__REF_CONN_RECV, /* the reading end of a simplex pipe */
+    MPROC__REF_CONN_SEND, /* the writing end of a simplex pipe */
 };
 
 /* One handed object. */

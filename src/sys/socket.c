@@ -24,9 +24,10 @@
 
 int mproc__socketpair(int sv[2])
 {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    return 0;
+    int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    if (rc < 0 && errno == EMFILE && mproc__nofile_raise())
+        rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    return rc < 0 ? -errno : 0;
 }
 
 int mproc__send_all(int fd, struct iovec *iov, int iovcnt, size_t *sent)

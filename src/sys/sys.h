@@ -98,11 +98,21 @@ int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
  * backed by a memfd named name (shown in /proc/PID/maps), zero-filled.
  * *addr receives the mapping; *fd the close-on-exec memfd, or it is closed
  * when fd is NULL. Returns 0, MPROC_EINVAL for size 0, MPROC_ENOMEM when
- * the size cannot be backed or mapped, or another negative errno (EMFILE).
- * Nothing is left open or mapped on failure.
+ * the size cannot be backed or mapped, or another negative errno (-EMFILE
+ * when even the raised limit is reached: mproc__nofile_raise). Nothing is
+ * left open or mapped on failure.
  */
 int mproc__shared_map(const char *name, size_t size, unsigned flags,
                       void **addr, int *fd);
+
+/*
+ * mproc__shared_attach - map the whole of the memfd fd (one that
+ * mproc__shared_map made, here or in another process) shared, read and
+ * write: *addr the mapping, *size its length. fd stays open and the
+ * caller's. Returns 0; MPROC_EINVAL for an empty file; MPROC_ENOMEM when
+ * it cannot be mapped; another negative errno value (-EBADF).
+ */
+int mproc__shared_attach(int fd, void **addr, size_t *size);
 
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped (NULL: no-op). */
 void mproc__shared_unmap(void *addr, size_t size);
@@ -313,13 +323,31 @@ int mproc__pread_all(int fd, void *buf, size_t n, uint64_t off);
  * machine while the file exists); 0 or a negative errno value. */
 int mproc__fd_id(int fd, uint64_t *id);
 
+/*
+ * mproc__dup - a close-on-exec duplicate of fd (the lowest free number).
+ * Returns it, or a negative errno value (-EBADF; -EMFILE when even the
+ * raised limit is reached).
+ */
+int mproc__dup(int fd);
+
+/*
+ * mproc__nofile_raise - after a call that creates a descriptor failed with
+ * EMFILE: raise this process's soft RLIMIT_NOFILE to its hard limit (as
+ * Go's runtime does at start). Returns true when the limit rose, so that
+ * one more try may succeed; false when it was at the hard limit already
+ * or could not be raised. The calls here that create descriptors for
+ * shared objects (memfd, dup, socketpair) call it themselves.
+ */
+bool mproc__nofile_raise(void);
+
 /* socket.c - connections (area: connection). Every fd is close-on-exec;
  * every send uses MSG_NOSIGNAL, so no call here can raise SIGPIPE. */
 
 struct iovec;
 struct sockaddr;
 
-/* mproc__socketpair - a connected AF_UNIX stream pair; 0 or -errno. */
+/* mproc__socketpair - a connected AF_UNIX stream pair; 0 or -errno (the
+ * soft descriptor limit is raised once on EMFILE, mproc__nofile_raise). */
 int mproc__socketpair(int sv[2]);
 
 /*
