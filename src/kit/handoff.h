@@ -40,9 +40,11 @@ enum mproc__ref_kind {
     MPROC__REF_EVENT,
     MPROC__REF_BARRIER,
     MPROC__REF_ARRAY,
-    MPROC__REF_CONN,      /* a duplex connection */
-    MPROC__REF_CONN_RECV, /* the reading end of a simplex pipe */
-    MPROC__REF_CONN_SEND, /* the writing end of a simplex pipe */
+    MPROC__REF_CONN,       /* a duplex connection */
+    MPROC__REF_CONN_RECV,  /* the reading end of a simplex pipe */
+    MPROC__REF_CONN_SEND,  /* the writing end of a simplex pipe */
+    MPROC__REF_POOL,       /* a pool's control region (its workers') */
+    MPROC__REF_POOL_ARENA, /* a pool's task arena (its workers') */
 };
 
 /* One handed object. */
