@@ -1158,7 +1158,8 @@ static Suite *connection_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     return run_suite(connection_suite());
 }

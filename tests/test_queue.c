@@ -1380,8 +1380,9 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     Suite *s = suite_create("queue");
     TCase *tc = tcase_create("queue");
     tcase_set_timeout(tc, 30);

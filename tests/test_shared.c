@@ -848,8 +848,9 @@ START_TEST(shm_use_after_close_aborts)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     Suite *s = suite_create("shared");
     TCase *tc = tcase_create("array");
     tcase_add_test(tc, array_create_is_zero_filled_and_aligned);

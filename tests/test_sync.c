@@ -1371,8 +1371,9 @@ START_TEST(barrier_survives_parties_killed_at_random)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, setup);
     Suite *s = suite_create("sync");
     TCase *tc = tcase_create("sync");
     tcase_add_checked_fixture(tc, setup, teardown);
