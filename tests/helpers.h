@@ -201,7 +201,8 @@ static inline mproc_start_method test_method(void)
  * fixture, or NULL) runs first, so its shared_mem calls attach the test's
  * memory and its globals are set as in the test; then mproc_init, which
  * there runs the child's target (or serves) and does not return. In the
- * test runner it sets the suite's start method.
+ * test runner it sets the suite's start method, and ends the suite as
+ * skipped under forkserver where the system refuses pidfds.
  */
 static inline void test_init(int *argc, char ***argv, void (*setup)(void))
 {
@@ -210,6 +211,15 @@ static inline void test_init(int *argc, char ***argv, void (*setup)(void))
     if (mproc_init(argc, argv) != 0)
         abort();
     mproc_set_start_method(test_method(), true);
+    long fd = syscall(SYS_pidfd_open, getpid(), 0);
+    if (test_method() == MPROC_START_FORKSERVER && fd < 0) {
+        printf("skipped: the forkserver needs pidfds, which this system "
+               "refuses (%s)\n",
+               strerror(errno));
+        exit(0);
+    }
+    if (fd >= 0)
+        close((int)fd);
 }
 
 /* Whether the suite runs under fork, for the cases only fork can run. */

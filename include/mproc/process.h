@@ -165,7 +165,10 @@ MPROC_API int mproc_process_create(mproc_process **out, mproc_target target,
  * of resources (RLIMIT_NPROC), or when the forkserver died during the
  * request - then p stays startable, and the next start starts a new
  * forkserver; MPROC_ENOENT (forkserver) if the server could not load the
- * target's object; MPROC_ENOMEM; or a negative errno value (-EMFILE when
+ * target's object; -ENOSYS (forkserver) where the system refuses pidfds
+ * (valgrind before 3.20, some seccomp profiles), which the server tracks
+ * its clients and children by; MPROC_ENOMEM; or a negative errno value
+ * (-EMFILE when
  * no pidfd could be opened or the handed objects exceed the descriptor
  * limit, in which case no child runs). Nothing leaks on failure.
  */

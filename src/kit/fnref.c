@@ -94,14 +94,32 @@ static int64_t intern(const char *path, uintptr_t base)
     return k;
 }
 
-/* dladdr's object for addr: its path and base. */
+/* The main program's base (dladdr's dli_fbase of its dynamic section). */
+static uintptr_t main_base;
+static pthread_once_t main_once = PTHREAD_ONCE_INIT;
+
+static void find_main(void)
+{
+    void *h = dlopen(NULL, RTLD_NOW);
+    struct link_map *lm = NULL;
+    Dl_info info;
+    if (h && dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_ld &&
+        dladdr(lm->l_ld, &info) && info.dli_fbase)
+        main_base = (uintptr_t)info.dli_fbase;
+}
+
+/* dladdr's object for addr: its path (MPROC__FNREF_MAIN for the main
+ * program) and base. */
 static bool place(const void *addr, const char **path, uintptr_t *base)
 {
     Dl_info info;
     if (!dladdr(addr, &info) || !info.dli_fbase)
         return false;
-    *path = info.dli_fname ? info.dli_fname : "";
+    pthread_once(&main_once, find_main);
     *base = (uintptr_t)info.dli_fbase;
+    *path = *base == main_base ? MPROC__FNREF_MAIN
+            : info.dli_fname   ? info.dli_fname
+                               : "";
     return true;
 }
 

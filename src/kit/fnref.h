@@ -26,9 +26,10 @@
  *   that index (MPROC_ENOENT). mproc__fnref_register_loaded, called before
  *   forking, puts every object loaded at that moment in the table.
  * - By path, the object at that path must be the same file as the one the
- *   reference was taken in (nothing checks it); the main program is found
- *   only under the name it runs as in both processes (its argv[0]), since
- *   an executable cannot be loaded with dlopen.
+ *   reference was taken in (nothing checks it). The main program goes by
+ *   the name MPROC__FNREF_MAIN in every process, whatever its argv[0] or
+ *   its path (an executable cannot be loaded with dlopen: a reference into
+ *   it resolves only in a process running the same program).
  * - An object unloaded (dlclose) after a reference to it was taken leaves
  *   the reference pointing at nothing; objects loaded by resolve are never
  *   unloaded.
@@ -48,6 +49,9 @@
 #define MPROC_KIT_FNREF_H
 
 #include <stdint.h>
+
+/* The path under which the table names the main program. */
+#define MPROC__FNREF_MAIN "(main program)"
 
 /* How many loaded objects the table of a process can hold. */
 #define MPROC__FNREF_OBJECTS 1024
@@ -103,7 +107,7 @@ int mproc__fnref_resolve(const mproc__fnref *ref, const char *path,
  * mproc__fnref_path - the path of object (an index of a reference taken in
  * this process), as dladdr gave it: what a transport sends along with
  * references to processes that do not share the table. The main program
- * appears under the name it was run as. Returns NULL for an index not in
+ * appears as MPROC__FNREF_MAIN. Returns NULL for an index not in
  * the table. The string lives as long as the process.
  */
 const char *mproc__fnref_path(uint32_t object);

@@ -40,6 +40,7 @@
 
 #include "../sys/sys.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -174,12 +175,33 @@ static int request(int fd, const void *rec, size_t len, const mproc__handoff *h,
     return 0;
 }
 
+/*
+ * 0 when this system gives out pidfds, which the server tracks its clients
+ * and children by; -ENOSYS when it refuses them (valgrind before 3.20,
+ * some seccomp profiles); another negative errno value (-EMFILE) when the
+ * question could not be asked now. Mutex held; a yes or no is kept.
+ */
+static int pidfds_work(void)
+{
+    static int known; /* 0 unknown, 1 yes, -1 no */
+    if (!known) {
+        int fd = mproc__pidfd_open(mproc__getpid());
+        if (fd < 0 && fd != -ENOSYS && fd != -EPERM)
+            return fd;
+        known = fd >= 0 ? 1 : -1;
+        if (fd >= 0)
+            mproc__close(fd);
+    }
+    return known > 0 ? 0 : -ENOSYS;
+}
+
 int mproc__forkserver_child(const void *rec, size_t len,
                             const mproc__handoff *h, size_t nh, pid_t *pid,
                             int *pidfd, int *statusfd)
 {
     pthread_mutex_lock(&fs.mu);
-    int fd = connect_server();
+    int ok = pidfds_work();
+    int fd = ok == 0 ? connect_server() : ok;
     int rc = fd < 0 ? fd : request(fd, rec, len, h, nh, pid, pidfd);
     if (rc == MPROC_EAGAIN)
         forget_server();

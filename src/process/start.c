@@ -2,9 +2,12 @@
  * process/start.c - children that begin with an exec: the start record,
  * the spawn start method, and mproc_init.
  *
- * Design. A spawned child is this same program, exec'd afresh
- * (/proc/self/exe, so a program replaced or deleted on disk since it
- * started still runs as itself) with the argv mproc_init saw, through
+ * Design. A spawned child is this same program, exec'd afresh with the
+ * argv mproc_init saw: mproc_init opens the program's file
+ * (/proc/self/exe) and keeps it, and spawn execs /proc/self/fd/N of it,
+ * so a program replaced or deleted on disk since it started still runs as
+ * itself (and valgrind, which stands in for /proc/self/exe only at open,
+ * still runs the program rather than itself), through
  * posix_spawn: no copy of the parent's page tables, so the start does not
  * grow with the parent's memory. The child's record is written to a
  * memory file first; the child inherits that file (its fd number in the
@@ -55,6 +58,7 @@ _Static_assert(sizeof(struct head) == 56, "the record head is 56 bytes");
 _Static_assert(sizeof(mproc__handoff) == 16, "a handoff entry is 16 bytes");
 
 static char **saved_argv;
+static char exe_path[32] = "/proc/self/exe"; /* /proc/self/fd/N once open */
 
 char **mproc__start_argv(void)
 {
@@ -162,7 +166,7 @@ int mproc__spawn_self(char *entry, const int *keep, size_t nkeep, pid_t *pid)
     char **env = environment_with(entry);
     if (!env)
         return MPROC_ENOMEM;
-    int rc = mproc__spawn("/proc/self/exe", saved_argv, env, keep, nkeep, pid);
+    int rc = mproc__spawn(exe_path, saved_argv, env, keep, nkeep, pid);
     free(env);
     return rc;
 }
@@ -258,6 +262,9 @@ int mproc_init(int *argc, char ***argv)
         return MPROC_EINVAL;
     if (!saved_argv && !(saved_argv = copy_argv(*argc, *argv)))
         return MPROC_ENOMEM;
+    int exe = mproc__open_self_exe();
+    if (exe >= 0)
+        snprintf(exe_path, sizeof exe_path, "/proc/self/fd/%d", exe);
     const char *v = getenv(MPROC__FORKSERVER_ENV);
     if (v || getenv(START_ENV)) { /* named as the program, not "exe" */
         const char *slash = strrchr(saved_argv[0], '/');

@@ -78,8 +78,9 @@ int mproc__spawn_child(const void *rec, size_t len, const mproc__handoff *h,
  * (for signals) and *statusfd (readable once the child has ended; read
  * it with mproc__forkserver_status). Returns 0; MPROC_EAGAIN when the
  * forkserver died during the request (the next start restarts it);
- * MPROC_ENOENT when the forkserver could not load the target; another
- * negative code. Nothing is left open on failure.
+ * MPROC_ENOENT when the forkserver could not load the target; -ENOSYS
+ * where the system refuses pidfds; another negative code. Nothing is left
+ * open on failure.
  */
 int mproc__forkserver_child(const void *rec, size_t len,
                             const mproc__handoff *h, size_t nh, pid_t *pid,

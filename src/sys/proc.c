@@ -126,6 +126,12 @@ int mproc__spawn(const char *path, char *const argv[], char *const envp[],
     return -rc;
 }
 
+int mproc__open_self_exe(void)
+{
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
 void mproc__set_name(const char *name)
 {
     prctl(PR_SET_NAME, name);

@@ -226,6 +226,11 @@ bool mproc__pid_exists(pid_t pid);
 int mproc__spawn(const char *path, char *const argv[], char *const envp[],
                  const int *keep, size_t nkeep, pid_t *pid);
 
+/* mproc__open_self_exe - a close-on-exec descriptor of the program this
+ * process runs (the file, even if it was since replaced or deleted); the
+ * fd or a negative errno value. */
+int mproc__open_self_exe(void);
+
 /* mproc__set_name - the calling thread's name as ps and top show it (the
  * kernel keeps its first 15 bytes). */
 void mproc__set_name(const char *name);
