@@ -3,6 +3,7 @@
 #include "mproc.h"
 #include "sys/sys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -738,6 +740,82 @@ END_TEST
 
 /* ---- start methods ------------------------------------------------------ */
 
+/* The descriptors of this process that mproc made and no one handed on:
+ * its memory files (but the test's own shared pages) and sockets. */
+static int stray_fds(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 100;
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[300], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        if (k <= 0)
+            continue;
+        target[k] = 0;
+        if ((strncmp(target, "/memfd:mproc-", 13) == 0 &&
+             strncmp(target, "/memfd:mproc-test-", 18) != 0) ||
+            strncmp(target, "socket:", 7) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+START_TEST(process_child_inherits_no_descriptor_not_handed_to_it)
+{
+    mproc_queue *q;
+    mproc_lock *l;
+    int sv[2];
+    ck_assert_int_eq(mproc_queue_create(&q, NULL), 0);
+    ck_assert_int_eq(mproc_lock_create(&l), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    /* Under fork the child shares the parent's memory, descriptors too;
+     * a child that begins with an exec gets only what it was handed. */
+    if (fork_only())
+        ck_assert_int_ge(run_process(stray_fds, NULL, 0), 3);
+    else
+        ck_assert_int_eq(run_process(stray_fds, NULL, 0), 0);
+    close(sv[0]);
+    close(sv[1]);
+    mproc_lock_destroy(l);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(process_forkserver_refuses_more_references_than_it_can_hold)
+{
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 64;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    ck_assert_int_eq(run_process(returns_zero, NULL, 0), 0); /* the server
+                                              starts with 64 descriptors */
+    enum { N = 100 };
+    mproc_lock *locks[N];
+    mproc_ref ref;
+    for (int k = 0; k < N; k++) { /* this process raises its own limit */
+        ck_assert_int_eq(mproc_lock_create(&locks[k]), 0);
+        ck_assert_int_eq(mproc_lock_ref(locks[k], &ref), 0);
+    }
+    int fds = open_fds();
+    mproc_process *p = make(returns_zero, NULL, 0, NULL, false);
+    ck_assert_int_eq(mproc_process_start(p), -EMFILE);
+    ck_assert_int_eq(open_fds(), fds);
+    ck_assert(!mproc_process_is_alive(p));
+    for (int k = 0; k < N; k++)
+        mproc_lock_destroy(locks[k]);
+    ck_assert_int_eq(mproc_process_start(p), 0); /* p stays startable */
+    ck_assert_int_eq(finish_process(p), 0);
+    setrlimit(RLIMIT_NOFILE, &old);
+}
+END_TEST
+
 /* Whether the suite's children are children of the test process itself
  * (fork, spawn) rather than of the forkserver: zombies and stdio
  * redirected after the server started are the test process's own only
@@ -936,7 +1014,10 @@ int main(int argc, char **argv)
     if (!fork_only()) /* under fork the child would run the page */
         tcase_add_test(tc,
                        process_target_outside_any_object_is_einval_at_start);
+    tcase_add_test(tc, process_child_inherits_no_descriptor_not_handed_to_it);
     if (test_method() == MPROC_START_FORKSERVER) {
+        tcase_add_test(
+            tc, process_forkserver_refuses_more_references_than_it_can_hold);
         tcase_add_test(tc,
                        process_forkserver_killed_between_starts_is_restarted);
         tcase_add_test(

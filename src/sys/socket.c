@@ -386,7 +386,8 @@ int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline)
         if ((m.msg_flags & MSG_CTRUNC) || got != n) {
             for (size_t j = 0; j < got; j++)
                 close(fds[j]);
-            return -EPROTO;
+            /* the kernel drops what does not fit the receiver's table */
+            return m.msg_flags & MSG_CTRUNC ? -EMFILE : -EPROTO;
         }
         return 0;
     }

@@ -435,8 +435,9 @@ int mproc__send_fds(int fd, const int *fds, size_t n);
 /*
  * mproc__recv_fds - receive what one mproc__send_fds of exactly n
  * descriptors sent, until the deadline; they arrive close-on-exec.
- * Returns 0; -EPIPE at end of stream; -EPROTO when not exactly n came
- * (none is left open); -ETIMEDOUT; or -errno.
+ * Returns 0; -EPIPE at end of stream; -EMFILE when they did not fit this
+ * process's descriptor table, -EPROTO when not exactly n came (none is
+ * left open either way); -ETIMEDOUT; or -errno.
  */
 int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline);
 
