@@ -787,6 +787,23 @@ START_TEST(process_child_inherits_no_descriptor_not_handed_to_it)
 }
 END_TEST
 
+START_TEST(process_forkserver_children_start_with_no_signal_blocked)
+{
+    /* The server starts while the caller blocks SIGTERM (as a pool does
+     * around its workers' start); later children must not inherit that. */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+    ck_assert_int_eq(run_process(returns_zero, NULL, 0), 0);
+    ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+    mproc_process *p = start_process(sleeps, NULL, 0);
+    ck_assert_int_eq(mproc_process_terminate(p), 0);
+    ck_assert_int_eq(join_code(p), -SIGTERM);
+    mproc_process_destroy(p);
+}
+END_TEST
+
 START_TEST(process_forkserver_refuses_more_references_than_it_can_hold)
 {
     struct rlimit old, low;
@@ -1018,6 +1035,8 @@ int main(int argc, char **argv)
     if (test_method() == MPROC_START_FORKSERVER) {
         tcase_add_test(
             tc, process_forkserver_refuses_more_references_than_it_can_hold);
+        tcase_add_test(
+            tc, process_forkserver_children_start_with_no_signal_blocked);
         tcase_add_test(tc,
                        process_forkserver_killed_between_starts_is_restarted);
         tcase_add_test(

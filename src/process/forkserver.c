@@ -414,6 +414,8 @@ _Noreturn void mproc__forkserver_serve(int lfd, const char *key)
 {
     srv.lfd = lfd;
     srv.key = key;
+    /* its children inherit its mask: none of the starter's blocks */
+    mproc__signals_unblock_all();
     if (lfd < 0 || strlen(key) != MPROC__FORKSERVER_KEY ||
         !admit_client(mproc__getppid()))
         mproc__exit(1);

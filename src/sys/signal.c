@@ -1,8 +1,10 @@
 /*
- * signal.c - the calling thread's SIGTERM, for pool workers: a worker is
+ * signal.c - the calling thread's signal mask. Pool workers: a worker is
  * forked with SIGTERM blocked and sets its default action before it
  * unblocks it, so terminate's SIGTERM ends it whatever handler the
- * program had installed, and never runs that handler in the worker.
+ * program had installed, and never runs that handler in the worker. The
+ * forkserver: it starts with no signal blocked, whatever mask its starter
+ * had at that moment, since every child it forks inherits its mask.
  */
 #include "sys.h"
 
@@ -29,4 +31,11 @@ void mproc__sigterm_default(void)
     sigaddset(&term, SIGTERM);
     signal(SIGTERM, SIG_DFL);
     pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+}
+
+void mproc__signals_unblock_all(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
 }

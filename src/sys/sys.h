@@ -264,7 +264,7 @@ int mproc__child_signal(int pidfd, pid_t pid, int sig);
  */
 int mproc__child_reap(int pidfd, pid_t pid, bool block, int *exitcode);
 
-/* signal.c: the calling thread's SIGTERM. */
+/* signal.c: the calling thread's signal mask. */
 
 /* mproc__sigterm_block - block SIGTERM in the calling thread; *old gets
  * the previous mask, for mproc__sigmask_restore. */
@@ -272,6 +272,9 @@ void mproc__sigterm_block(sigset_t *old);
 
 /* mproc__sigmask_restore - set the calling thread's signal mask to *old. */
 void mproc__sigmask_restore(const sigset_t *old);
+
+/* mproc__signals_unblock_all - block no signal in the calling thread. */
+void mproc__signals_unblock_all(void);
 
 /* mproc__sigterm_default - SIGTERM's default action (ending the process),
  * whatever handler was installed, and unblocked in the calling thread. */
