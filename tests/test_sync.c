@@ -14,14 +14,24 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* One party's log in a Barrier test: when it arrived and when it left
+ * (ticks of the shared clock; 0: not yet) and what its wait returned. */
+struct party_log {
+    _Atomic long arrived;
+    _Atomic long left;
+    _Atomic int result;
+};
+
 /* A page shared with every process a test starts, for facts a child must
- * hand back beyond its exit status (readiness, counters). */
+ * hand back beyond its exit status (readiness, counters, logs). */
 struct shared {
     _Atomic int ready;
     _Atomic int woken;
     _Atomic int stop;
     long counter;
     int inside;
+    _Atomic long clock; /* one total order of the events logged */
+    struct party_log party[4];
 };
 static struct shared *sh;
 
@@ -851,6 +861,256 @@ START_TEST(barrier_killed_party_breaks_it)
 }
 END_TEST
 
+/* The next tick of the shared clock. */
+static long tick(void)
+{
+    return atomic_fetch_add(&sh->clock, 1) + 1;
+}
+
+/* What a logged party does: its slot in sh->party, how long it sleeps
+ * before it arrives, its wait's timeout. */
+struct party_plan {
+    int index;
+    unsigned delay_us;
+    double timeout;
+};
+
+/* Waits at the barrier as planned, logging its arrival before the wait and
+ * its result after; exits as barrier_party. */
+static int logged_party(void *arg, size_t len)
+{
+    struct party_plan plan;
+    (void)len;
+    memcpy(&plan, arg, sizeof plan);
+    struct party_log *log = &sh->party[plan.index];
+    if (plan.delay_us > 0)
+        usleep(plan.delay_us);
+    atomic_store(&log->arrived, tick());
+    int rc = mproc_barrier_wait(bar, plan.timeout);
+    atomic_store(&log->result, rc);
+    atomic_store(&log->left, tick());
+    return rc >= 0 ? rc : rc == MPROC_EBROKEN ? 100 : 101;
+}
+
+static mproc_process *start_party(int index, unsigned delay_us, double timeout)
+{
+    struct party_plan plan = {index, delay_us, timeout};
+    return start_process(logged_party, &plan, sizeof plan);
+}
+
+/* Issue 20: a party killed (and reaped) while it waited, then two more
+ * arriving in quick succession - faster than a waiter's 50 ms re-check -
+ * must break the barrier, not complete a generation that counts the dead
+ * one. Whichever of A and this process arrives second is the last. */
+START_TEST(barrier_party_dead_before_the_others_arrive_breaks_it)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    mproc_process *v = run(barrier_party, -1);
+    wait_ready(1);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+    wait_blocked(mproc_process_pid(v), SYS_futex);
+    kill_and_join(v);
+    usleep(300000);
+    mproc_process *a = run(barrier_party, 10);
+    wait_ready(2);
+    /* A has arrived once it waits beside the dead party, or broke it. */
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 2 || mproc_barrier_broken(bar));
+    usleep(5000);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE), MPROC_EBROKEN);
+    ck_assert_int_eq(finish_process(a), 100);
+    ck_assert(mproc_barrier_broken(bar));
+}
+END_TEST
+
+/* A kill sent after a busy spin, from a thread of the test process. */
+struct kill_plan {
+    mproc_process *p;
+    unsigned spin;
+};
+
+static void *kill_after_spin(void *arg)
+{
+    struct kill_plan *k = arg;
+    for (volatile unsigned i = 0; i < k->spin; i++)
+        ;
+    mproc_process_kill(k->p);
+    return NULL;
+}
+
+/* Checks that every party of sh->party[0..n) that left agrees with the
+ * result want (an index: any index; MPROC_EBROKEN: that). */
+static void assert_parties_agree(int round, int n, int want)
+{
+    for (int i = 0; i < n; i++) {
+        if (!atomic_load(&sh->party[i].left))
+            continue;
+        int rc = atomic_load(&sh->party[i].result);
+        ck_assert_msg(want >= 0 ? rc >= 0 : rc == want,
+                      "round %d: party %d got %d, another %d", round, i, rc,
+                      want);
+    }
+}
+
+/* Issue 20, the race: the party killed at about the instant the last one
+ * arrives. Either the generation trips (the party still lived when the
+ * last arrival checked it) or it breaks - for every party alike, never a
+ * mix. */
+START_TEST(barrier_party_killed_as_the_last_arrives_trips_or_breaks_for_all)
+{
+    enum { ROUNDS = 20 };
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    unsigned seed = 2020;
+    for (int round = 0; round < ROUNDS; round++) {
+        memset(sh->party, 0, sizeof sh->party);
+        mproc_process *v = start_party(0, 0, 10 * TIME_SCALE);
+        mproc_process *a = start_party(1, 0, 10 * TIME_SCALE);
+        WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 2);
+        struct kill_plan k = {v, rand_r(&seed) % 20000};
+        pthread_t killer;
+        ck_assert_int_eq(pthread_create(&killer, NULL, kill_after_spin, &k), 0);
+        int mine = mproc_barrier_wait(bar, 10 * TIME_SCALE);
+        pthread_join(killer, NULL);
+        int vc = finish_process(v), ac = finish_process(a);
+        ck_assert_msg(vc == -SIGKILL || vc == 100 || (vc >= 0 && vc < 3),
+                      "round %d: the victim exited %d", round, vc);
+        if (mine >= 0) {
+            ck_assert_msg(ac >= 0 && ac < 3 && ac != mine,
+                          "round %d: tripped for this process (%d), A got %d",
+                          round, mine, ac);
+            ck_assert(!mproc_barrier_broken(bar));
+        } else {
+            ck_assert_int_eq(mine, MPROC_EBROKEN);
+            ck_assert_msg(ac == 100, "round %d: broke here, A got %d", round,
+                          ac);
+            ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+        }
+        assert_parties_agree(round, 2, mine);
+    }
+}
+END_TEST
+
+/* Whether process pid is stopped (state T). */
+static bool is_stopped(pid_t pid)
+{
+    char buf[512];
+    if (!read_task_file(pid, "stat", buf, sizeof buf))
+        return false;
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] == 'T';
+}
+
+/* Issue 20: a barrier of 2 has 4 presences. Parties of four generations,
+ * stopped before they could leave, keep them all; the next party is
+ * counted by its token alone, and its death still breaks the barrier.
+ * Presences whose holders were then killed are taken again. */
+START_TEST(barrier_party_counted_by_token_alone_still_breaks_it_when_dead)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    mproc_process *stopped[4];
+    for (int i = 0; i < 4; i++) {
+        stopped[i] = run(barrier_party, 10);
+        pid_t pid = mproc_process_pid(stopped[i]);
+        WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+        wait_blocked(pid, SYS_futex);
+        ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+        WAIT_UNTIL(is_stopped(pid));
+        ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE), 1);
+    }
+    for (int round = 0; round < 2; round++) {
+        mproc_process *v = run(barrier_party, -1);
+        WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+        wait_blocked(mproc_process_pid(v), SYS_futex);
+        kill_and_join(v);
+        ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE),
+                         MPROC_EBROKEN);
+        ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+        if (round > 0)
+            break;
+        /* Two holders die, two leave: every presence is free again. */
+        for (int i = 0; i < 2; i++)
+            kill_and_join(stopped[i]);
+        for (int i = 2; i < 4; i++) {
+            ck_assert_int_eq(kill(mproc_process_pid(stopped[i]), SIGCONT), 0);
+            ck_assert_int_eq(finish_process(stopped[i]), 0);
+        }
+    }
+}
+END_TEST
+
+/* The storm: each round, three parties arrive at staggered instants and
+ * one of them is killed at a random one - before it arrives, while it
+ * waits, or after the generation ended. Each party logs its arrival and
+ * its result (the round is its generation), and the test process the
+ * instant it reaped the victim. A victim killed before it arrived is
+ * replaced by the test process, so that the round can still trip. */
+enum { STORM_PARTIES = 3 };
+
+/* Checks one storm round: every party that left agrees on the outcome,
+ * and a generation that tripped counting the victim (arrived, never left)
+ * began its last arrival before the victim was reaped - it cannot have
+ * counted a party already dead. Returns whether it tripped. */
+static bool storm_round_ok(int round, int victim, long reaped)
+{
+    int n = STORM_PARTIES + 1;
+    int result = MPROC_EBROKEN;
+    long last = 0;
+    for (int i = 0; i < n; i++) {
+        struct party_log *log = &sh->party[i];
+        if (atomic_load(&log->left) && i != victim)
+            result = atomic_load(&log->result);
+        if (atomic_load(&log->arrived) > last)
+            last = atomic_load(&log->arrived);
+    }
+    assert_parties_agree(round, n, result);
+    struct party_log *v = &sh->party[victim];
+    if (result >= 0 && atomic_load(&v->arrived) && !atomic_load(&v->left))
+        ck_assert_msg(reaped > last,
+                      "round %d: tripped with party %d, reaped at tick %ld, "
+                      "before the last arrival (tick %ld)",
+                      round, victim, reaped, last);
+    return result >= 0;
+}
+
+START_TEST(barrier_trips_only_with_every_party_alive)
+{
+    enum { ROUNDS = 200 };
+    ck_assert_int_eq(mproc_barrier_create(&bar, STORM_PARTIES), 0);
+    unsigned seed = 4242;
+    int tripped = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        memset(sh->party, 0, sizeof sh->party);
+        mproc_process *w[STORM_PARTIES];
+        for (int i = 0; i < STORM_PARTIES; i++)
+            w[i] = start_party(i, rand_r(&seed) % 3000, 2 * TIME_SCALE);
+        usleep(rand_r(&seed) % 4000);
+        int victim = (int)(rand_r(&seed) % STORM_PARTIES);
+        ck_assert_int_eq(mproc_process_kill(w[victim]), 0);
+        int code = finish_process(w[victim]);
+        long reaped = tick();
+        ck_assert_msg(code == -SIGKILL || code == 100 ||
+                          (code >= 0 && code < 3),
+                      "round %d: the victim exited %d", round, code);
+        if (!atomic_load(&sh->party[victim].arrived)) {
+            struct party_log *me = &sh->party[STORM_PARTIES];
+            atomic_store(&me->arrived, tick());
+            atomic_store(&me->result, mproc_barrier_wait(bar, 2 * TIME_SCALE));
+            atomic_store(&me->left, tick());
+        }
+        for (int i = 0; i < STORM_PARTIES; i++)
+            if (i != victim) {
+                code = finish_process(w[i]);
+                ck_assert_msg(code == 100 || (code >= 0 && code < 3),
+                              "round %d: party %d exited %d", round, i, code);
+            }
+        if (storm_round_ok(round, victim, reaped))
+            tripped++;
+        else
+            ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+    }
+    ck_assert_int_gt(tripped, 0);
+}
+END_TEST
+
 /* ---- All types ---- */
 
 START_TEST(create_rejects_null_out_and_destroy_accepts_null)
@@ -1069,6 +1329,11 @@ int main(void)
     tcase_add_test(tc, barrier_abort_breaks_waiters);
     tcase_add_test(tc, barrier_reset_breaks_waiters_and_empties_it);
     tcase_add_test(tc, barrier_killed_party_breaks_it);
+    tcase_add_test(tc, barrier_party_dead_before_the_others_arrive_breaks_it);
+    tcase_add_test(
+        tc, barrier_party_killed_as_the_last_arrives_trips_or_breaks_for_all);
+    tcase_add_test(
+        tc, barrier_party_counted_by_token_alone_still_breaks_it_when_dead);
     tcase_add_test(tc, create_rejects_null_out_and_destroy_accepts_null);
     tcase_add_test(tc, objects_leave_no_fds_open);
     suite_add_tcase(s, tc);
@@ -1079,6 +1344,7 @@ int main(void)
     tcase_set_timeout(stress, 60);
     tcase_add_test(stress, sync_survives_processes_killed_at_random);
     tcase_add_test(stress, barrier_survives_parties_killed_at_random);
+    tcase_add_test(stress, barrier_trips_only_with_every_party_alive);
     suite_add_tcase(s, stress);
     return run_suite(s);
 }
