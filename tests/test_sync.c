@@ -85,6 +85,21 @@ static void wait_ready(int n)
     WAIT_UNTIL(atomic_load(&sh->ready) >= n);
 }
 
+/* The setting of each "a waiter died: is a live one still woken?" test:
+ * starts target(arg), which says it is ready and then waits, kills it once
+ * it sleeps, then starts another and returns it once it sleeps too. */
+static mproc_process *live_waiter_after_dead_one(mproc_target target, long arg)
+{
+    mproc_process *doomed = run(target, arg);
+    wait_ready(1);
+    wait_blocked(mproc_process_pid(doomed), SYS_futex);
+    kill_and_join(doomed);
+    mproc_process *live = run(target, arg);
+    wait_ready(2);
+    wait_blocked(mproc_process_pid(live), SYS_futex);
+    return live;
+}
+
 /* ---- Lock ---- */
 
 START_TEST(lock_acquire_and_release_toggle_locked)
@@ -448,6 +463,43 @@ START_TEST(semaphore_release_wakes_waiter_in_other_process)
 }
 END_TEST
 
+static int take_semaphore_and_stay(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_semaphore_acquire(sem, 0) != 0)
+        return 1;
+    atomic_fetch_add(&sh->ready, 1);
+    pause(); /* holding the unit, until killed */
+    return 0;
+}
+
+/* A unit taken by a process that dies is gone, as in Python: a semaphore
+ * has no owner to give it back. Any process may release it in its stead. */
+START_TEST(semaphore_unit_taken_by_dead_process_stays_taken)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 1, true), 0);
+    mproc_process *p = run(take_semaphore_and_stay, 0);
+    wait_ready(1);
+    kill_and_join(p);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0.05), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+}
+END_TEST
+
+/* A waiter killed asleep in acquire (still counted as waiting) does not
+ * swallow a release: the live waiter gets the unit. */
+START_TEST(semaphore_release_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 0, false), 0);
+    mproc_process *live = live_waiter_after_dead_one(take_semaphore, 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(finish_process(live), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
+}
+END_TEST
+
 /* ---- Condition ---- */
 
 START_TEST(condition_calls_without_lock_are_eperm)
@@ -622,20 +674,33 @@ START_TEST(condition_lock_holder_death_gives_eownerdead)
 }
 END_TEST
 
-START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
+/* Kills a waiter, starts a live one, and notifies one: the notify must not
+ * go to the dead waiter (still counted as waiting), but wake the live one
+ * long before its 20 s timeout. */
+static void notify_past_dead_waiter(void)
 {
-    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
-    mproc_process *doomed = run(wait_on_condition, 20);
-    wait_waiters(1);
-    kill_and_join(doomed);
-    mproc_process *live = run(wait_on_condition, 20);
-    wait_waiters(2);
+    mproc_process *live = live_waiter_after_dead_one(wait_on_condition, 20);
     ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     double t0 = now_s();
     ck_assert_int_eq(finish_process(live), 0);
     ck_assert(now_s() - t0 < 5 * TIME_SCALE);
+}
+
+START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    notify_past_dead_waiter();
+}
+END_TEST
+
+/* The same over a given RLock, where notify requeues sleepers onto it. */
+START_TEST(condition_over_given_rlock_still_wakes_live_waiter_after_death)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    notify_past_dead_waiter();
 }
 END_TEST
 
@@ -734,6 +799,21 @@ START_TEST(event_waiter_sees_set_even_if_cleared_at_once)
     }
     ck_assert_int_eq(code, 0);
     mproc_process_destroy(w);
+}
+END_TEST
+
+/* A waiter killed asleep leaves nothing behind that a set or a later wait
+ * trips over: the set wakes the live waiter, the flag reads as it is. */
+START_TEST(event_set_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    mproc_process *live = live_waiter_after_dead_one(wait_event, 0);
+    ck_assert_int_eq(mproc_event_set(ev), 0);
+    ck_assert_int_eq(finish_process(live), 0);
+    ck_assert(mproc_event_is_set(ev));
+    ck_assert_int_eq(mproc_event_clear(ev), 0);
+    ck_assert_int_eq(mproc_event_wait(ev, 0), MPROC_EAGAIN);
+    ck_assert(!mproc_event_is_set(ev));
 }
 END_TEST
 
@@ -1305,6 +1385,8 @@ int main(void)
     tcase_add_test(tc, semaphore_release_at_int_max_is_einval);
     tcase_add_test(tc, semaphore_create_rejects_bad_arguments);
     tcase_add_test(tc, semaphore_release_wakes_waiter_in_other_process);
+    tcase_add_test(tc, semaphore_unit_taken_by_dead_process_stays_taken);
+    tcase_add_test(tc, semaphore_release_wakes_live_waiter_after_waiter_death);
     tcase_add_test(tc, condition_calls_without_lock_are_eperm);
     tcase_add_test(tc, condition_wait_times_out_with_lock_held_at_same_depth);
     tcase_add_test(tc, condition_notify_wakes_exactly_n_waiters);
@@ -1316,11 +1398,14 @@ int main(void)
     tcase_add_test(tc, condition_wait_reports_eownerdead_when_lock_holder_died);
     tcase_add_test(tc, condition_lock_holder_death_gives_eownerdead);
     tcase_add_test(tc, condition_still_wakes_live_waiter_after_waiter_death);
+    tcase_add_test(
+        tc, condition_over_given_rlock_still_wakes_live_waiter_after_death);
     tcase_add_test(tc, condition_waiter_killed_after_wakeup_gives_eownerdead);
     tcase_add_test(tc, event_set_clear_and_is_set);
     tcase_add_test(tc, event_wait_times_out);
     tcase_add_test(tc, event_set_wakes_every_waiter);
     tcase_add_test(tc, event_waiter_sees_set_even_if_cleared_at_once);
+    tcase_add_test(tc, event_set_wakes_live_waiter_after_waiter_death);
     tcase_add_test(tc, barrier_gives_each_party_its_own_index);
     tcase_add_test(tc, barrier_is_reusable);
     tcase_add_test(tc, barrier_with_one_party_returns_at_once);
