@@ -76,12 +76,13 @@ struct barrier_shm {
 
 MPROC__SYNC_LAYOUT(struct barrier_shm, lock);
 MPROC__SYNC_LAYOUT(struct barrier_shm, gen);
+_Static_assert(sizeof(struct barrier_slot) == 16 &&
+                   offsetof(struct barrier_shm, slots) % 8 == 0,
+               "a slot is two aligned words");
 
 struct mproc_barrier {
-    uint32_t magic;
-    size_t size;
-    struct barrier_shm *shm;
-    mproc__presence *presences; /* 2 * parties of them, in shm */
+    mproc__sync_head h;
+    mproc__presence *presences; /* 2 * parties of them, in the page */
 };
 
 /* Where the presences begin in the page of a barrier of parties. */
@@ -93,31 +94,73 @@ static size_t presences_offset(uint32_t parties)
            MPROC__CACHE_LINE;
 }
 
+/* The bytes of the page of a barrier of that many parties. */
+static size_t barrier_size(uint32_t parties)
+{
+    return presences_offset(parties) +
+           2 * (size_t)parties * sizeof(mproc__presence);
+}
+
+/* Completes a new or opened handle: where its presences are. */
+static mproc_barrier *barrier_handle(mproc__sync_head *h)
+{
+    mproc_barrier *b = (mproc_barrier *)h;
+    struct barrier_shm *m = mproc__sync_shm(h);
+    b->presences =
+        (mproc__presence *)(void *)((char *)m + presences_offset(m->parties));
+    return b;
+}
+
 int mproc_barrier_create(mproc_barrier **out, unsigned parties)
 {
     if (!out || parties == 0 || parties > MAX_PARTIES)
         return MPROC_EINVAL;
-    size_t offset = presences_offset(parties);
-    size_t size = offset + 2 * (size_t)parties * sizeof(mproc__presence);
-    void *h, *shm;
-    int rc = mproc__sync_new(sizeof(mproc_barrier), size, "mproc-barrier",
-                             BARRIER_SHM_MAGIC, &h, &shm);
+    mproc__sync_head *h;
+    int rc = mproc__sync_new(sizeof(mproc_barrier), barrier_size(parties),
+                             "mproc-barrier", BARRIER_SHM_MAGIC, &h);
     if (rc != 0)
         return rc;
-    mproc_barrier *b = h;
-    b->size = size;
-    b->shm = shm;
-    b->presences = (mproc__presence *)(void *)((char *)shm + offset);
-    b->shm->parties = parties; /* the rest is zero-filled: empty, whole */
-    *out = b;
+    struct barrier_shm *m = mproc__sync_shm(h);
+    m->parties = parties; /* the rest is zero-filled: empty, whole */
+    *out = barrier_handle(h);
+    return 0;
+}
+
+int mproc_barrier_open(mproc_barrier **out, mproc_ref ref)
+{
+    mproc__sync_head *h;
+    int rc = mproc__sync_open(ref, MPROC__REF_BARRIER, BARRIER_SHM_MAGIC,
+                              sizeof(mproc_barrier), sizeof(struct barrier_shm),
+                              out ? &h : NULL);
+    if (rc != 0)
+        return rc;
+    const struct barrier_shm *m = mproc__sync_shm(h);
+    if (m->parties == 0 || m->parties > MAX_PARTIES ||
+        h->map.len < barrier_size(m->parties)) {
+        mproc__sync_free(h);
+        return MPROC_EINVAL;
+    }
+    *out = barrier_handle(h);
     return 0;
 }
 
 static struct barrier_shm *barrier_shm(const mproc_barrier *b)
 {
-    MPROC__CHECK(b && b->magic == MPROC__SYNC_LIVE,
+    MPROC__CHECK(b && b->h.magic == MPROC__SYNC_LIVE,
                  "invalid or destroyed Barrier");
-    return b->shm;
+    return mproc__sync_shm(&b->h);
+}
+
+int mproc_barrier_ref(mproc_barrier *b, mproc_ref *out)
+{
+    barrier_shm(b); /* validates b */
+    return mproc__sync_ref(&b->h, MPROC__REF_BARRIER, out);
+}
+
+/* The page of a handle already checked by barrier_shm. */
+static struct barrier_shm *barrier_page(const mproc_barrier *b)
+{
+    return mproc__sync_shm(&b->h);
 }
 
 /* Ends generation g with the given outcome; the caller holds the lock. */
@@ -162,7 +205,7 @@ static void lock_barrier(struct barrier_shm *m)
  * lock. */
 static bool party_alive(mproc_barrier *b, uint32_t i)
 {
-    struct barrier_slot *s = &b->shm->slots[i];
+    struct barrier_slot *s = &barrier_page(b)->slots[i];
     uint32_t p = atomic_load_explicit(&s->presence, memory_order_relaxed);
     if (p != 0)
         return mproc__presence_alive(&b->presences[p - 1]);
@@ -174,7 +217,7 @@ static bool party_alive(mproc_barrier *b, uint32_t i)
  * in slot self, has died; the caller holds the lock. */
 static bool party_died(mproc_barrier *b, uint32_t self)
 {
-    struct barrier_shm *m = b->shm;
+    struct barrier_shm *m = barrier_page(b);
     assert(mproc__lock_mine(&m->lock));
     uint32_t n = atomic_load_explicit(&m->count, memory_order_relaxed);
     for (uint32_t i = 0; i < n && i < m->parties; i++)
@@ -188,7 +231,7 @@ static bool party_died(mproc_barrier *b, uint32_t self)
  * or 0 when the caller is counted by its token alone. */
 static uint32_t arrive(mproc_barrier *b, uint32_t g, uint32_t index)
 {
-    struct barrier_shm *m = b->shm;
+    struct barrier_shm *m = barrier_page(b);
     int p = mproc__presence_hold(b->presences, 2 * m->parties,
                                  (g % 2) * m->parties + index, &m->lock);
     struct barrier_slot *s = &m->slots[index];
@@ -212,7 +255,7 @@ static int outcome(struct barrier_shm *m, uint32_t g, uint32_t index)
 static int await_end(mproc_barrier *b, uint32_t g, uint32_t index,
                      int64_t deadline)
 {
-    struct barrier_shm *m = b->shm;
+    struct barrier_shm *m = barrier_page(b);
     for (;;) {
         if (atomic_load_explicit(&m->gen, memory_order_acquire) != g)
             return outcome(m, g, index);
@@ -301,6 +344,8 @@ bool mproc_barrier_broken(mproc_barrier *b)
 
 void mproc_barrier_destroy(mproc_barrier *b)
 {
-    if (b)
-        mproc__sync_free(b, barrier_shm(b), b->size);
+    if (!b)
+        return;
+    barrier_shm(b); /* validates b */
+    mproc__sync_free(&b->h);
 }
