@@ -21,7 +21,10 @@
  * waiter reads it unless 64 more generations end first - it would then
  * report success, the likelier outcome. Unlike Python's threading.Barrier
  * there is no draining phase that waits for the last waiter to leave, so
- * a waiter that dies after the trip can hold nobody up.
+ * a waiter that dies after the trip can hold nobody up. Every field but
+ * gen is read and written under the lock, which orders them; a sleeper
+ * reads gen without it (acquire, paired with the release that ends the
+ * generation after history is written).
  *
  * Dead parties. A generation trips only with every party it counts alive:
  * whoever arrives - the last one above all, before it trips - first checks,
