@@ -468,6 +468,49 @@ static inline int open_status_of_late_ref(int (*take_ref)(mproc_ref *),
     return child_exit_status(pid);
 }
 
+/*
+ * Checks that a process opens only what it was given. take_ref takes the
+ * reference of an object; open_ref opens a reference of its kind (and
+ * closes what it opened); destroy destroys the object's handle. A child
+ * started before take_ref cannot open it (open_status_of_late_ref), nor
+ * can anyone open a made-up reference; the taker can, until destroy
+ * withdraws it.
+ */
+static inline void assert_only_given_opens(int (*take_ref)(mproc_ref *),
+                                           int (*open_ref)(mproc_ref),
+                                           void (*destroy)(void))
+{
+    ck_assert_int_eq(open_status_of_late_ref(take_ref, open_ref), 0);
+    mproc_ref r;
+    ck_assert_int_eq(take_ref(&r), 0);
+    ck_assert_int_eq(open_ref(made_up_ref(r)), MPROC_ENOENT);
+    ck_assert_int_eq(open_ref(r), 0);
+    destroy();
+    ck_assert_int_eq(open_ref(r), MPROC_ENOENT);
+}
+
+/*
+ * Checks that own, the reference of an object that is not a Lock, opens
+ * only as its kind: not as a Lock, nor does open_ref (which opens own's
+ * kind and closes what it opened) open a Lock's reference, or a Lock's id
+ * given own's kind, or own's id given a Lock's kind.
+ */
+static inline void assert_kind_kept(mproc_ref own, int (*open_ref)(mproc_ref))
+{
+    mproc_lock *l, *o = NULL;
+    mproc_ref lref;
+    ck_assert_int_eq(mproc_lock_open(&o, own), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_lock_create(&l), 0);
+    ck_assert_int_eq(mproc_lock_ref(l, &lref), 0);
+    ck_assert_int_eq(open_ref(lref), MPROC_EINVAL);
+    mproc_ref lock_as_own = {{lref.w[0], own.w[1]}};
+    ck_assert_int_eq(open_ref(lock_as_own), MPROC_EINVAL);
+    mproc_ref own_as_lock = {{own.w[0], lref.w[1]}};
+    ck_assert_int_eq(mproc_lock_open(&o, own_as_lock), MPROC_EINVAL);
+    ck_assert_ptr_null(o);
+    mproc_lock_destroy(l);
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 /* Check's runner catches SIGTERM and SIGINT to kill the whole process

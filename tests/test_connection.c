@@ -1020,17 +1020,16 @@ static int open_conn(mproc_ref ref)
     return rc;
 }
 
+static void close_late_conn(void)
+{
+    mproc_conn_close(late_conn);
+}
+
 START_TEST(conn_open_of_reference_not_given_is_enoent)
 {
     mproc_conn *other;
     ck_assert_int_eq(mproc_pipe(&late_conn, &other, true), 0);
-    ck_assert_int_eq(open_status_of_late_ref(conn_ref_now, open_conn), 0);
-    mproc_ref ref;
-    ck_assert_int_eq(conn_ref_now(&ref), 0);
-    ck_assert_int_eq(open_conn(made_up_ref(ref)), MPROC_ENOENT);
-    ck_assert_int_eq(open_conn(ref), 0);
-    mproc_conn_close(late_conn);
-    ck_assert_int_eq(open_conn(ref), MPROC_ENOENT); /* withdrawn */
+    assert_only_given_opens(conn_ref_now, open_conn, close_late_conn);
     mproc_conn_close(other);
 }
 END_TEST
@@ -1038,24 +1037,16 @@ END_TEST
 START_TEST(conn_open_as_another_kind_is_einval)
 {
     mproc_conn *a, *b, *o = NULL;
-    mproc_lock *l = NULL;
-    mproc_ref cref, lref;
+    mproc_ref ref, other_way;
     ck_assert_int_eq(mproc_pipe(&a, &b, false), 0);
-    ck_assert_int_eq(mproc_conn_ref(a, &cref), 0);
-    ck_assert_int_eq(mproc_lock_open(&l, cref), MPROC_EINVAL);
-    ck_assert_int_eq(mproc_lock_create(&l), 0);
-    ck_assert_int_eq(mproc_lock_ref(l, &lref), 0);
-    ck_assert_int_eq(mproc_conn_open(&o, lref), MPROC_EINVAL);
-    mproc_ref forged = {{cref.w[0], lref.w[1]}}; /* a socket as a Lock */
-    ck_assert_int_eq(mproc_lock_open(&l, forged), MPROC_EINVAL);
-    mproc_ref other_way;
+    ck_assert_int_eq(mproc_conn_ref(a, &ref), 0);
+    assert_kind_kept(ref, open_conn);
     ck_assert_int_eq(mproc_conn_ref(b, &other_way), 0);
-    forged = (mproc_ref){{cref.w[0], other_way.w[1]}}; /* read end as write */
+    mproc_ref forged = {{ref.w[0], other_way.w[1]}}; /* read end as write */
     ck_assert_int_eq(mproc_conn_open(&o, forged), MPROC_EINVAL);
     ck_assert_ptr_null(o);
-    ck_assert_int_eq(mproc_conn_open(NULL, cref), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_conn_open(NULL, ref), MPROC_EINVAL);
     ck_assert_int_eq(mproc_conn_ref(a, NULL), MPROC_EINVAL);
-    mproc_lock_destroy(l);
     mproc_conn_close(a);
     mproc_conn_close(b);
 }
@@ -1158,7 +1149,8 @@ static Suite *connection_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     return run_suite(connection_suite());
 }

@@ -548,36 +548,27 @@ static int open_array(mproc_ref ref)
     return rc;
 }
 
+static void destroy_late_array(void)
+{
+    mproc_array_destroy(late_arr);
+}
+
 START_TEST(array_open_of_reference_not_given_is_enoent)
 {
     ck_assert_int_eq(mproc_value_create(&late_arr, 8, MPROC_LOCK_RLOCK), 0);
-    ck_assert_int_eq(open_status_of_late_ref(array_ref_now, open_array), 0);
-    mproc_ref ref;
-    ck_assert_int_eq(array_ref_now(&ref), 0);
-    ck_assert_int_eq(open_array(made_up_ref(ref)), MPROC_ENOENT);
-    ck_assert_int_eq(open_array(ref), 0);
-    mproc_array_destroy(late_arr);
-    ck_assert_int_eq(open_array(ref), MPROC_ENOENT); /* withdrawn */
+    assert_only_given_opens(array_ref_now, open_array, destroy_late_array);
 }
 END_TEST
 
 START_TEST(array_open_as_another_kind_is_einval)
 {
-    mproc_array *arr, *o = NULL;
-    mproc_event *e = NULL;
-    mproc_ref aref, eref;
+    mproc_array *arr;
+    mproc_ref ref;
     ck_assert_int_eq(mproc_array_create(&arr, 8, 8, MPROC_LOCK_RLOCK), 0);
-    ck_assert_int_eq(mproc_array_ref(arr, &aref), 0);
-    ck_assert_int_eq(mproc_event_open(&e, aref), MPROC_EINVAL);
-    ck_assert_int_eq(mproc_event_create(&e), 0);
-    ck_assert_int_eq(mproc_event_ref(e, &eref), 0);
-    ck_assert_int_eq(mproc_array_open(&o, eref), MPROC_EINVAL);
-    mproc_ref forged = {{eref.w[0], aref.w[1]}}; /* an Event's id */
-    ck_assert_int_eq(mproc_array_open(&o, forged), MPROC_EINVAL);
-    ck_assert_ptr_null(o);
-    ck_assert_int_eq(mproc_array_open(NULL, aref), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_array_ref(arr, &ref), 0);
+    assert_kind_kept(ref, open_array);
+    ck_assert_int_eq(mproc_array_open(NULL, ref), MPROC_EINVAL);
     ck_assert_int_eq(mproc_array_ref(arr, NULL), MPROC_EINVAL);
-    mproc_event_destroy(e);
     mproc_array_destroy(arr);
 }
 END_TEST
@@ -848,8 +839,9 @@ START_TEST(shm_use_after_close_aborts)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     Suite *s = suite_create("shared");
     TCase *tc = tcase_create("array");
     tcase_add_test(tc, array_create_is_zero_filled_and_aligned);

@@ -19,8 +19,9 @@
  *
  * Safety facts: a reference is bytes: copy it, store it, send it. It names
  * the object, not a handle: opening it twice gives two handles on the
- * same object, each destroyed on its own. Destroying the last handle in
- * the taking process withdraws the object from later starts.
+ * same object, each destroyed on its own. Destroying the handle whose
+ * reference was taken withdraws the object from later starts (take the
+ * reference again from another open handle to keep handing it on).
  */
 #ifndef MPROC_REF_H
 #define MPROC_REF_H

@@ -3,6 +3,12 @@
  *
  * A growable array of entries under one mutex. Lookups are linear: a
  * process hands a few objects, and opening a reference is not a hot path.
+ *
+ * Fork: every destroy of a shared object takes the mutex (to withdraw its
+ * descriptor), so a child forked while another thread held it would block
+ * at its first destroy. Handlers installed with pthread_atfork at the
+ * first use take the mutex around every fork and release it on both
+ * sides.
  */
 #include "handoff.h"
 
@@ -16,6 +22,34 @@ static struct {
     mproc__handoff *v;
     size_t n, cap;
 } table = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&table.mu);
+}
+
+static void fork_done(void)
+{
+    pthread_mutex_unlock(&table.mu);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
+static void lock(void)
+{
+    pthread_once(&atfork_once, install_atfork);
+    pthread_mutex_lock(&table.mu);
+}
+
+static void unlock(void)
+{
+    pthread_mutex_unlock(&table.mu);
+}
 
 /* The index of the entry with this id, or -1. Mutex held. */
 static ptrdiff_t find_id(uint64_t id)
@@ -49,9 +83,9 @@ int mproc__handoff_take(int fd, uint32_t kind, mproc_ref *out)
     int rc = mproc__fd_id(fd, &id);
     if (rc != 0)
         return rc;
-    pthread_mutex_lock(&table.mu);
+    lock();
     rc = add((mproc__handoff){.id = id, .kind = kind, .fd = fd});
-    pthread_mutex_unlock(&table.mu);
+    unlock();
     if (rc == 0)
         *out = (mproc_ref){{id, kind}};
     return rc;
@@ -61,40 +95,40 @@ int mproc__handoff_find(mproc_ref ref, uint32_t kind, int *fd)
 {
     if (ref.w[1] != kind)
         return MPROC_EINVAL;
-    pthread_mutex_lock(&table.mu);
+    lock();
     ptrdiff_t k = find_id(ref.w[0]);
     int rc = k < 0 ? MPROC_ENOENT : table.v[k].kind != kind ? MPROC_EINVAL : 0;
     if (rc == 0)
         *fd = table.v[k].fd;
-    pthread_mutex_unlock(&table.mu);
+    unlock();
     return rc;
 }
 
 void mproc__handoff_drop(int fd)
 {
-    pthread_mutex_lock(&table.mu);
+    lock();
     for (size_t k = 0; k < table.n; k++)
         if (table.v[k].fd == fd)
             table.v[k--] = table.v[--table.n];
-    pthread_mutex_unlock(&table.mu);
+    unlock();
 }
 
 size_t mproc__handoff_list(mproc__handoff *out, size_t cap)
 {
-    pthread_mutex_lock(&table.mu);
+    lock();
     size_t n = table.n;
     for (size_t k = 0; k < n && k < cap; k++)
         out[k] = table.v[k];
-    pthread_mutex_unlock(&table.mu);
+    unlock();
     return n;
 }
 
 int mproc__handoff_adopt(const mproc__handoff *entries, size_t n)
 {
     int rc = 0;
-    pthread_mutex_lock(&table.mu);
+    lock();
     for (size_t k = 0; k < n && rc == 0; k++)
         rc = add(entries[k]);
-    pthread_mutex_unlock(&table.mu);
+    unlock();
     return rc;
 }

@@ -16,11 +16,9 @@
  * calls mproc__handoff_drop before closing it. Entries the child was given
  * it owns: they stay open for the life of the process.
  *
- * Safety facts: thread-safe (one process-local mutex). As with fnref.h's
- * table, a child forked while another thread of its parent held the mutex
- * (taking a reference at that instant) finds it held for good; children
- * that begin with an exec start with a fresh one. Nothing is shared
- * between processes.
+ * Safety facts: thread-safe (one process-local mutex, held across every
+ * fork by pthread_atfork handlers, so a forked child never inherits it
+ * held). Nothing is shared between processes.
  */
 #ifndef MPROC_KIT_HANDOFF_H
 #define MPROC_KIT_HANDOFF_H

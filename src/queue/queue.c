@@ -1189,9 +1189,9 @@ int mproc_queue_open(mproc_queue **out, mproc_ref ref)
 
 int mproc_queue_ref(mproc_queue *q, mproc_ref *out)
 {
+    shared_of(q); /* validates q */
     if (!out)
         return MPROC_EINVAL;
-    shared_of(q);
     return mproc__region_ref(&q->map, MPROC__REF_QUEUE, out);
 }
 

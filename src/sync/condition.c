@@ -92,7 +92,8 @@ struct mproc_condition {
                            with it */
 };
 
-/* Sets up a handle on page m: over its own lock, or over given. */
+/* Sets up the handle h of a Condition: over its page's own lock, or over
+ * given (opened: a handle opened with it, destroyed with it). */
 static mproc_condition *setup(mproc__sync_head *h, mproc_rlock *given,
                               bool opened)
 {
