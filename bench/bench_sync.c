@@ -1,14 +1,17 @@
 /*
- * bench_sync.c - Lock, Event and Condition against their floors, measured
- * in one program: a process-shared robust pthread_mutex (uncontended
- * lock+unlock, and two processes incrementing a counter under it) and a
- * bare futex ping-pong between two processes (the floor of any wake-up).
+ * bench_sync.c - Lock, Event, Condition and Barrier against their floors,
+ * measured in one program: a process-shared robust pthread_mutex
+ * (uncontended lock+unlock, and two processes incrementing a counter under
+ * it), a bare futex ping-pong between two processes (the floor of any
+ * wake-up) and a process-shared pthread_barrier (not robust: a party that
+ * dies leaves the others waiting for ever).
  *
  * Figures (the same strings as bench/py/bench_sync.py):
  *   lock acquire+release, uncontended          ns per pair
  *   lock: 2 processes increment a counter      ns per increment
  *   event set -> wake, round trip              us per round trip
  *   condition notify -> wake, round trip       us per round trip
+ *   barrier: 2 processes meet, per round       us per round
  */
 #include "bench.h"
 #include "futex.h"
@@ -28,6 +31,7 @@
 
 struct shared {
     pthread_mutex_t mutex;
+    pthread_barrier_t barrier;
     long counter;
     _Atomic uint32_t turn;
     int turn_plain; /* guarded by the Condition's lock */
@@ -36,6 +40,7 @@ static struct shared *sh;
 static mproc_lock *lock;
 static mproc_event *ev[2];
 static mproc_condition *cond;
+static mproc_barrier *bar;
 
 /* Measures floor and ours alternately, REPS times each, so that both see
  * the same machine noise; reports each one's median. */
@@ -188,6 +193,29 @@ static double cond_trip(void)
     return bench_timed_pair(cond_ping, cond_pong) / TRIPS * 1e6;
 }
 
+/* Two processes meeting at a barrier TRIPS times. */
+static void pbarrier_rounds(void)
+{
+    for (int i = 0; i < TRIPS; i++)
+        pthread_barrier_wait(&sh->barrier);
+}
+
+static void barrier_rounds(void)
+{
+    for (int i = 0; i < TRIPS; i++)
+        mproc_barrier_wait(bar, MPROC_FOREVER);
+}
+
+static double pbarrier_trip(void)
+{
+    return bench_timed_pair(pbarrier_rounds, pbarrier_rounds) / TRIPS * 1e6;
+}
+
+static double barrier_trip(void)
+{
+    return bench_timed_pair(barrier_rounds, barrier_rounds) / TRIPS * 1e6;
+}
+
 int main(void)
 {
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
@@ -199,8 +227,13 @@ int main(void)
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     pthread_mutex_init(&sh->mutex, &a);
+    pthread_barrierattr_t ba;
+    pthread_barrierattr_init(&ba);
+    pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
+    pthread_barrier_init(&sh->barrier, &ba, 2);
     if (mproc_lock_create(&lock) || mproc_event_create(&ev[0]) ||
-        mproc_event_create(&ev[1]) || mproc_condition_create(&cond, NULL))
+        mproc_event_create(&ev[1]) || mproc_condition_create(&cond, NULL) ||
+        mproc_barrier_create(&bar, 2))
         return 1;
 
     const char *floor_mutex = "robust pthread_mutex (floor)";
@@ -213,7 +246,10 @@ int main(void)
                 event_trip, "us");
     report_pair("condition notify -> wake, round trip", floor_futex, futex_trip,
                 cond_trip, "us");
+    report_pair("barrier: 2 processes meet, per round",
+                "pthread_barrier (floor)", pbarrier_trip, barrier_trip, "us");
 
+    mproc_barrier_destroy(bar);
     mproc_condition_destroy(cond);
     mproc_event_destroy(ev[0]);
     mproc_event_destroy(ev[1]);

@@ -15,14 +15,24 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+/* One party's log in a Barrier test: when it arrived and when it left
+ * (ticks of the shared clock; 0: not yet) and what its wait returned. */
+struct party_log {
+    _Atomic long arrived;
+    _Atomic long left;
+    _Atomic int result;
+};
+
 /* A page shared with every process a test starts, for facts a child must
- * hand back beyond its exit status (readiness, counters). */
+ * hand back beyond its exit status (readiness, counters, logs). */
 struct shared {
     _Atomic int ready;
     _Atomic int woken;
     _Atomic int stop;
     long counter;
     int inside;
+    _Atomic long clock; /* one total order of the events logged */
+    struct party_log party[4];
 };
 static struct shared *sh;
 
@@ -74,6 +84,21 @@ static long arg_of(const void *arg)
 static void wait_ready(int n)
 {
     WAIT_UNTIL(atomic_load(&sh->ready) >= n);
+}
+
+/* The setting of each "a waiter died: is a live one still woken?" test:
+ * starts target(arg), which says it is ready and then waits, kills it once
+ * it sleeps, then starts another and returns it once it sleeps too. */
+static mproc_process *live_waiter_after_dead_one(mproc_target target, long arg)
+{
+    mproc_process *doomed = run(target, arg);
+    wait_ready(1);
+    wait_blocked(mproc_process_pid(doomed), SYS_futex);
+    kill_and_join(doomed);
+    mproc_process *live = run(target, arg);
+    wait_ready(2);
+    wait_blocked(mproc_process_pid(live), SYS_futex);
+    return live;
 }
 
 /* ---- Lock ---- */
@@ -439,6 +464,43 @@ START_TEST(semaphore_release_wakes_waiter_in_other_process)
 }
 END_TEST
 
+static int take_semaphore_and_stay(void *arg, size_t len)
+{
+    (void)arg, (void)len;
+    if (mproc_semaphore_acquire(sem, 0) != 0)
+        return 1;
+    atomic_fetch_add(&sh->ready, 1);
+    pause(); /* holding the unit, until killed */
+    return 0;
+}
+
+/* A unit taken by a process that dies is gone, as in Python: a semaphore
+ * has no owner to give it back. Any process may release it in its stead. */
+START_TEST(semaphore_unit_taken_by_dead_process_stays_taken)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 1, true), 0);
+    mproc_process *p = run(take_semaphore_and_stay, 0);
+    wait_ready(1);
+    kill_and_join(p);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0.05), MPROC_ETIMEDOUT);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+}
+END_TEST
+
+/* A waiter killed asleep in acquire (still counted as waiting) does not
+ * swallow a release: the live waiter gets the unit. */
+START_TEST(semaphore_release_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 0, false), 0);
+    mproc_process *live = live_waiter_after_dead_one(take_semaphore, 0);
+    ck_assert_int_eq(mproc_semaphore_release(sem), 0);
+    ck_assert_int_eq(finish_process(live), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 0);
+}
+END_TEST
+
 /* ---- Condition ---- */
 
 START_TEST(condition_calls_without_lock_are_eperm)
@@ -613,20 +675,33 @@ START_TEST(condition_lock_holder_death_gives_eownerdead)
 }
 END_TEST
 
-START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
+/* Kills a waiter, starts a live one, and notifies one: the notify must not
+ * go to the dead waiter (still counted as waiting), but wake the live one
+ * long before its 20 s timeout. */
+static void notify_past_dead_waiter(void)
 {
-    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
-    mproc_process *doomed = run(wait_on_condition, 20);
-    wait_waiters(1);
-    kill_and_join(doomed);
-    mproc_process *live = run(wait_on_condition, 20);
-    wait_waiters(2);
+    mproc_process *live = live_waiter_after_dead_one(wait_on_condition, 20);
     ck_assert_int_eq(mproc_condition_acquire(cond, 10 * TIME_SCALE), 0);
     ck_assert_int_eq(mproc_condition_notify(cond, 1), 0);
     ck_assert_int_eq(mproc_condition_release(cond), 0);
     double t0 = now_s();
     ck_assert_int_eq(finish_process(live), 0);
     ck_assert(now_s() - t0 < 5 * TIME_SCALE);
+}
+
+START_TEST(condition_still_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    notify_past_dead_waiter();
+}
+END_TEST
+
+/* The same over a given RLock, where notify requeues sleepers onto it. */
+START_TEST(condition_over_given_rlock_still_wakes_live_waiter_after_death)
+{
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    notify_past_dead_waiter();
 }
 END_TEST
 
@@ -725,6 +800,21 @@ START_TEST(event_waiter_sees_set_even_if_cleared_at_once)
     }
     ck_assert_int_eq(code, 0);
     mproc_process_destroy(w);
+}
+END_TEST
+
+/* A waiter killed asleep leaves nothing behind that a set or a later wait
+ * trips over: the set wakes the live waiter, the flag reads as it is. */
+START_TEST(event_set_wakes_live_waiter_after_waiter_death)
+{
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    mproc_process *live = live_waiter_after_dead_one(wait_event, 0);
+    ck_assert_int_eq(mproc_event_set(ev), 0);
+    ck_assert_int_eq(finish_process(live), 0);
+    ck_assert(mproc_event_is_set(ev));
+    ck_assert_int_eq(mproc_event_clear(ev), 0);
+    ck_assert_int_eq(mproc_event_wait(ev, 0), MPROC_EAGAIN);
+    ck_assert(!mproc_event_is_set(ev));
 }
 END_TEST
 
@@ -849,6 +939,256 @@ START_TEST(barrier_killed_party_breaks_it)
     ck_assert_int_eq(finish_process(other), 100);
     ck_assert(now_s() - t0 < 2 * TIME_SCALE);
     ck_assert(mproc_barrier_broken(bar));
+}
+END_TEST
+
+/* The next tick of the shared clock. */
+static long tick(void)
+{
+    return atomic_fetch_add(&sh->clock, 1) + 1;
+}
+
+/* What a logged party does: its slot in sh->party, how long it sleeps
+ * before it arrives, its wait's timeout. */
+struct party_plan {
+    int index;
+    unsigned delay_us;
+    double timeout;
+};
+
+/* Waits at the barrier as planned, logging its arrival before the wait and
+ * its result after; exits as barrier_party. */
+static int logged_party(void *arg, size_t len)
+{
+    struct party_plan plan;
+    (void)len;
+    memcpy(&plan, arg, sizeof plan);
+    struct party_log *log = &sh->party[plan.index];
+    if (plan.delay_us > 0)
+        usleep(plan.delay_us);
+    atomic_store(&log->arrived, tick());
+    int rc = mproc_barrier_wait(bar, plan.timeout);
+    atomic_store(&log->result, rc);
+    atomic_store(&log->left, tick());
+    return rc >= 0 ? rc : rc == MPROC_EBROKEN ? 100 : 101;
+}
+
+static mproc_process *start_party(int index, unsigned delay_us, double timeout)
+{
+    struct party_plan plan = {index, delay_us, timeout};
+    return start_process(logged_party, &plan, sizeof plan);
+}
+
+/* Issue 20: a party killed (and reaped) while it waited, then two more
+ * arriving in quick succession - faster than a waiter's 50 ms re-check -
+ * must break the barrier, not complete a generation that counts the dead
+ * one. Whichever of A and this process arrives second is the last. */
+START_TEST(barrier_party_dead_before_the_others_arrive_breaks_it)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    mproc_process *v = run(barrier_party, -1);
+    wait_ready(1);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+    wait_blocked(mproc_process_pid(v), SYS_futex);
+    kill_and_join(v);
+    usleep(300000);
+    mproc_process *a = run(barrier_party, 10);
+    wait_ready(2);
+    /* A has arrived once it waits beside the dead party, or broke it. */
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 2 || mproc_barrier_broken(bar));
+    usleep(5000);
+    ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE), MPROC_EBROKEN);
+    ck_assert_int_eq(finish_process(a), 100);
+    ck_assert(mproc_barrier_broken(bar));
+}
+END_TEST
+
+/* A kill sent after a busy spin, from a thread of the test process. */
+struct kill_plan {
+    mproc_process *p;
+    unsigned spin;
+};
+
+static void *kill_after_spin(void *arg)
+{
+    struct kill_plan *k = arg;
+    for (volatile unsigned i = 0; i < k->spin; i++)
+        ;
+    mproc_process_kill(k->p);
+    return NULL;
+}
+
+/* Checks that every party of sh->party[0..n) that left agrees with the
+ * result want (an index: any index; MPROC_EBROKEN: that). */
+static void assert_parties_agree(int round, int n, int want)
+{
+    for (int i = 0; i < n; i++) {
+        if (!atomic_load(&sh->party[i].left))
+            continue;
+        int rc = atomic_load(&sh->party[i].result);
+        ck_assert_msg(want >= 0 ? rc >= 0 : rc == want,
+                      "round %d: party %d got %d, another %d", round, i, rc,
+                      want);
+    }
+}
+
+/* Issue 20, the race: the party killed at about the instant the last one
+ * arrives. Either the generation trips (the party still lived when the
+ * last arrival checked it) or it breaks - for every party alike, never a
+ * mix. */
+START_TEST(barrier_party_killed_as_the_last_arrives_trips_or_breaks_for_all)
+{
+    enum { ROUNDS = 20 };
+    ck_assert_int_eq(mproc_barrier_create(&bar, 3), 0);
+    unsigned seed = 2020;
+    for (int round = 0; round < ROUNDS; round++) {
+        memset(sh->party, 0, sizeof sh->party);
+        mproc_process *v = start_party(0, 0, 10 * TIME_SCALE);
+        mproc_process *a = start_party(1, 0, 10 * TIME_SCALE);
+        WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 2);
+        struct kill_plan k = {v, rand_r(&seed) % 20000};
+        pthread_t killer;
+        ck_assert_int_eq(pthread_create(&killer, NULL, kill_after_spin, &k), 0);
+        int mine = mproc_barrier_wait(bar, 10 * TIME_SCALE);
+        pthread_join(killer, NULL);
+        int vc = finish_process(v), ac = finish_process(a);
+        ck_assert_msg(vc == -SIGKILL || vc == 100 || (vc >= 0 && vc < 3),
+                      "round %d: the victim exited %d", round, vc);
+        if (mine >= 0) {
+            ck_assert_msg(ac >= 0 && ac < 3 && ac != mine,
+                          "round %d: tripped for this process (%d), A got %d",
+                          round, mine, ac);
+            ck_assert(!mproc_barrier_broken(bar));
+        } else {
+            ck_assert_int_eq(mine, MPROC_EBROKEN);
+            ck_assert_msg(ac == 100, "round %d: broke here, A got %d", round,
+                          ac);
+            ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+        }
+        assert_parties_agree(round, 2, mine);
+    }
+}
+END_TEST
+
+/* Whether process pid is stopped (state T). */
+static bool is_stopped(pid_t pid)
+{
+    char buf[512];
+    if (!read_task_file(pid, "stat", buf, sizeof buf))
+        return false;
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] == 'T';
+}
+
+/* Issue 20: a barrier of 2 has 4 presences. Parties of four generations,
+ * stopped before they could leave, keep them all; the next party is
+ * counted by its token alone, and its death still breaks the barrier.
+ * Presences whose holders were then killed are taken again. */
+START_TEST(barrier_party_counted_by_token_alone_still_breaks_it_when_dead)
+{
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    mproc_process *stopped[4];
+    for (int i = 0; i < 4; i++) {
+        stopped[i] = run(barrier_party, 10);
+        pid_t pid = mproc_process_pid(stopped[i]);
+        WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+        wait_blocked(pid, SYS_futex);
+        ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+        WAIT_UNTIL(is_stopped(pid));
+        ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE), 1);
+    }
+    for (int round = 0; round < 2; round++) {
+        mproc_process *v = run(barrier_party, -1);
+        WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+        wait_blocked(mproc_process_pid(v), SYS_futex);
+        kill_and_join(v);
+        ck_assert_int_eq(mproc_barrier_wait(bar, 10 * TIME_SCALE),
+                         MPROC_EBROKEN);
+        ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+        if (round > 0)
+            break;
+        /* Two holders die, two leave: every presence is free again. */
+        for (int i = 0; i < 2; i++)
+            kill_and_join(stopped[i]);
+        for (int i = 2; i < 4; i++) {
+            ck_assert_int_eq(kill(mproc_process_pid(stopped[i]), SIGCONT), 0);
+            ck_assert_int_eq(finish_process(stopped[i]), 0);
+        }
+    }
+}
+END_TEST
+
+/* The storm: each round, three parties arrive at staggered instants and
+ * one of them is killed at a random one - before it arrives, while it
+ * waits, or after the generation ended. Each party logs its arrival and
+ * its result (the round is its generation), and the test process the
+ * instant it reaped the victim. A victim killed before it arrived is
+ * replaced by the test process, so that the round can still trip. */
+enum { STORM_PARTIES = 3 };
+
+/* Checks one storm round: every party that left agrees on the outcome,
+ * and a generation that tripped counting the victim (arrived, never left)
+ * began its last arrival before the victim was reaped - it cannot have
+ * counted a party already dead. Returns whether it tripped. */
+static bool storm_round_ok(int round, int victim, long reaped)
+{
+    int n = STORM_PARTIES + 1;
+    int result = MPROC_EBROKEN;
+    long last = 0;
+    for (int i = 0; i < n; i++) {
+        struct party_log *log = &sh->party[i];
+        if (atomic_load(&log->left) && i != victim)
+            result = atomic_load(&log->result);
+        if (atomic_load(&log->arrived) > last)
+            last = atomic_load(&log->arrived);
+    }
+    assert_parties_agree(round, n, result);
+    struct party_log *v = &sh->party[victim];
+    if (result >= 0 && atomic_load(&v->arrived) && !atomic_load(&v->left))
+        ck_assert_msg(reaped > last,
+                      "round %d: tripped with party %d, reaped at tick %ld, "
+                      "before the last arrival (tick %ld)",
+                      round, victim, reaped, last);
+    return result >= 0;
+}
+
+START_TEST(barrier_trips_only_with_every_party_alive)
+{
+    enum { ROUNDS = 200 };
+    ck_assert_int_eq(mproc_barrier_create(&bar, STORM_PARTIES), 0);
+    unsigned seed = 4242;
+    int tripped = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        memset(sh->party, 0, sizeof sh->party);
+        mproc_process *w[STORM_PARTIES];
+        for (int i = 0; i < STORM_PARTIES; i++)
+            w[i] = start_party(i, rand_r(&seed) % 3000, 2 * TIME_SCALE);
+        usleep(rand_r(&seed) % 4000);
+        int victim = (int)(rand_r(&seed) % STORM_PARTIES);
+        ck_assert_int_eq(mproc_process_kill(w[victim]), 0);
+        int code = finish_process(w[victim]);
+        long reaped = tick();
+        ck_assert_msg(code == -SIGKILL || code == 100 ||
+                          (code >= 0 && code < 3),
+                      "round %d: the victim exited %d", round, code);
+        if (!atomic_load(&sh->party[victim].arrived)) {
+            struct party_log *me = &sh->party[STORM_PARTIES];
+            atomic_store(&me->arrived, tick());
+            atomic_store(&me->result, mproc_barrier_wait(bar, 2 * TIME_SCALE));
+            atomic_store(&me->left, tick());
+        }
+        for (int i = 0; i < STORM_PARTIES; i++)
+            if (i != victim) {
+                code = finish_process(w[i]);
+                ck_assert_msg(code == 100 || (code >= 0 && code < 3),
+                              "round %d: party %d exited %d", round, i, code);
+            }
+        if (storm_round_ok(round, victim, reaped))
+            tripped++;
+        else
+            ck_assert_int_eq(mproc_barrier_reset(bar), 0);
+    }
+    ck_assert_int_gt(tripped, 0);
 }
 END_TEST
 
@@ -1094,6 +1434,22 @@ START_TEST(barrier_opened_in_child_meets_parent)
     int mine = mproc_barrier_wait(bar, WAIT_S);
     ck_assert_int_ge(mine, 0);
     ck_assert_int_eq(finish_process(p), 10 + (1 - mine));
+}
+END_TEST
+
+/* Issue 20 through a reference: the party that opened the barrier has it
+ * mapped elsewhere, and holds its presence there; killed while it waits,
+ * it still breaks the barrier at the next arrival. */
+START_TEST(barrier_opened_in_child_killed_waiting_breaks_it)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    ck_assert_int_eq(mproc_barrier_ref(bar, &ref), 0);
+    mproc_process *p = start_process(ref_barrier_child, &ref, sizeof ref);
+    WAIT_UNTIL(mproc_barrier_n_waiting(bar) == 1);
+    wait_blocked(mproc_process_pid(p), SYS_futex);
+    kill_and_join(p);
+    ck_assert_int_eq(mproc_barrier_wait(bar, WAIT_S), MPROC_EBROKEN);
 }
 END_TEST
 
@@ -1391,6 +1747,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, semaphore_release_at_int_max_is_einval);
     tcase_add_test(tc, semaphore_create_rejects_bad_arguments);
     tcase_add_test(tc, semaphore_release_wakes_waiter_in_other_process);
+    tcase_add_test(tc, semaphore_unit_taken_by_dead_process_stays_taken);
+    tcase_add_test(tc, semaphore_release_wakes_live_waiter_after_waiter_death);
     tcase_add_test(tc, condition_calls_without_lock_are_eperm);
     tcase_add_test(tc, condition_wait_times_out_with_lock_held_at_same_depth);
     tcase_add_test(tc, condition_notify_wakes_exactly_n_waiters);
@@ -1402,11 +1760,14 @@ int main(int argc, char **argv)
     tcase_add_test(tc, condition_wait_reports_eownerdead_when_lock_holder_died);
     tcase_add_test(tc, condition_lock_holder_death_gives_eownerdead);
     tcase_add_test(tc, condition_still_wakes_live_waiter_after_waiter_death);
+    tcase_add_test(
+        tc, condition_over_given_rlock_still_wakes_live_waiter_after_death);
     tcase_add_test(tc, condition_waiter_killed_after_wakeup_gives_eownerdead);
     tcase_add_test(tc, event_set_clear_and_is_set);
     tcase_add_test(tc, event_wait_times_out);
     tcase_add_test(tc, event_set_wakes_every_waiter);
     tcase_add_test(tc, event_waiter_sees_set_even_if_cleared_at_once);
+    tcase_add_test(tc, event_set_wakes_live_waiter_after_waiter_death);
     tcase_add_test(tc, barrier_gives_each_party_its_own_index);
     tcase_add_test(tc, barrier_is_reusable);
     tcase_add_test(tc, barrier_with_one_party_returns_at_once);
@@ -1415,6 +1776,11 @@ int main(int argc, char **argv)
     tcase_add_test(tc, barrier_abort_breaks_waiters);
     tcase_add_test(tc, barrier_reset_breaks_waiters_and_empties_it);
     tcase_add_test(tc, barrier_killed_party_breaks_it);
+    tcase_add_test(tc, barrier_party_dead_before_the_others_arrive_breaks_it);
+    tcase_add_test(
+        tc, barrier_party_killed_as_the_last_arrives_trips_or_breaks_for_all);
+    tcase_add_test(
+        tc, barrier_party_counted_by_token_alone_still_breaks_it_when_dead);
     tcase_add_test(tc, create_rejects_null_out_and_destroy_accepts_null);
     tcase_add_test(tc, objects_hold_one_fd_each_until_destroyed);
     tcase_add_test(tc, lock_create_raises_the_soft_fd_limit);
@@ -1435,6 +1801,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, condition_ref_hands_its_rlock_on);
     tcase_add_test(tc, event_opened_in_child_is_set_for_parent);
     tcase_add_test(tc, barrier_opened_in_child_meets_parent);
+    tcase_add_test(tc, barrier_opened_in_child_killed_waiting_breaks_it);
     tcase_add_test(tc, sync_open_of_reference_not_given_is_enoent);
     tcase_add_test(tc, sync_open_as_another_kind_is_einval);
     tcase_add_test(tc, sync_destroy_of_opened_handle_leaves_the_original);
@@ -1446,6 +1813,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(stress, 60);
     tcase_add_test(stress, sync_survives_processes_killed_at_random);
     tcase_add_test(stress, barrier_survives_parties_killed_at_random);
+    tcase_add_test(stress, barrier_trips_only_with_every_party_alive);
     suite_add_tcase(s, stress);
     return run_suite(s);
 }

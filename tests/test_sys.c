@@ -1,5 +1,6 @@
 /* test_sys.c - the raw Linux wrappers under src/sys/. */
 #include "check_main.h"
+#include "kit/presence.h"
 #include "kit/token.h"
 #include "mproc.h"
 #include "sys/sys.h"
@@ -247,6 +248,101 @@ START_TEST(token_names_a_live_process_until_it_exits)
 }
 END_TEST
 
+START_TEST(robust_word_is_marked_when_its_holding_process_dies)
+{
+    struct {
+        mproc__robust word;
+        _Atomic int held;
+    } * m;
+    ck_assert_int_eq(mproc__shared_map("test", 4096, 0, (void **)&m, NULL), 0);
+    ck_assert_int_eq(mproc__robust_init(&m->word), 0);
+    ck_assert_int_eq(mproc__robust_try(&m->word), 0);
+    ck_assert_int_eq(mproc__robust_try(&m->word), MPROC_EBUSY); /* by me */
+    mproc__robust_release(&m->word);
+    pid_t pid = fork();
+    if (pid == 0) {
+        m->held = mproc__robust_try(&m->word) == 0 ? 1 : -1;
+        pause();
+    }
+    WAIT_UNTIL(m->held != 0);
+    ck_assert_int_eq(m->held, 1);
+    ck_assert_int_eq(mproc__robust_try(&m->word), MPROC_EBUSY);
+    kill(pid, SIGKILL);
+    wait_zombie(pid); /* marked as the thread exits, before any reaping */
+    ck_assert_int_eq(mproc__robust_try(&m->word), MPROC_EOWNERDEAD);
+    mproc__robust_release(&m->word);
+    ck_assert_int_eq(mproc__robust_try(&m->word), 0); /* sound again */
+    mproc__robust_release(&m->word);
+    waitpid(pid, NULL, 0);
+    mproc__shared_unmap(m, 4096);
+}
+END_TEST
+
+/* A guard and a table of two presences in shared memory. */
+struct presences {
+    mproc__lock guard;
+    mproc__presence table[2];
+    _Atomic int held; /* a child's hold: index + 1; -1 for none */
+};
+
+/* Forks a child that holds a presence of m's table, looking from index 0,
+ * until killed; returns once it holds one, and its PID. */
+static pid_t fork_holder(struct presences *m)
+{
+    m->held = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        mproc__lock_acquire(&m->guard, MPROC_FOREVER);
+        int i = mproc__presence_hold(m->table, 2, 0, &m->guard);
+        mproc__lock_release(&m->guard);
+        m->held = i < 0 ? -1 : i + 1;
+        pause();
+    }
+    WAIT_UNTIL(m->held != 0);
+    return pid;
+}
+
+static void kill_zombie(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    wait_zombie(pid);
+}
+
+START_TEST(presences_are_held_checked_and_freed_by_a_holders_death)
+{
+    struct presences *m;
+    ck_assert_int_eq(mproc__shared_map("test", 4096, 0, (void **)&m, NULL), 0);
+    ck_assert_int_eq(mproc__lock_acquire(&m->guard, 0), 0);
+    ck_assert_int_eq(mproc__presence_hold(m->table, 2, 1, &m->guard), 1);
+    ck_assert_int_eq(mproc__presence_hold(m->table, 2, 1, &m->guard), 0);
+    ck_assert_int_eq(mproc__presence_hold(m->table, 2, 0, &m->guard), -1);
+    ck_assert(mproc__presence_alive(&m->table[0])); /* held by me */
+    mproc__presence_drop(&m->table[0]);
+    mproc__presence_drop(&m->table[1]);
+    ck_assert(!mproc__presence_alive(&m->table[0])); /* held by nobody */
+    mproc__lock_release(&m->guard);
+
+    /* A holder's death shows in a look, which frees the presence. */
+    pid_t pid = fork_holder(m);
+    ck_assert_int_eq(m->held, 1);
+    ck_assert(mproc__presence_alive(&m->table[0]));
+    kill_zombie(pid);
+    ck_assert(!mproc__presence_alive(&m->table[0]));
+    pid_t again = fork_holder(m);
+    ck_assert_int_eq(m->held, 1); /* the freed one, first again */
+
+    /* A hold takes a dead holder's presence without a look first. */
+    kill_zombie(again);
+    ck_assert_int_eq(mproc__lock_acquire(&m->guard, 0), 0);
+    ck_assert_int_eq(mproc__presence_hold(m->table, 2, 0, &m->guard), 0);
+    mproc__presence_drop(&m->table[0]);
+    mproc__lock_release(&m->guard);
+    waitpid(pid, NULL, 0);
+    waitpid(again, NULL, 0);
+    mproc__shared_unmap(m, 4096);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sys");
@@ -269,6 +365,8 @@ int main(void)
         tc, shared_map_rejects_zero_and_unmappable_sizes_leaking_nothing);
     tcase_add_test(tc, shared_map_sparse_takes_pages_on_touch);
     tcase_add_test(tc, token_names_a_live_process_until_it_exits);
+    tcase_add_test(tc, robust_word_is_marked_when_its_holding_process_dies);
+    tcase_add_test(tc, presences_are_held_checked_and_freed_by_a_holders_death);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

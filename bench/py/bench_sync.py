@@ -1,5 +1,5 @@
-"""CPython's multiprocessing Lock, Event and Condition (fork context): the
-same figures as bench/bench_sync.c."""
+"""CPython's multiprocessing Lock, Event, Condition and Barrier (fork
+context): the same figures as bench/bench_sync.c."""
 import multiprocessing as mp
 import statistics
 import sys
@@ -88,6 +88,21 @@ def cond_run():
     return (time.perf_counter() - t0) / TRIPS * 1e6
 
 
+def barrier_rounds(barrier):
+    for _ in range(TRIPS):
+        barrier.wait()
+
+
+def barrier_run():
+    barrier = ctx.Barrier(2)
+    t0 = time.perf_counter()
+    p = ctx.Process(target=barrier_rounds, args=(barrier,))
+    p.start()
+    barrier_rounds(barrier)
+    p.join()
+    return (time.perf_counter() - t0) / TRIPS * 1e6
+
+
 def main():
     impl = "CPython %d.%d" % sys.version_info[:2]
     lock = ctx.Lock()
@@ -96,6 +111,7 @@ def main():
         ("lock: 2 processes increment a counter", median_of(lambda: counter_run(lock)), "ns"),
         ("event set -> wake, round trip", median_of(event_run), "us"),
         ("condition notify -> wake, round trip", median_of(cond_run), "us"),
+        ("barrier: 2 processes meet, per round", median_of(barrier_run), "us"),
     ]
     for figure, value, unit in rows:
         print("%s\t%s\t%.4g\t%s" % (figure, impl, value, unit))

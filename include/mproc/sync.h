@@ -335,13 +335,18 @@ MPROC_API int mproc_event_open(mproc_event **out, mproc_ref ref);
  * returned 0 run it after the wait.
  *
  * Broken: a wait that times out, an abort, or a party that dies while
- * waiting (noticed within MPROC_SYNC_CHECK_MS by the others) breaks the
- * barrier: every waiter, and every later wait until mproc_barrier_reset,
- * gets MPROC_EBROKEN. A party that dies before it arrives cannot be told
- * from a slow one - nor can one that dies after its arrival completed a
- * generation, when the next generation waits for it: give waits a
- * timeout. A process killed inside a call
- * while it holds the barrier's internal lock breaks the barrier.
+ * waiting breaks the barrier: every waiter, and every later wait until
+ * mproc_barrier_reset, gets MPROC_EBROKEN. A generation never completes
+ * counting a dead party: every arrival, the last one before it trips
+ * above all, checks that each party counted so far still lives (no system
+ * call: each waiting thread holds a robust word the kernel marks when it
+ * dies), and waiters already asleep notice within MPROC_SYNC_CHECK_MS.
+ * A party that dies before it arrives cannot be told from a slow one -
+ * nor can one that dies after its arrival completed a generation, when
+ * the next generation waits for it: give waits a timeout. A process killed
+ * inside a call while it holds the barrier's internal lock breaks the
+ * barrier. mproc_barrier_broken and mproc_barrier_n_waiting report a death
+ * only once someone has noticed it.
  */
 
 /*

@@ -2,13 +2,15 @@
  * sync/barrier.c - Barrier: parties meet, then all go on.
  *
  * Layout (memfd "mproc-barrier", one page or more):
- *   header    magic, version, parties
- *   lock      a robust lock guarding everything below (own cache line)
- *   gen       generation number: the futex word waiters sleep on
- *   count     parties arrived in this generation
- *   broken    the barrier is broken (until reset)
- *   history   bit g % 64 set when generation g ended broken
- *   slots     the process tokens of this generation's arrivals, by index
+ *   header     magic, version, parties
+ *   lock       a robust lock guarding everything below (own cache line)
+ *   gen        generation number: the futex word waiters sleep on
+ *   count      parties arrived in this generation
+ *   broken     the barrier is broken (until reset)
+ *   history    bit g % 64 set when generation g ended broken
+ *   slots      this generation's arrivals, by index: each one's process
+ *              token and the presence it holds (its index + 1; 0: none)
+ *   presences  2 * parties presences (kit/presence.h), on a cache line
  *
  * A generation ends once: by a trip (the last party arrives), by a break
  * (timeout, abort, a dead party, a dead holder of the internal lock) or by
@@ -19,22 +21,50 @@
  * waiter reads it unless 64 more generations end first - it would then
  * report success, the likelier outcome. Unlike Python's threading.Barrier
  * there is no draining phase that waits for the last waiter to leave, so
- * a waiter that dies after the trip can hold nobody up.
+ * a waiter that dies after the trip can hold nobody up. Every field but
+ * gen is read and written under the lock, which orders them; a sleeper
+ * reads gen without it (acquire, paired with the release that ends the
+ * generation after history is written).
  *
- * Crash. Each sleeping waiter wakes at least every 50 ms, takes the lock
- * and checks that every party recorded in slots still lives; a dead one
- * breaks the barrier. A process killed while holding the internal lock
- * leaves the bookkeeping suspect: whoever next takes the lock (and gets
- * MPROC_EOWNERDEAD) breaks the barrier, which reset then repairs, since
- * reset rewrites every field.
+ * Dead parties. A generation trips only with every party it counts alive:
+ * whoever arrives - the last one above all, before it trips - first checks,
+ * under the lock, that every party in slots still lives, and breaks the
+ * barrier if one does not. That check must be cheap, as it runs on every
+ * arrival, so each waiting party holds a presence for the length of its
+ * wait: a robust word its thread took, which the kernel marks when the
+ * thread dies. Checking one is a compare-and-swap, no system call. The
+ * set of parties is fixed while the lock is held, and a party found alive
+ * was alive throughout its wait until then, so at the instant of the
+ * first check every counted party lived: that instant is the trip's, and
+ * a party that dies after it died after the trip. Generations take their
+ * presences from the two halves of the table in turn (a party that has
+ * not yet left the last generation still holds its presence); when none
+ * is free (threads of many generations still leaving) a party is counted
+ * by its token alone, and the check asks /proc about it (token.h).
+ *
+ * Crash. Each sleeping waiter also wakes at least every 50 ms, takes the
+ * lock and checks the others the same way, so a death is seen without
+ * waiting for an arrival. A process killed while holding the internal
+ * lock leaves the bookkeeping suspect: whoever next takes the lock (and
+ * gets MPROC_EOWNERDEAD) breaks the barrier, which reset then repairs,
+ * since reset rewrites every field. A presence whose holder died and
+ * that nobody checked is freed by the next hold that meets it.
  */
 #include "sync.h"
+
+#include "../kit/presence.h"
 
 #include <limits.h>
 #include <math.h>
 
 #define BARRIER_SHM_MAGIC 0x6d424152u /* "mBAR" */
 #define MAX_PARTIES (1u << 20)
+
+/* One arrival of the current generation. */
+struct barrier_slot {
+    _Atomic uint64_t token;    /* its process token; 0: empty */
+    _Atomic uint32_t presence; /* index + 1 of the presence it holds */
+};
 
 struct barrier_shm {
     mproc__sync_header hdr;
@@ -44,20 +74,44 @@ struct barrier_shm {
     _Atomic uint32_t count;
     _Atomic uint32_t broken;
     _Atomic uint64_t history;
-    _Atomic uint64_t slots[];
+    struct barrier_slot slots[];
 };
 
 MPROC__SYNC_LAYOUT(struct barrier_shm, lock);
 MPROC__SYNC_LAYOUT(struct barrier_shm, gen);
+_Static_assert(sizeof(struct barrier_slot) == 16 &&
+                   offsetof(struct barrier_shm, slots) % 8 == 0,
+               "a slot is two aligned words");
 
 struct mproc_barrier {
     mproc__sync_head h;
+    mproc__presence *presences; /* 2 * parties of them, in the page */
 };
+
+/* Where the presences begin in the page of a barrier of parties. */
+static size_t presences_offset(uint32_t parties)
+{
+    size_t end = sizeof(struct barrier_shm) +
+                 (size_t)parties * sizeof(struct barrier_slot);
+    return (end + MPROC__CACHE_LINE - 1) / MPROC__CACHE_LINE *
+           MPROC__CACHE_LINE;
+}
 
 /* The bytes of the page of a barrier of that many parties. */
 static size_t barrier_size(uint32_t parties)
 {
-    return sizeof(struct barrier_shm) + parties * sizeof(uint64_t);
+    return presences_offset(parties) +
+           2 * (size_t)parties * sizeof(mproc__presence);
+}
+
+/* Completes a new or opened handle: where its presences are. */
+static mproc_barrier *barrier_handle(mproc__sync_head *h)
+{
+    mproc_barrier *b = (mproc_barrier *)h;
+    struct barrier_shm *m = mproc__sync_shm(h);
+    b->presences =
+        (mproc__presence *)(void *)((char *)m + presences_offset(m->parties));
+    return b;
 }
 
 int mproc_barrier_create(mproc_barrier **out, unsigned parties)
@@ -71,7 +125,7 @@ int mproc_barrier_create(mproc_barrier **out, unsigned parties)
         return rc;
     struct barrier_shm *m = mproc__sync_shm(h);
     m->parties = parties; /* the rest is zero-filled: empty, whole */
-    *out = (mproc_barrier *)h;
+    *out = barrier_handle(h);
     return 0;
 }
 
@@ -89,7 +143,7 @@ int mproc_barrier_open(mproc_barrier **out, mproc_ref ref)
         mproc__sync_free(h);
         return MPROC_EINVAL;
     }
-    *out = (mproc_barrier *)h;
+    *out = barrier_handle(h);
     return 0;
 }
 
@@ -106,6 +160,12 @@ int mproc_barrier_ref(mproc_barrier *b, mproc_ref *out)
     return mproc__sync_ref(&b->h, MPROC__REF_BARRIER, out);
 }
 
+/* The page of a handle already checked by barrier_shm. */
+static struct barrier_shm *barrier_page(const mproc_barrier *b)
+{
+    return mproc__sync_shm(&b->h);
+}
+
 /* Ends generation g with the given outcome; the caller holds the lock. */
 static void end_generation(struct barrier_shm *m, uint32_t g, bool broken)
 {
@@ -115,8 +175,10 @@ static void end_generation(struct barrier_shm *m, uint32_t g, bool broken)
     atomic_store_explicit(&m->history, broken ? h | bit : h & ~bit,
                           memory_order_relaxed);
     uint32_t n = atomic_load_explicit(&m->count, memory_order_relaxed);
-    for (uint32_t i = 0; i < n && i < m->parties; i++)
-        atomic_store_explicit(&m->slots[i], 0, memory_order_relaxed);
+    for (uint32_t i = 0; i < n && i < m->parties; i++) {
+        atomic_store_explicit(&m->slots[i].token, 0, memory_order_relaxed);
+        atomic_store_explicit(&m->slots[i].presence, 0, memory_order_relaxed);
+    }
     atomic_store_explicit(&m->count, 0, memory_order_relaxed);
     atomic_store_explicit(&m->gen, g + 1, memory_order_release);
     mproc__futex_wake(&m->gen, INT_MAX);
@@ -141,17 +203,46 @@ static void lock_barrier(struct barrier_shm *m)
         break_locked(m);
 }
 
-/* Whether a party recorded in the current generation has died. */
-static bool party_died(struct barrier_shm *m)
+/* Whether the party in slot i of the current generation still lives: by
+ * its presence (no system call), else by its token. The caller holds the
+ * lock. */
+static bool party_alive(mproc_barrier *b, uint32_t i)
 {
+    struct barrier_slot *s = &barrier_page(b)->slots[i];
+    uint32_t p = atomic_load_explicit(&s->presence, memory_order_relaxed);
+    if (p != 0)
+        return mproc__presence_alive(&b->presences[p - 1]);
+    uint64_t t = atomic_load_explicit(&s->token, memory_order_relaxed);
+    return t == 0 || t == mproc__self_token() || mproc__token_alive(t);
+}
+
+/* Whether a party counted in the current generation, other than the one
+ * in slot self, has died; the caller holds the lock. */
+static bool party_died(mproc_barrier *b, uint32_t self)
+{
+    struct barrier_shm *m = barrier_page(b);
+    assert(mproc__lock_mine(&m->lock));
     uint32_t n = atomic_load_explicit(&m->count, memory_order_relaxed);
-    uint64_t me = mproc__self_token();
-    for (uint32_t i = 0; i < n && i < m->parties; i++) {
-        uint64_t t = atomic_load_explicit(&m->slots[i], memory_order_relaxed);
-        if (t != 0 && t != me && !mproc__token_alive(t))
+    for (uint32_t i = 0; i < n && i < m->parties; i++)
+        if (i != self && !party_alive(b, i))
             return true;
-    }
     return false;
+}
+
+/* Counts the caller as party index of generation g, holding a presence if
+ * one is free; the caller holds the lock. Returns the presence's index + 1,
+ * or 0 when the caller is counted by its token alone. */
+static uint32_t arrive(mproc_barrier *b, uint32_t g, uint32_t index)
+{
+    struct barrier_shm *m = barrier_page(b);
+    int p = mproc__presence_hold(b->presences, 2 * m->parties,
+                                 (g % 2) * m->parties + index, &m->lock);
+    struct barrier_slot *s = &m->slots[index];
+    atomic_store_explicit(&s->token, mproc__self_token(), memory_order_relaxed);
+    atomic_store_explicit(&s->presence, (uint32_t)(p + 1),
+                          memory_order_relaxed);
+    atomic_store_explicit(&m->count, index + 1, memory_order_relaxed);
+    return (uint32_t)(p + 1);
 }
 
 /* The result of a wait in generation g, which has ended. */
@@ -161,6 +252,27 @@ static int outcome(struct barrier_shm *m, uint32_t g, uint32_t index)
     return h & ((uint64_t)1 << (g % 64)) ? MPROC_EBROKEN : (int)index;
 }
 
+/* Sleeps until generation g, in which the caller is party index, ends;
+ * breaks it at the deadline or on finding a party dead. Returns the
+ * caller's result. */
+static int await_end(mproc_barrier *b, uint32_t g, uint32_t index,
+                     int64_t deadline)
+{
+    struct barrier_shm *m = barrier_page(b);
+    for (;;) {
+        if (atomic_load_explicit(&m->gen, memory_order_acquire) != g)
+            return outcome(m, g, index);
+        int rc = mproc__sync_sleep(&m->gen, g, deadline);
+        if (rc == 0)
+            continue;
+        lock_barrier(m);
+        if (atomic_load_explicit(&m->gen, memory_order_relaxed) == g &&
+            (rc == MPROC_ETIMEDOUT || party_died(b, index)))
+            break_locked(m);
+        mproc__lock_release(&m->lock);
+    }
+}
+
 int mproc_barrier_wait(mproc_barrier *b, double timeout)
 {
     struct barrier_shm *m = barrier_shm(b);
@@ -168,6 +280,9 @@ int mproc_barrier_wait(mproc_barrier *b, double timeout)
     if (mproc__deadline(timeout, &deadline) != 0)
         return MPROC_EINVAL;
     lock_barrier(m);
+    if (!atomic_load_explicit(&m->broken, memory_order_relaxed) &&
+        party_died(b, UINT32_MAX))
+        break_locked(m);
     if (atomic_load_explicit(&m->broken, memory_order_relaxed)) {
         mproc__lock_release(&m->lock);
         return MPROC_EBROKEN;
@@ -179,23 +294,12 @@ int mproc_barrier_wait(mproc_barrier *b, double timeout)
         mproc__lock_release(&m->lock);
         return (int)index;
     }
-    atomic_store_explicit(&m->slots[index], mproc__self_token(),
-                          memory_order_relaxed);
-    atomic_store_explicit(&m->count, index + 1, memory_order_relaxed);
+    uint32_t presence = arrive(b, g, index);
     mproc__lock_release(&m->lock);
-
-    for (;;) {
-        if (atomic_load_explicit(&m->gen, memory_order_acquire) != g)
-            return outcome(m, g, index);
-        int rc = mproc__sync_sleep(&m->gen, g, deadline);
-        if (rc == 0)
-            continue;
-        lock_barrier(m);
-        if (atomic_load_explicit(&m->gen, memory_order_relaxed) == g &&
-            (rc == MPROC_ETIMEDOUT || party_died(m)))
-            break_locked(m);
-        mproc__lock_release(&m->lock);
-    }
+    int rc = await_end(b, g, index, deadline);
+    if (presence != 0)
+        mproc__presence_drop(&b->presences[presence - 1]);
+    return rc;
 }
 
 int mproc_barrier_abort(mproc_barrier *b)

@@ -90,8 +90,10 @@ typedef struct mproc__sync_header {
     uint32_t version;
 } mproc__sync_header;
 
-/* 2: a Condition's page records the RLock it was made on (lock_id). */
-#define MPROC__SYNC_VERSION 2u
+/* 2: a Condition's page records the RLock it was made on (lock_id).
+ * 3: a Barrier's slots hold a presence beside the token, and its page the
+ *    presences (kit/presence.h). */
+#define MPROC__SYNC_VERSION 3u
 
 /* The layout every sync page keeps: the header first, the word its
  * contenders write (field) on a cache line of its own, all in one page. */

@@ -5,7 +5,8 @@
  * Only files under src/sys/ make system calls (scripts/check-layers
  * checks it), one file per kernel resource: clock, futex, mem (shared
  * mappings and their pages), membarrier, pidfd, proc (this process and
- * its children), signal, random, posix_shm (named blocks), socket, fd.
+ * its children), robust (the robust-futex list), signal, random,
+ * posix_shm (named blocks), socket, fd.
  * This header includes nothing of mproc but its error codes: the floor
  * knows no area. Every wrapper returns a negative errno value (or the
  * MPROC_E* code its line states) on failure and never leaves errno as its
@@ -22,6 +23,7 @@
 
 #include "mproc/errors.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -263,6 +265,32 @@ int mproc__child_signal(int pidfd, pid_t pid, int sig);
  * only), or a negative errno value (-ECHILD: not our child, or reaped).
  */
 int mproc__child_reap(int pidfd, pid_t pid, bool block, int *exitcode);
+
+/* robust.c: the kernel's robust-futex list, through glibc's robust
+ * process-shared mutexes (glibc owns each thread's list). */
+
+/* A word the kernel marks when the thread holding it dies. It lives in
+ * shared memory; nobody ever sleeps on it. */
+typedef struct mproc__robust {
+    pthread_mutex_t mutex;
+} mproc__robust;
+
+/* mproc__robust_init - make *r a free robust word (process-shared).
+ * Returns 0 or a negative errno value. */
+int mproc__robust_init(mproc__robust *r);
+
+/*
+ * mproc__robust_try - take *r for the calling thread if it is free, or if
+ * the thread that held it has died, without waiting or a system call.
+ * Returns 0 when taken; MPROC_EOWNERDEAD when taken from a holder that
+ * died (the word is sound again: its release frees it); MPROC_EBUSY while
+ * a live thread holds it, the calling one included; another negative
+ * errno value if the word is unusable.
+ */
+int mproc__robust_try(mproc__robust *r);
+
+/* mproc__robust_release - free *r, which the calling thread holds. */
+void mproc__robust_release(mproc__robust *r);
 
 /* signal.c: the calling thread's signal mask. */
 
