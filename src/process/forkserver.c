@@ -145,7 +145,8 @@ static int send_handoffs(int fd, const mproc__handoff *h, size_t nh)
         size_t n = 0;
         for (; n < MPROC__FDS_PER_SEND && k < nh; n++, k++)
             batch[n] = h[k].fd;
-        int rc = mproc__send_fds(fd, batch, n);
+        char byte = 0;
+        int rc = mproc__send_fds(fd, &byte, 1, batch, n);
         if (rc != 0)
             return rc;
     }
@@ -163,16 +164,17 @@ static int request(int fd, const void *rec, size_t len, const mproc__handoff *h,
     if (rc == 0)
         rc = send_handoffs(fd, h, nh);
     struct reply r;
-    if (rc == 0)
-        rc = mproc__recv_exact(fd, &r, sizeof r, NULL, MPROC__NO_DEADLINE);
-    if (rc == 0 && r.rc == 0)
-        rc = mproc__recv_fds(fd, pidfd, 1, MPROC__NO_DEADLINE);
-    else if (rc == 0)
-        return r.rc;
-    if (rc != 0) /* the server went away mid-request */
+    if (rc == 0) /* the answer, with the child's pidfd when it started */
+        rc = mproc__recv_fds(fd, &r, sizeof r, pidfd, 1, MPROC__NO_DEADLINE);
+    if (rc < 0) /* the server went away mid-request */
         return rc == -EMFILE || rc == -ENFILE ? rc : MPROC_EAGAIN;
-    *pid = r.pid;
-    return 0;
+    if (r.rc == 0 && rc == 1) {
+        *pid = r.pid;
+        return 0;
+    }
+    if (rc == 1)
+        mproc__close(*pidfd);
+    return r.rc ? r.rc : MPROC_EPROTO;
 }
 
 /*
@@ -300,8 +302,15 @@ static int recv_handoffs(int conn, mproc__handoff *h, size_t nh)
     int batch[MPROC__FDS_PER_SEND];
     for (size_t k = 0; k < nh;) {
         size_t n = nh - k < MPROC__FDS_PER_SEND ? nh - k : MPROC__FDS_PER_SEND;
-        int rc = mproc__recv_fds(conn, batch, n, mproc__now() + REQUEST_NS);
-        if (rc != 0) {
+        char byte;
+        int rc = mproc__recv_fds(conn, &byte, 1, batch, n,
+                                 mproc__now() + REQUEST_NS);
+        if (rc >= 0 && (size_t)rc != n) {
+            for (int j = 0; j < rc; j++)
+                mproc__close(batch[j]);
+            rc = MPROC_EPROTO;
+        }
+        if (rc < 0) {
             for (size_t j = 0; j < k; j++)
                 mproc__close(h[j].fd);
             return rc;
@@ -372,10 +381,8 @@ static void serve_request(int conn)
         mproc__close(c.handoffs[k].fd);
     free(rec);
     struct reply r = {rc, rc == 0 ? kid.pid : 0};
-    struct iovec iov = {&r, sizeof r};
-    if (mproc__send_all(conn, &iov, 1, NULL) != 0 || rc != 0 ||
-        mproc__send_fds(conn, &kid.pidfd, 1) != 0 ||
-        !push(&srv.kids, &srv.nkids, sizeof kid, &kid)) {
+    if (mproc__send_fds(conn, &r, sizeof r, &kid.pidfd, rc == 0) != 0 ||
+        rc != 0 || !push(&srv.kids, &srv.nkids, sizeof kid, &kid)) {
         if (rc == 0) { /* the client is gone: the child runs on alone */
             mproc__close(kid.pidfd);
             mproc__close(conn);

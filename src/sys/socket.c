@@ -318,12 +318,12 @@ int mproc__sock_resolve(const char *host, const char *port, struct sockaddr *sa,
     return rc;
 }
 
-int mproc__send_fds(int fd, const int *fds, size_t n)
+int mproc__send_fds(int fd, const void *data, size_t len, const int *fds,
+                    size_t n)
 {
-    if (n > MPROC__FDS_PER_SEND)
+    if (n > MPROC__FDS_PER_SEND || len == 0)
         return -EINVAL;
-    char byte = 0;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(MPROC__FDS_PER_SEND * sizeof(int))];
@@ -341,13 +341,43 @@ int mproc__send_fds(int fd, const int *fds, size_t n)
     ssize_t r;
     while ((r = sendmsg(fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    if ((size_t)r == len)
+        return 0;
+    iov.iov_base = (char *)data + r; /* the descriptors went with byte 0 */
+    iov.iov_len = len - (size_t)r;
+    return mproc__send_all(fd, &iov, 1, NULL);
 }
 
-int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline)
+/* Keeps the descriptors of m's SCM_RIGHTS in fds (up to cap), closing
+ * any beyond; returns how many were kept and sets *lost when some were
+ * closed or the kernel dropped some (MSG_CTRUNC). */
+static size_t take_fds(struct msghdr *m, int *fds, size_t cap, bool *lost)
 {
-    char byte;
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    size_t got = 0;
+    *lost = (m->msg_flags & MSG_CTRUNC) != 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *in = (int *)(void *)CMSG_DATA(c);
+        for (size_t j = 0; j < k; j++) {
+            if (got < cap) {
+                fds[got++] = in[j];
+            } else {
+                close(in[j]);
+                *lost = true;
+            }
+        }
+    }
+    return got;
+}
+
+int mproc__recv_fds(int fd, void *data, size_t len, int *fds, size_t cap,
+                    int64_t deadline)
+{
+    struct iovec iov = {.iov_base = data, .iov_len = len};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(MPROC__FDS_PER_SEND * sizeof(int))];
@@ -370,26 +400,20 @@ int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline)
             return -errno;
         if (r == 0)
             return -EPIPE;
-        size_t got = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int *in = (int *)(void *)CMSG_DATA(c);
-            for (size_t j = 0; j < k; j++) {
-                if (got < n)
-                    fds[got++] = in[j];
-                else
-                    close(in[j]);
-            }
-        }
-        if ((m.msg_flags & MSG_CTRUNC) || got != n) {
+        bool lost;
+        size_t got = take_fds(&m, fds, cap, &lost);
+        int rc = (size_t)r == len
+                     ? 0
+                     : mproc__recv_exact(fd, (char *)data + r, len - (size_t)r,
+                                         NULL, deadline);
+        if (rc == 0 && lost) /* they did not fit this process's table */
+            rc = m.msg_flags & MSG_CTRUNC ? -EMFILE : -EPROTO;
+        if (rc != 0) {
             for (size_t j = 0; j < got; j++)
                 close(fds[j]);
-            /* the kernel drops what does not fit the receiver's table */
-            return m.msg_flags & MSG_CTRUNC ? -EMFILE : -EPROTO;
+            return rc == 1 ? -EPIPE : rc;
         }
-        return 0;
+        return (int)got;
     }
 }
 

@@ -457,20 +457,24 @@ int mproc__shutdown(int fd, int how);
 #define MPROC__FDS_PER_SEND 250
 
 /*
- * mproc__send_fds - send n (<= MPROC__FDS_PER_SEND) descriptors over a
- * unix stream socket, with one byte of data. Returns 0, -EINVAL for too
- * many, or -errno (-EPIPE: the peer is gone).
+ * mproc__send_fds - send len (>= 1) bytes of data and n (<= MPROC__FDS_PER_
+ * SEND) descriptors with them over a unix stream socket, in one message
+ * when the socket takes it whole. Returns 0, -EINVAL for too many or no
+ * data, or -errno (-EPIPE: the peer is gone).
  */
-int mproc__send_fds(int fd, const int *fds, size_t n);
+int mproc__send_fds(int fd, const void *data, size_t len, const int *fds,
+                    size_t n);
 
 /*
- * mproc__recv_fds - receive what one mproc__send_fds of exactly n
- * descriptors sent, until the deadline; they arrive close-on-exec.
- * Returns 0; -EPIPE at end of stream; -EMFILE when they did not fit this
- * process's descriptor table, -EPROTO when not exactly n came (none is
- * left open either way); -ETIMEDOUT; or -errno.
+ * mproc__recv_fds - receive what one mproc__send_fds sent: exactly len
+ * bytes into data, and its descriptors (up to cap) into fds, close-on-
+ * exec, until the deadline. Returns how many descriptors came; -EPIPE at
+ * end of stream; -EMFILE when they did not fit this process's descriptor
+ * table, -EPROTO when more than cap came (none is left open on an error);
+ * -ETIMEDOUT; or -errno.
  */
-int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline);
+int mproc__recv_fds(int fd, void *data, size_t len, int *fds, size_t cap,
+                    int64_t deadline);
 
 /* mproc__peer_cred - the PID and user of a unix socket's peer, as of its
  * connect; 0 or -errno. */
