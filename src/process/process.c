@@ -38,6 +38,7 @@
  * active_children or destroy reaps.
  */
 #include "../kit/check.h"
+#include "../kit/log.h"
 #include "../sys/sys.h"
 #include "mproc/process.h"
 
@@ -101,13 +102,23 @@ static bool ours(const mproc_process *p)
     return p->state != CREATED && p->parent == mproc__getpid();
 }
 
+/* Logs the end of p, just reaped. */
+static void log_end(const mproc_process *p)
+{
+    char how[64];
+    MPROC__LOG(MPROC_LOG_INFO, "%s (pid %d) %s", p->name, (int)p->pid,
+               mproc__log_exit_text(p->exitcode, how, sizeof how));
+}
+
 /* Reaps p if it has ended; returns whether it has. Mutex held. */
 static bool reap(mproc_process *p, bool block)
 {
     assert(mproc__held(&self.lock));
     if (p->state == STARTED &&
-        mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode) == 1)
+        mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode) == 1) {
         p->state = REAPED;
+        log_end(p);
+    }
     return p->state == REAPED;
 }
 
@@ -169,14 +180,27 @@ static void finish_children(void)
 {
     lock();
     for (mproc_process *c = self.children; c; c = c->next)
-        if (c->daemon && !reap(c, false))
+        if (c->daemon && !reap(c, false)) {
+            MPROC__LOG(MPROC_LOG_DEBUG,
+                       "at exit: terminating daemon %s (pid %d)", c->name,
+                       (int)c->pid);
             mproc__child_signal(c->pidfd, c->pid, SIGTERM);
+        }
     int64_t grace = mproc__now() + DAEMON_GRACE_NS;
     for (mproc_process *c = self.children; c; c = c->next)
-        if (c->daemon && !reap_by(c, grace))
+        if (c->daemon && !reap_by(c, grace)) {
+            MPROC__LOG(MPROC_LOG_DEBUG,
+                       "at exit: daemon %s (pid %d) outlived its SIGTERM by "
+                       "1 s: killing it",
+                       c->name, (int)c->pid);
             mproc__child_signal(c->pidfd, c->pid, SIGKILL);
+        }
     for (mproc_process *c = self.children; c; c = c->next)
-        reap(c, true);
+        if (!reap(c, false)) {
+            MPROC__LOG(MPROC_LOG_DEBUG, "at exit: joining %s (pid %d)", c->name,
+                       (int)c->pid);
+            reap(c, true);
+        }
     unlock();
 }
 
@@ -220,6 +244,7 @@ int mproc_process_create(mproc_process **out, mproc_target target,
     p->daemon = opts && opts->daemon;
     p->parent = mproc__getpid();
     p->pidfd = -1;
+    mproc__log_set_namer(mproc_current_process_name);
     *out = p;
     return 0;
 }
@@ -299,6 +324,8 @@ int mproc_process_start(mproc_process *p)
     p->pidfd = fd;
     p->state = STARTED;
     link_child(p);
+    MPROC__LOG(MPROC_LOG_INFO, "started %s (pid %d)%s", p->name, (int)pid,
+               p->daemon ? ", a daemon" : "");
 out:
     unlock();
     return rc;

@@ -120,6 +120,7 @@
 #include "../kit/biased.h"
 #include "../kit/check.h"
 #include "../kit/eventcount.h"
+#include "../kit/log.h"
 #include "../kit/region.h"
 #include "mproc/queue.h"
 
@@ -442,6 +443,7 @@ static void p_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
     assert(mproc__biased_mine(&s->plock));
+    MPROC__LOG(MPROC_LOG_INFO, "queue %p: producer died; repairing", (void *)s);
     if (p_tail(s) != RELAXED(&s->tail))
         p_apply(s);
     if (RELAXED(&s->pflags) & P_STREAMING)
@@ -735,6 +737,7 @@ static void c_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
     assert(mproc__biased_mine(&s->clock));
+    MPROC__LOG(MPROC_LOG_INFO, "queue %p: consumer died; repairing", (void *)s);
     if (RELAXED(&s->cj_head) != RELAXED(&s->head))
         c_apply(s);
     release_room(q, RELAXED(&s->head));
