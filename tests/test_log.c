@@ -11,6 +11,8 @@
  */
 #include "check_main.h"
 
+#include "kit/log.h"
+
 #include <fcntl.h>
 #include <stdint.h>
 
@@ -409,6 +411,26 @@ START_TEST(log_shows_a_queue_repaired_after_a_producer_died)
 }
 END_TEST
 
+START_TEST(log_has_the_forkserver_restarted_event)
+{
+    ck_assert_int_eq(mproc_log_to_stderr(MPROC_LOG_OFF), 0);
+    capture_start();
+    mproc__log_forkserver_restarted(100, -SIGKILL, 200);
+    char *text = capture_end();
+    ck_assert_str_eq(text, "");
+    ck_assert_int_eq(mproc_log_to_stderr(MPROC_LOG_INFO), 0);
+    capture_start();
+    mproc__log_forkserver_restarted(100, -SIGKILL, 200);
+    text = capture_end();
+    ck_assert_lines(text);
+    ck_assert_logged(text,
+                     "%sforkserver (pid 100) killed by signal 9 "
+                     "(SIGKILL); restarted as pid 200\n",
+                     prefix_of("MainProcess"));
+    free(text);
+}
+END_TEST
+
 /* ---- the lines themselves ---------------------------------------------- */
 
 START_TEST(log_cuts_a_long_line_and_ends_it)
@@ -474,6 +496,7 @@ int main(void)
     tcase_add_test(tc, log_shows_a_lock_recovered_from_a_dead_holder);
     tcase_add_test(tc, log_shows_a_pool_worker_replaced_and_why);
     tcase_add_test(tc, log_shows_a_queue_repaired_after_a_producer_died);
+    tcase_add_test(tc, log_has_the_forkserver_restarted_event);
     tcase_add_test(tc, log_cuts_a_long_line_and_ends_it);
     tcase_add_test(tc, log_to_a_closed_pipe_raises_no_sigpipe_and_keeps_errno);
     suite_add_tcase(s, tc);
