@@ -4,7 +4,9 @@
  * apply_async + get one at a time and with 10^4 in flight; and a
  * CPU-bound map (~1 us per item) as a time and as a speedup over the
  * serial loop, to set against OpenMP's (floor_openmp_pool.c). The pool has
- * mproc_cpu_count() workers, as CPython's Pool() does.
+ * mproc_cpu_count() workers, as CPython's Pool() does. Last, a pool's whole
+ * life under each start method: create, map 1000 trivial tasks, close,
+ * join.
  */
 #include "bench.h"
 #include "cpu_work.h"
@@ -85,8 +87,44 @@ static double apply_inflight(size_t n)
     return dt;
 }
 
-int main(void)
+/* Milliseconds of a pool's life under method m: create, a map of 1000
+ * one-item tasks, close, join, destroy. */
+static double pool_life(mproc_start_method m)
 {
+    int64_t in[1000], out[1000];
+    for (int i = 0; i < 1000; i++)
+        in[i] = i;
+    mproc_pool_opts o = {.start_method = m};
+    mproc_pool *p;
+    double t0 = bench_now();
+    if (mproc_pool_create(&p, &o) < 0 ||
+        mproc_pool_map(p, ident, in, 8, out, 8, 1000, 1) < 0 ||
+        mproc_pool_close(p) < 0 || mproc_pool_join(p, MPROC_FOREVER) < 0)
+        exit(1);
+    mproc_pool_destroy(p);
+    return (bench_now() - t0) * 1e3;
+}
+
+static void report_lives(void)
+{
+    static const struct {
+        mproc_start_method m;
+        const char *impl;
+    } methods[] = {{MPROC_START_FORK, "mproc fork"},
+                   {MPROC_START_FORKSERVER, "mproc forkserver"},
+                   {MPROC_START_SPAWN, "mproc spawn"}};
+    double v[3][REPS];
+    for (int r = 0; r < REPS; r++)
+        for (int k = 0; k < 3; k++)
+            v[k][r] = pool_life(methods[k].m);
+    for (int k = 0; k < 3; k++)
+        bench_report("pool create+map 1000 tasks+close+join", methods[k].impl,
+                     bench_median(v[k], REPS), "ms");
+}
+
+int main(int argc, char **argv)
+{
+    mproc_init(&argc, &argv);
     if (mproc_pool_create(&pool, NULL) < 0)
         return 1;
     size_t big = 1000000, n1 = 100000, ncpu = cpu_items();
@@ -135,5 +173,6 @@ int main(void)
     mproc_pool_destroy(pool);
     free(in);
     free(out);
+    report_lives();
     return 0;
 }

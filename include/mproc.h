@@ -8,6 +8,7 @@
 #define MPROC_H
 
 #include "mproc/errors.h"
+#include "mproc/ref.h"
 #include "mproc/process.h"
 #include "mproc/shared.h"
 #include "mproc/sync.h"

@@ -118,15 +118,104 @@ static inline double time_scale(void)
 
 /* ---- memory ------------------------------------------------------------- */
 
-/* size zero-filled bytes shared with every process forked after (MAP_SHARED
- * anonymous memory), for facts children hand back beyond their exit
+/*
+ * The memory shared_mem hands out lives in memory files that stay open
+ * across exec (not close-on-exec); TEST_SHM_ENV lists them ("fd:addr:size;"
+ * per call), so a process that began with an exec (a spawned child, the
+ * forkserver) can map the same memory: test_init redoes the file's setup
+ * there, and its shared_mem calls attach the listed files in order.
+ */
+#define TEST_SHM_ENV "MPROC_TEST_SHM"
+
+/* Whether this process began with an exec by mproc (spawn, forkserver). */
+static inline bool exec_started(void)
+{
+    return getenv("MPROC_START") || getenv("MPROC_FORKSERVER");
+}
+
+/* The calls of shared_mem so far in this process. */
+static unsigned shm_calls;
+
+/* In a process that began with an exec: the memory of the n-th shared_mem
+ * call of the test that started it (at the same address when it is free
+ * here), or NULL. */
+static inline void *shared_mem_attach(unsigned n)
+{
+    const char *list = getenv(TEST_SHM_ENV);
+    for (unsigned k = 0; list && *list; k++) {
+        int fd;
+        unsigned long addr, size;
+        if (sscanf(list, "%d:%lx:%lu", &fd, &addr, &size) != 3)
+            return NULL;
+        if (k == n) {
+            void *p = mmap((void *)addr, size, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+            if (p == MAP_FAILED)
+                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            return p == MAP_FAILED ? NULL : p;
+        }
+        list = strchr(list, ';');
+        list = list ? list + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* size zero-filled bytes shared with every process the test starts, under
+ * every start method, for facts children hand back beyond their exit
  * status. */
 static inline void *shared_mem(size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    unsigned n = shm_calls++;
+    if (exec_started())
+        return shared_mem_attach(n);
+    int fd = memfd_create("mproc-test-shared", 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ck_assert_ptr_ne(p, MAP_FAILED);
+    const char *old = getenv(TEST_SHM_ENV);
+    char *list;
+    ck_assert_int_ge(asprintf(&list, "%s%d:%lx:%zu;", old ? old : "", fd,
+                              (unsigned long)p, size),
+                     0);
+    setenv(TEST_SHM_ENV, list, 1);
+    free(list);
     return p;
+}
+
+/* ---- start methods ------------------------------------------------------ */
+
+/* The start method the suite runs under: MPROC_TEST_START is "fork"
+ * (or unset), "spawn" or "forkserver". */
+static inline mproc_start_method test_method(void)
+{
+    const char *m = getenv("MPROC_TEST_START");
+    return !m || strcmp(m, "fork") == 0 ? MPROC_START_FORK
+           : strcmp(m, "spawn") == 0    ? MPROC_START_SPAWN
+                                        : MPROC_START_FORKSERVER;
+}
+
+/*
+ * test_init - the first statement of every test main. In a process that
+ * began with an exec (a spawned child, the forkserver), setup (the file's
+ * fixture, or NULL) runs first, so its shared_mem calls attach the test's
+ * memory and its globals are set as in the test; then mproc_init, which
+ * there runs the child's target (or serves) and does not return. In the
+ * test runner it sets the suite's start method.
+ */
+static inline void test_init(int *argc, char ***argv, void (*setup)(void))
+{
+    if (exec_started() && setup)
+        setup();
+    if (mproc_init(argc, argv) != 0)
+        abort();
+    mproc_set_start_method(test_method(), true);
+}
+
+/* Whether the suite runs under fork, for the cases only fork can run. */
+static inline bool fork_only(void)
+{
+    return test_method() == MPROC_START_FORK;
 }
 
 /* ---- file descriptors --------------------------------------------------- */
@@ -315,6 +404,111 @@ static inline void kill_and_join(mproc_process *p)
 {
     ck_assert_int_eq(mproc_process_kill(p), 0);
     ck_assert_int_eq(finish_process(p), -SIGKILL);
+}
+
+/* ---- references --------------------------------------------------------- */
+
+/*
+ * A child that opens references (mproc/ref.h) finds them in its argument
+ * bytes: a target that takes them from there, and nothing else from its
+ * parent, runs under any start method.
+ */
+
+/* The k-th reference in a target's argument bytes; zeros when they are
+ * shorter. */
+static inline mproc_ref ref_arg(const void *arg, size_t len, size_t k)
+{
+    mproc_ref r = {{0, 0}};
+    if (arg && len >= (k + 1) * sizeof r)
+        memcpy(&r, (const char *)arg + k * sizeof r, sizeof r);
+    return r;
+}
+
+/* A reference no process was given: ref, naming another object id. */
+static inline mproc_ref made_up_ref(mproc_ref ref)
+{
+    ref.w[0] = ~ref.w[0];
+    return ref;
+}
+
+/* A child that opens a reference it is sent after it started. */
+struct late_ref {
+    int fds[2];                 /* a pipe: the parent writes the bytes */
+    int (*open_ref)(mproc_ref); /* opens it, closes what it opened */
+};
+
+static inline int open_late_ref(void *arg)
+{
+    struct late_ref *l = arg;
+    mproc_ref r;
+    close(l->fds[1]);
+    if (read(l->fds[0], &r, sizeof r) != (ssize_t)sizeof r)
+        return 2;
+    return l->open_ref(r) == MPROC_ENOENT ? 0 : 1;
+}
+
+/*
+ * Forks a child, then takes a reference in the parent with take_ref
+ * (after the fork, so the child was not given it, though it may hold the
+ * object's handle and descriptor by inheritance) and sends it to the
+ * child, which opens it with open_ref. Returns the child's exit status: 0
+ * when its open gave MPROC_ENOENT.
+ */
+static inline int open_status_of_late_ref(int (*take_ref)(mproc_ref *),
+                                          int (*open_ref)(mproc_ref))
+{
+    struct late_ref l = {.open_ref = open_ref};
+    ck_assert_int_eq(pipe(l.fds), 0);
+    pid_t pid = spawn(open_late_ref, &l);
+    close(l.fds[0]);
+    mproc_ref r;
+    ck_assert_int_eq(take_ref(&r), 0);
+    ck_assert_int_eq(write(l.fds[1], &r, sizeof r), (ssize_t)sizeof r);
+    close(l.fds[1]);
+    return child_exit_status(pid);
+}
+
+/*
+ * Checks that a process opens only what it was given. take_ref takes the
+ * reference of an object; open_ref opens a reference of its kind (and
+ * closes what it opened); destroy destroys the object's handle. A child
+ * started before take_ref cannot open it (open_status_of_late_ref), nor
+ * can anyone open a made-up reference; the taker can, until destroy
+ * withdraws it.
+ */
+static inline void assert_only_given_opens(int (*take_ref)(mproc_ref *),
+                                           int (*open_ref)(mproc_ref),
+                                           void (*destroy)(void))
+{
+    ck_assert_int_eq(open_status_of_late_ref(take_ref, open_ref), 0);
+    mproc_ref r;
+    ck_assert_int_eq(take_ref(&r), 0);
+    ck_assert_int_eq(open_ref(made_up_ref(r)), MPROC_ENOENT);
+    ck_assert_int_eq(open_ref(r), 0);
+    destroy();
+    ck_assert_int_eq(open_ref(r), MPROC_ENOENT);
+}
+
+/*
+ * Checks that own, the reference of an object that is not a Lock, opens
+ * only as its kind: not as a Lock, nor does open_ref (which opens own's
+ * kind and closes what it opened) open a Lock's reference, or a Lock's id
+ * given own's kind, or own's id given a Lock's kind.
+ */
+static inline void assert_kind_kept(mproc_ref own, int (*open_ref)(mproc_ref))
+{
+    mproc_lock *l, *o = NULL;
+    mproc_ref lref;
+    ck_assert_int_eq(mproc_lock_open(&o, own), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_lock_create(&l), 0);
+    ck_assert_int_eq(mproc_lock_ref(l, &lref), 0);
+    ck_assert_int_eq(open_ref(lref), MPROC_EINVAL);
+    mproc_ref lock_as_own = {{lref.w[0], own.w[1]}};
+    ck_assert_int_eq(open_ref(lock_as_own), MPROC_EINVAL);
+    mproc_ref own_as_lock = {{own.w[0], lref.w[1]}};
+    ck_assert_int_eq(mproc_lock_open(&o, own_as_lock), MPROC_EINVAL);
+    ck_assert_ptr_null(o);
+    mproc_lock_destroy(l);
 }
 
 /* ---- signals ------------------------------------------------------------ */

@@ -918,6 +918,167 @@ START_TEST(every_fd_is_close_on_exec)
 }
 END_TEST
 
+/* ---- references ---- */
+
+/*
+ * Opens the connection end in its argument bytes (nothing else of its
+ * parent). A duplex end sends an empty message, then answers each message
+ * with the same bytes and a "!" after them, until "bye" (not EOF: a
+ * forked child holds the parent's end too). A simplex writing
+ * end (whose poll is refused) sends "hello"; a reading end (whose send is
+ * refused) checks that it receives "hello". Exits 0, or the step that
+ * failed.
+ */
+static int ref_conn_child(void *arg, size_t len)
+{
+    mproc_conn *c;
+    if (mproc_conn_open(&c, ref_arg(arg, len, 0)) != 0)
+        return 1;
+    char buf[64];
+    size_t n = 0;
+    int rc = 0;
+    if (mproc_conn_poll(c, 0) == MPROC_EBADF) { /* a simplex writing end */
+        if (mproc_conn_send_bytes(c, "hello", 5) != 0)
+            rc = 2;
+    } else if (mproc_conn_send_bytes(c, "", 0) == MPROC_EBADF) { /* reading */
+        if (mproc_conn_recv_bytes(c, buf, sizeof buf, &n) != 0 || n != 5 ||
+            memcmp(buf, "hello", 5) != 0)
+            rc = 3;
+    } else { /* duplex: the empty message was sent, now echo */
+        while (rc == 0 &&
+               (rc = mproc_conn_recv_bytes(c, buf, sizeof buf - 1, &n)) == 0 &&
+               !(n == 3 && memcmp(buf, "bye", 3) == 0)) {
+            buf[n] = '!';
+            rc = mproc_conn_send_bytes(c, buf, n + 1);
+        }
+        rc = rc == 0 ? 0 : 4;
+    }
+    mproc_conn_close(c);
+    return rc;
+}
+
+START_TEST(conn_opened_in_child_talks_with_parent)
+{
+    mproc_conn *a, *b;
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
+    ck_assert_int_eq(mproc_conn_ref(b, &ref), 0);
+    mproc_process *p = start_process(ref_conn_child, &ref, sizeof ref);
+    mproc_conn_close(b); /* the child holds its own descriptor of b */
+    char buf[64];
+    size_t n = 0;
+    ck_assert_int_eq(mproc_conn_recv_bytes(a, buf, sizeof buf, &n), 0);
+    ck_assert_uint_eq(n, 0); /* the child's probe of its end */
+    for (int i = 0; i < 100; i++) {
+        char msg[16];
+        int m = snprintf(msg, sizeof msg, "ping %d", i);
+        ck_assert_int_eq(mproc_conn_send_bytes(a, msg, (size_t)m), 0);
+        ck_assert_int_eq(mproc_conn_recv_bytes(a, buf, sizeof buf, &n), 0);
+        ck_assert_uint_eq(n, (size_t)m + 1);
+        ck_assert(memcmp(buf, msg, (size_t)m) == 0 && buf[m] == '!');
+    }
+    ck_assert_int_eq(mproc_conn_send_bytes(a, "bye", 3), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+    mproc_conn_close(a);
+}
+END_TEST
+
+/* A simplex end opened elsewhere goes the one way its original goes. */
+START_TEST(conn_opened_simplex_ends_keep_their_direction)
+{
+    mproc_conn *r, *w;
+    mproc_ref ref;
+    char buf[16];
+    size_t n = 0;
+    ck_assert_int_eq(mproc_pipe(&r, &w, false), 0);
+    ck_assert_int_eq(mproc_conn_ref(w, &ref), 0);
+    ck_assert_int_eq(run_process(ref_conn_child, &ref, sizeof ref), 0);
+    ck_assert_int_eq(mproc_conn_recv_bytes(r, buf, sizeof buf, &n), 0);
+    ck_assert(n == 5 && memcmp(buf, "hello", 5) == 0);
+
+    ck_assert_int_eq(mproc_conn_ref(r, &ref), 0);
+    mproc_process *p = start_process(ref_conn_child, &ref, sizeof ref);
+    ck_assert_int_eq(mproc_conn_send_bytes(w, "hello", 5), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+    mproc_conn_close(r);
+    mproc_conn_close(w);
+}
+END_TEST
+
+static mproc_conn *late_conn;
+
+static int conn_ref_now(mproc_ref *out)
+{
+    return mproc_conn_ref(late_conn, out);
+}
+
+static int open_conn(mproc_ref ref)
+{
+    mproc_conn *c;
+    int rc = mproc_conn_open(&c, ref);
+    mproc_conn_close(rc == 0 ? c : NULL);
+    return rc;
+}
+
+static void close_late_conn(void)
+{
+    mproc_conn_close(late_conn);
+}
+
+START_TEST(conn_open_of_reference_not_given_is_enoent)
+{
+    mproc_conn *other;
+    ck_assert_int_eq(mproc_pipe(&late_conn, &other, true), 0);
+    assert_only_given_opens(conn_ref_now, open_conn, close_late_conn);
+    mproc_conn_close(other);
+}
+END_TEST
+
+START_TEST(conn_open_as_another_kind_is_einval)
+{
+    mproc_conn *a, *b, *o = NULL;
+    mproc_ref ref, other_way;
+    ck_assert_int_eq(mproc_pipe(&a, &b, false), 0);
+    ck_assert_int_eq(mproc_conn_ref(a, &ref), 0);
+    assert_kind_kept(ref, open_conn);
+    ck_assert_int_eq(mproc_conn_ref(b, &other_way), 0);
+    mproc_ref forged = {{ref.w[0], other_way.w[1]}}; /* read end as write */
+    ck_assert_int_eq(mproc_conn_open(&o, forged), MPROC_EINVAL);
+    ck_assert_ptr_null(o);
+    ck_assert_int_eq(mproc_conn_open(NULL, ref), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_conn_ref(a, NULL), MPROC_EINVAL);
+    mproc_conn_close(a);
+    mproc_conn_close(b);
+}
+END_TEST
+
+/* Closing an opened end closes only its own descriptor: the original
+ * works on, and the peer sees no EOF while it is open. */
+START_TEST(conn_close_of_opened_end_leaves_the_original)
+{
+    mproc_conn *a, *b, *o;
+    mproc_ref ref;
+    char buf[16];
+    size_t n = 0;
+    ck_assert_int_eq(mproc_pipe(&a, &b, true), 0);
+    ck_assert_int_eq(mproc_conn_ref(b, &ref), 0);
+    int fds = open_fds();
+    ck_assert_int_eq(mproc_conn_open(&o, ref), 0);
+    ck_assert_int_eq(open_fds(), fds + 1);
+    ck_assert_int_eq(mproc_conn_send_bytes(o, "via o", 5), 0);
+    mproc_conn_close(o);
+    ck_assert_int_eq(open_fds(), fds);
+    ck_assert_int_eq(mproc_conn_recv_bytes(a, buf, sizeof buf, &n), 0);
+    ck_assert(n == 5 && memcmp(buf, "via o", 5) == 0);
+    ck_assert_int_eq(mproc_conn_poll(a, 0), 0); /* no EOF */
+    ck_assert_int_eq(mproc_conn_send_bytes(a, "to b", 4), 0);
+    ck_assert_int_eq(mproc_conn_recv_bytes(b, buf, sizeof buf, &n), 0);
+    ck_assert(n == 4 && memcmp(buf, "to b", 4) == 0);
+    mproc_conn_close(a);
+    mproc_conn_close(b);
+}
+END_TEST
+
 static Suite *connection_suite(void)
 {
     Suite *s = suite_create("connection");
@@ -932,6 +1093,14 @@ static Suite *connection_suite(void)
     tcase_add_test(tc, poll_times_out_when_nothing_waits);
     tcase_add_test(tc, pipes_leak_no_fds);
     tcase_add_test(tc, close_accepts_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ref");
+    tcase_add_test(tc, conn_opened_in_child_talks_with_parent);
+    tcase_add_test(tc, conn_opened_simplex_ends_keep_their_direction);
+    tcase_add_test(tc, conn_open_of_reference_not_given_is_enoent);
+    tcase_add_test(tc, conn_open_as_another_kind_is_einval);
+    tcase_add_test(tc, conn_close_of_opened_end_leaves_the_original);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("framing");
@@ -980,7 +1149,8 @@ static Suite *connection_suite(void)
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     return run_suite(connection_suite());
 }

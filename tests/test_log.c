@@ -13,6 +13,7 @@
 
 #include "kit/log.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 
@@ -415,19 +416,64 @@ START_TEST(log_has_the_forkserver_restarted_event)
 {
     ck_assert_int_eq(mproc_log_to_stderr(MPROC_LOG_OFF), 0);
     capture_start();
-    mproc__log_forkserver_restarted(100, -SIGKILL, 200);
+    mproc__log_forkserver_restarted(100, 200);
     char *text = capture_end();
     ck_assert_str_eq(text, "");
     free(text);
     ck_assert_int_eq(mproc_log_to_stderr(MPROC_LOG_INFO), 0);
     capture_start();
-    mproc__log_forkserver_restarted(100, -SIGKILL, 200);
+    mproc__log_forkserver_restarted(100, 200);
     text = capture_end();
     ck_assert_lines(text);
     ck_assert_logged(text,
-                     "%sforkserver (pid 100) killed by signal 9 "
-                     "(SIGKILL); restarted as pid 200\n",
+                     "%sforkserver (pid 100) is gone; restarted as pid 200\n",
                      prefix_of("MainProcess"));
+    free(text);
+}
+END_TEST
+
+/* The one child of the test process that it did not start itself: the
+ * forkserver, once the process's children are joined. */
+static pid_t only_child(void)
+{
+    pid_t found = 0;
+    DIR *d = opendir("/proc");
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[64], comm[64], state;
+        int pid = atoi(e->d_name), ppid;
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+        if (!f)
+            continue;
+        if (fscanf(f, "%*d %63s %c %d", comm, &state, &ppid) == 3 &&
+            ppid == getpid()) {
+            ck_assert_int_eq(found, 0);
+            found = pid;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    ck_assert_int_ne(found, 0);
+    return found;
+}
+
+START_TEST(log_shows_the_forkserver_restarted)
+{
+    setenv("MPROC_DEBUG", "1", 1);
+    ck_assert_int_eq(mproc_set_start_method(MPROC_START_FORKSERVER, true), 0);
+    capture_start();
+    int seven = 7;
+    ck_assert_int_eq(run_process(exit_with, &seven, sizeof seven), 7);
+    pid_t server = only_child();
+    ck_assert_int_eq(kill(server, SIGKILL), 0);
+    wait_zombie(server);
+    ck_assert_int_eq(run_process(exit_with, &seven, sizeof seven), 7);
+    char *text = capture_end();
+    ck_assert_lines(text);
+    ck_assert_logged(text, "%sforkserver (pid %d) is gone; restarted as pid ",
+                     prefix_of("MainProcess"), (int)server);
+    ck_assert_logged(text, " exited with code 7\n");
     free(text);
 }
 END_TEST
@@ -468,7 +514,7 @@ START_TEST(log_to_a_closed_pipe_raises_no_sigpipe_and_keeps_errno)
     /* logs "started" and "exited": no SIGPIPE ends this process */
     ck_assert_int_eq(run_process(exit_with, &zero, sizeof zero), 0);
     errno = 1234;
-    mproc__log_forkserver_restarted(100, 0, 200);
+    mproc__log_forkserver_restarted(100, 200);
     int err = errno;
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -480,8 +526,9 @@ START_TEST(log_to_a_closed_pipe_raises_no_sigpipe_and_keeps_errno)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("log");
     tcase_set_timeout(tc, 60);
@@ -496,6 +543,7 @@ int main(void)
     tcase_add_test(tc, log_shows_a_pool_worker_replaced_and_why);
     tcase_add_test(tc, log_shows_a_queue_repaired_after_a_producer_died);
     tcase_add_test(tc, log_has_the_forkserver_restarted_event);
+    tcase_add_test(tc, log_shows_the_forkserver_restarted);
     tcase_add_test(tc, log_cuts_a_long_line_and_ends_it);
     tcase_add_test(tc, log_to_a_closed_pipe_raises_no_sigpipe_and_keeps_errno);
     suite_add_tcase(s, tc);

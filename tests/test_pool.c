@@ -18,6 +18,7 @@ struct shared {
     _Atomic int stop;
     _Atomic int kills;
     _Atomic pid_t init_pids[1024];
+    _Atomic pid_t init_ppids[1024]; /* their real parents (record_pid_init) */
     _Atomic int sleepers;
     _Atomic pid_t sleeper_pids[64];
 };
@@ -802,13 +803,17 @@ static int my_name(const void *arg, size_t arglen, mproc_buf *result)
     return mproc_buf_append(result, n, strlen(n) + 1);
 }
 
-START_TEST(pool_workers_are_named_forkpoolworker)
+START_TEST(pool_workers_are_named_as_python_names_them)
 {
     mproc_pool *p = make_pool(2);
     void *res;
     size_t len;
+    const char *prefix = test_method() == MPROC_START_SPAWN ? "SpawnPoolWorker-"
+                         : test_method() == MPROC_START_FORKSERVER
+                             ? "ForkServerPoolWorker-"
+                             : "ForkPoolWorker-";
     ck_assert_int_eq(mproc_pool_apply(p, my_name, NULL, 0, &res, &len), 0);
-    ck_assert_int_eq(strncmp(res, "ForkPoolWorker-", 15), 0);
+    ck_assert_int_eq(strncmp(res, prefix, strlen(prefix)), 0);
     free(res);
     mproc_pool_destroy(p);
 }
@@ -936,6 +941,7 @@ static int record_pid_init(void *arg, size_t arglen)
     (void)arg;
     (void)arglen;
     int k = atomic_fetch_add(&sh->inits, 1);
+    atomic_store(&sh->init_ppids[k % 1024], getppid());
     atomic_store(&sh->init_pids[k % 1024], getpid());
     return 0;
 }
@@ -978,7 +984,9 @@ static bool child_of(pid_t pid, pid_t parent)
     return rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == parent;
 }
 
-/* Kills a random worker of parent every few milliseconds until told. */
+/* Kills a random worker of parent every few milliseconds until told (a
+ * worker's real parent is the pool's process, or under forkserver the
+ * server, as the worker recorded). */
 static void killer(pid_t parent)
 {
     unsigned seed = (unsigned)getpid();
@@ -990,7 +998,8 @@ static void killer(pid_t parent)
         /* one of the latest workers: most older ones have died */
         int k = n - 1 - (int)(rand_r(&seed) % (unsigned)(n < 6 ? n : 6));
         pid_t pid = atomic_load(&sh->init_pids[k % 1024]);
-        if (pid > 0 && pid != parent && child_of(pid, parent) &&
+        pid_t ppid = atomic_load(&sh->init_ppids[k % 1024]);
+        if (pid > 0 && pid != parent && child_of(pid, ppid) &&
             kill(pid, SIGKILL) == 0)
             atomic_fetch_add(&sh->kills, 1);
     }
@@ -1076,8 +1085,9 @@ START_TEST(pool_survives_random_worker_kills)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, setup);
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("pool");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -1110,7 +1120,7 @@ int main(void)
     tcase_add_test(tc, pool_close_then_join_finishes_queued_tasks);
     tcase_add_test(tc, pool_destroy_leaves_held_results_cancelled);
     tcase_add_test(tc, pool_dropping_a_pending_result_is_safe);
-    tcase_add_test(tc, pool_workers_are_named_forkpoolworker);
+    tcase_add_test(tc, pool_workers_are_named_as_python_names_them);
     tcase_add_test(tc, pool_misuse_returns_einval);
     tcase_add_test(tc, pool_destroy_leaves_no_fds_or_children);
     tcase_add_test(tc, pool_program_exiting_with_a_live_pool_exits_promptly);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -735,8 +736,160 @@ START_TEST(process_survives_kills_at_random_moments)
 }
 END_TEST
 
-int main(void)
+/* ---- start methods ------------------------------------------------------ */
+
+/* Whether the suite's children are children of the test process itself
+ * (fork, spawn) rather than of the forkserver: zombies and stdio
+ * redirected after the server started are the test process's own only
+ * then. */
+static bool children_are_own(void)
 {
+    return test_method() != MPROC_START_FORKSERVER;
+}
+
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+
+/* Holds `held` until the test process ends. */
+static void *holds_the_mutex(void *arg)
+{
+    pthread_mutex_lock(&held);
+    *(_Atomic int *)arg = 1;
+    pause();
+    return NULL;
+}
+
+/* 0 when it could take `held` within a second, 1 when it could not. */
+static int takes_the_mutex(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += 1;
+    return pthread_mutex_timedlock(&held, &t) == 0 ? 0 : 1;
+}
+
+START_TEST(process_mutex_held_by_a_thread_wedges_only_a_forked_child)
+{
+    _Atomic int locked = 0;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, holds_the_mutex, &locked), 0);
+    WAIT_UNTIL(locked);
+    /* Under fork the child inherits the mutex held by a thread it does not
+     * have, so it would wait for ever (here: its 1 s timeout); spawn and
+     * forkserver children start from a clean program. */
+    int expected = test_method() == MPROC_START_FORK ? 1 : 0;
+    ck_assert_int_eq(run_process(takes_the_mutex, NULL, 0), expected);
+}
+END_TEST
+
+static int reports_real_parent(void *arg, size_t len)
+{
+    (void)arg;
+    (void)len;
+    sh->pid = getppid();
+    return 0;
+}
+
+/* The PID of the forkserver: the real parent of a child it forks. */
+static pid_t forkserver_pid(void)
+{
+    sh->pid = 0;
+    ck_assert_int_eq(run_process(reports_real_parent, NULL, 0), 0);
+    ck_assert_int_ne(sh->pid, getpid());
+    return sh->pid;
+}
+
+START_TEST(process_forkserver_killed_between_starts_is_restarted)
+{
+    pid_t server = forkserver_pid();
+    ck_assert_int_eq(kill(server, SIGKILL), 0);
+    wait_zombie(server); /* the test process started it */
+    int value = 5;
+    ck_assert_int_eq(run_process(returns_arg, &value, sizeof value), 5);
+    ck_assert(reaped(server)); /* the restart reaped the dead one */
+    ck_assert_int_ne(forkserver_pid(), server);
+}
+END_TEST
+
+struct start_call {
+    mproc_process *p;
+    _Atomic int rc;
+    _Atomic int done;
+};
+
+static void *starts(void *arg)
+{
+    struct start_call *c = arg;
+    c->rc = mproc_process_start(c->p);
+    c->done = 1;
+    return NULL;
+}
+
+START_TEST(process_forkserver_killed_mid_request_fails_that_start_only)
+{
+    pid_t server = forkserver_pid();
+    ck_assert_int_eq(kill(server, SIGSTOP), 0);
+    struct start_call c = {.p = NULL};
+    ck_assert_int_eq(mproc_process_create(&c.p, returns_zero, NULL, 0, NULL),
+                     0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, starts, &c), 0);
+    usleep(100000); /* the request is sent: the stopped server cannot answer */
+    ck_assert(!c.done);
+    ck_assert_int_eq(kill(server, SIGKILL), 0);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(c.rc, MPROC_EAGAIN);
+    ck_assert_int_eq(mproc_process_start(c.p), 0); /* p stays startable */
+    ck_assert_int_eq(finish_process(c.p), 0);
+}
+END_TEST
+
+START_TEST(process_target_outside_any_object_is_einval_at_start)
+{
+    void *page = mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(page, MAP_FAILED);
+    mproc_process *p;
+    int fds = open_fds();
+    ck_assert_int_eq(
+        mproc_process_create(&p, (mproc_target)(uintptr_t)page, NULL, 0, NULL),
+        0);
+    ck_assert_int_eq(mproc_process_start(p), MPROC_EINVAL);
+    ck_assert(!mproc_process_is_alive(p));
+    ck_assert_int_eq(mproc_process_destroy(p), 0);
+    ck_assert_int_eq(open_fds(), fds);
+    munmap(page, 4096);
+}
+END_TEST
+
+START_TEST(process_start_method_is_set_once_unless_forced)
+{
+    mproc_start_method m = mproc_get_start_method();
+    ck_assert_int_eq(m, test_method());
+    ck_assert_int_eq(mproc_set_start_method(MPROC_START_SPAWN, false),
+                     MPROC_EBUSY);
+    ck_assert_int_eq(mproc_set_start_method(MPROC_START_DEFAULT, true),
+                     MPROC_EINVAL);
+    ck_assert_int_eq(mproc_set_start_method(MPROC_START_SPAWN, true), 0);
+    ck_assert_int_eq(mproc_get_start_method(), MPROC_START_SPAWN);
+    mproc_process *p;
+    mproc_process_opts bad = {.start_method = (mproc_start_method)9};
+    ck_assert_int_eq(mproc_process_create(&p, returns_zero, NULL, 0, &bad),
+                     MPROC_EINVAL);
+    /* A method given at create wins over the process-wide one. */
+    mproc_process_opts fork = {.start_method = MPROC_START_FORK};
+    ck_assert_int_eq(
+        mproc_process_create(&p, reports_real_parent, NULL, 0, &fork), 0);
+    ck_assert_int_eq(mproc_process_start(p), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+    ck_assert_int_eq(sh->pid, getpid());
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    test_init(&argc, &argv, setup);
     Suite *s = suite_create("process");
     TCase *tc = tcase_create("process");
     tcase_add_checked_fixture(tc, setup, NULL);
@@ -757,10 +910,14 @@ int main(void)
     tcase_add_test(tc, process_create_rejects_bad_arguments);
     tcase_add_test(tc, process_join_with_nan_timeout_is_einval);
     tcase_add_test(tc, process_names_follow_python_scheme);
-    tcase_add_test(tc, process_parent_handles_are_einval_in_a_child);
-    tcase_add_test(tc, process_active_children_lists_running_and_reaps_ended);
-    tcase_add_test(tc, process_start_reaps_children_that_have_ended);
-    tcase_add_test(tc, process_child_flushes_stdio_before_exit);
+    if (fork_only()) /* copies of the parent's handles exist under fork */
+        tcase_add_test(tc, process_parent_handles_are_einval_in_a_child);
+    if (children_are_own()) {
+        tcase_add_test(tc,
+                       process_active_children_lists_running_and_reaps_ended);
+        tcase_add_test(tc, process_start_reaps_children_that_have_ended);
+        tcase_add_test(tc, process_child_flushes_stdio_before_exit);
+    }
     tcase_add_test(tc, process_child_never_runs_parent_atexit_handlers);
     tcase_add_test(tc, process_daemon_cannot_start_children);
     tcase_add_test(tc,
@@ -773,6 +930,18 @@ int main(void)
     tcase_add_test(tc, process_fork_failure_returns_eagain_and_leaks_nothing);
     tcase_add_test(tc, process_pidfd_failure_kills_the_child_and_leaks_nothing);
     tcase_add_test(tc, process_cpu_count_follows_the_affinity_mask);
+    tcase_add_test(tc,
+                   process_mutex_held_by_a_thread_wedges_only_a_forked_child);
+    tcase_add_test(tc, process_start_method_is_set_once_unless_forced);
+    if (!fork_only()) /* under fork the child would run the page */
+        tcase_add_test(tc,
+                       process_target_outside_any_object_is_einval_at_start);
+    if (test_method() == MPROC_START_FORKSERVER) {
+        tcase_add_test(tc,
+                       process_forkserver_killed_between_starts_is_restarted);
+        tcase_add_test(
+            tc, process_forkserver_killed_mid_request_fails_that_start_only);
+    }
     if (!checked_memory())
         tcase_add_test_raise_signal(tc, process_use_after_destroy_aborts,
                                     SIGABRT);

@@ -740,6 +740,171 @@ START_TEST(queue_create_destroy_leaks_no_fd)
 }
 END_TEST
 
+/* ---- references --------------------------------------------------------- */
+
+/* What ref_queue_child is given: the queue's reference, a second queue's
+ * for its answers, and what to do. */
+struct queue_ref_arg {
+    mproc_ref ref, back;
+    long rounds;   /* messages to get from the parent and answer */
+    long big;      /* then one message of this many bytes to put */
+    bool joinable; /* mark each message got as done */
+};
+
+/*
+ * Opens the queues from its argument bytes (nothing else of its parent),
+ * answers each of rounds messages (a long i) with i + 1000000 on the
+ * second, then puts one message of big bytes (fill with seed big) on the
+ * first. Exits 0, or the step that failed.
+ */
+static int ref_queue_child(void *arg, size_t len)
+{
+    struct queue_ref_arg a;
+    if (len != sizeof a)
+        return 1;
+    memcpy(&a, arg, sizeof a);
+    mproc_queue *q, *back;
+    if (mproc_queue_open(&q, a.ref) != 0 ||
+        mproc_queue_open(&back, a.back) != 0)
+        return 2;
+    int rc = 0;
+    for (long i = 0; i < a.rounds && rc == 0; i++) {
+        long v = -1, reply = i + 1000000;
+        size_t n = 0;
+        if (mproc_queue_get(q, &v, sizeof v, &n, WAIT_S) != 0 ||
+            n != sizeof v || v != i)
+            rc = 3;
+        else if (a.joinable && mproc_queue_task_done(q) != 0)
+            rc = 4;
+        else if (mproc_queue_put(back, &reply, sizeof reply, WAIT_S) != 0)
+            rc = 5;
+    }
+    unsigned char *big = malloc((size_t)a.big + 1);
+    fill(big, (size_t)a.big, (uint64_t)a.big);
+    if (rc == 0 && mproc_queue_put(q, big, (size_t)a.big, WAIT_S) != 0)
+        rc = 6;
+    free(big);
+    mproc_queue_destroy(q);
+    mproc_queue_destroy(back);
+    return rc;
+}
+
+/* Runs ref_queue_child on q's reference and plays the parent's part. */
+static void exchange_with_child(mproc_queue *q, bool joinable)
+{
+    struct queue_ref_arg a = {
+        .rounds = 200, .big = 3 << 20, .joinable = joinable};
+    mproc_queue *back = make_queue(0, 1 << 20, false);
+    ck_assert_int_eq(mproc_queue_ref(q, &a.ref), 0);
+    ck_assert_int_eq(mproc_queue_ref(back, &a.back), 0);
+    mproc_process *p = start_process(ref_queue_child, &a, sizeof a);
+    for (long i = 0; i < a.rounds; i++) {
+        long v = -1;
+        size_t n = 0;
+        ck_assert_int_eq(mproc_queue_put(q, &i, sizeof i, WAIT_S), 0);
+        ck_assert_int_eq(mproc_queue_get(back, &v, sizeof v, &n, WAIT_S), 0);
+        ck_assert_int_eq(v, i + 1000000);
+    }
+    void *big = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(mproc_queue_get_alloc(q, &big, &n, WAIT_S), 0);
+    ck_assert_uint_eq(n, (size_t)a.big);
+    ck_assert(check_fill(big, n, (uint64_t)a.big));
+    free(big);
+    if (joinable)
+        ck_assert_int_eq(mproc_queue_task_done(q), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+    mproc_queue_destroy(back);
+}
+
+START_TEST(queue_opened_in_child_exchanges_messages_unbounded)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    exchange_with_child(q, false);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* The 3 MiB message streams through a 64 KiB ring from the opened
+ * handle. */
+START_TEST(queue_opened_in_child_exchanges_messages_bounded)
+{
+    mproc_queue *q = make_queue(4, 64 << 10, false);
+    exchange_with_child(q, false);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+START_TEST(queue_opened_in_child_keeps_it_joinable)
+{
+    mproc_queue *q = make_queue(0, 0, true);
+    exchange_with_child(q, true);
+    ck_assert_int_eq(mproc_queue_join(q, WAIT_S), 0);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+static mproc_queue *late_q;
+
+static int queue_ref_now(mproc_ref *out)
+{
+    return mproc_queue_ref(late_q, out);
+}
+
+static int open_queue(mproc_ref ref)
+{
+    mproc_queue *q;
+    int rc = mproc_queue_open(&q, ref);
+    mproc_queue_destroy(rc == 0 ? q : NULL);
+    return rc;
+}
+
+static void destroy_late_queue(void)
+{
+    mproc_queue_destroy(late_q);
+}
+
+START_TEST(queue_open_of_reference_not_given_is_enoent)
+{
+    late_q = make_queue(0, 0, false);
+    assert_only_given_opens(queue_ref_now, open_queue, destroy_late_queue);
+}
+END_TEST
+
+START_TEST(queue_open_as_another_kind_is_einval)
+{
+    mproc_queue *q = make_queue(0, 0, false);
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_queue_ref(q, &ref), 0);
+    assert_kind_kept(ref, open_queue);
+    ck_assert_int_eq(mproc_queue_open(NULL, ref), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_queue_ref(q, NULL), MPROC_EINVAL);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
+/* Destroying an opened handle closes only its own descriptor: the
+ * creator's handle works on, and a child may still open the queue. */
+START_TEST(queue_destroy_of_opened_handle_leaves_the_original)
+{
+    mproc_queue *q = make_queue(8, 4096, false), *o;
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_queue_ref(q, &ref), 0);
+    int fds = open_fds();
+    ck_assert_int_eq(mproc_queue_open(&o, ref), 0);
+    ck_assert_int_eq(open_fds(), fds + 1);
+    ck_assert_int_eq(mproc_queue_put(o, "x", 1, 0), 0);
+    mproc_queue_destroy(o);
+    ck_assert_int_eq(open_fds(), fds);
+    char c = 0;
+    size_t n = 0;
+    ck_assert_int_eq(mproc_queue_get(q, &c, 1, &n, 0), 0);
+    ck_assert_int_eq(c, 'x');
+    exchange_with_child(q, false);
+    mproc_queue_destroy(q);
+}
+END_TEST
+
 /* ---- crash consistency -------------------------------------------------- */
 
 static int put_stream_forever(mproc_queue *q, long n)
@@ -1206,8 +1371,9 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     Suite *s = suite_create("queue");
     TCase *tc = tcase_create("queue");
     tcase_set_timeout(tc, 30);
@@ -1249,6 +1415,12 @@ int main(void)
     tcase_add_test(tc, queue_task_done_and_join_need_a_joinable_queue);
     tcase_add_test(tc, queue_bad_arguments_are_einval);
     tcase_add_test(tc, queue_create_destroy_leaks_no_fd);
+    tcase_add_test(tc, queue_opened_in_child_exchanges_messages_unbounded);
+    tcase_add_test(tc, queue_opened_in_child_exchanges_messages_bounded);
+    tcase_add_test(tc, queue_opened_in_child_keeps_it_joinable);
+    tcase_add_test(tc, queue_open_of_reference_not_given_is_enoent);
+    tcase_add_test(tc, queue_open_as_another_kind_is_einval);
+    tcase_add_test(tc, queue_destroy_of_opened_handle_leaves_the_original);
     tcase_add_test(tc, queue_producer_killed_mid_stream_is_withdrawn);
     tcase_add_test(tc, queue_getter_waiting_mid_stream_survives_producer_death);
     tcase_add_test(tc,

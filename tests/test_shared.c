@@ -439,6 +439,162 @@ START_TEST(array_lock_survives_holders_killed_at_random)
 }
 END_TEST
 
+/* References. */
+
+/* What a child given an array's reference is told: the reference, then
+ * how many times to add 1 to each element under the array's lock. */
+struct array_ref_arg {
+    mproc_ref ref;
+    long n;
+};
+
+/*
+ * Opens the array (of int64 elements) from its argument bytes alone, and
+ * n times adds 1 to each element under the array's lock. Exits 0, or the
+ * step that failed.
+ */
+static int ref_array_child(void *arg, size_t len)
+{
+    struct array_ref_arg a;
+    mproc_array *arr;
+    if (len != sizeof a)
+        return 1;
+    memcpy(&a, arg, sizeof a);
+    if (mproc_array_open(&arr, a.ref) != 0)
+        return 2;
+    int64_t *d = mproc_array_data(arr);
+    size_t count = mproc_array_len(arr);
+    int rc = 0;
+    for (long i = 0; i < a.n && rc == 0; i++) {
+        if (mproc_array_lock(arr, WAIT_S) != 0)
+            rc = 3;
+        for (size_t k = 0; k < count && rc == 0; k++) {
+            int64_t x = d[k];
+            if (i % 64 == 0)
+                sched_yield(); /* widen the window a missing lock would open */
+            d[k] = x + 1;
+        }
+        if (rc == 0 && mproc_array_unlock(arr) != 0)
+            rc = 4;
+    }
+    mproc_array_destroy(arr);
+    return rc;
+}
+
+/* Two children that open the array's reference add under its lock; the
+ * parent sees every addition: the same memory and the same lock. */
+START_TEST(array_opened_in_children_shares_memory_and_lock)
+{
+    mproc_lock_kind kind = lock_kinds[_i];
+    mproc_array *arr;
+    ck_assert_int_eq(mproc_array_create(&arr, sizeof(int64_t), 16, kind), 0);
+    struct array_ref_arg a = {.n = 2000};
+    ck_assert_int_eq(mproc_array_ref(arr, &a.ref), 0);
+    mproc_process *p[2];
+    for (int i = 0; i < 2; i++)
+        p[i] = start_process(ref_array_child, &a, sizeof a);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(finish_process(p[i]), 0);
+    const int64_t *d = mproc_array_data(arr);
+    for (int k = 0; k < 16; k++)
+        ck_assert_int_eq(d[k], 2 * a.n);
+    mproc_array_destroy(arr);
+}
+END_TEST
+
+/* An opened handle has the creator's element size, count and lock kind. */
+START_TEST(array_opened_keeps_its_shape_and_lock_kind)
+{
+    mproc_array *raw, *locked, *empty, *o;
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_array_create(&raw, 3, 7, MPROC_LOCK_NONE), 0);
+    ck_assert_int_eq(mproc_array_ref(raw, &ref), 0);
+    ck_assert_int_eq(mproc_array_open(&o, ref), 0);
+    ck_assert_uint_eq(mproc_array_len(o), 7);
+    ck_assert_int_eq(mproc_array_lock(o, 0), MPROC_EINVAL);
+    mproc_array_destroy(o);
+
+    ck_assert_int_eq(mproc_array_create(&locked, 8, 1, MPROC_LOCK_LOCK), 0);
+    ck_assert_int_eq(mproc_array_ref(locked, &ref), 0);
+    ck_assert_int_eq(mproc_array_open(&o, ref), 0);
+    ck_assert_int_eq(mproc_array_lock(locked, 0), 0);
+    ck_assert_int_eq(mproc_array_lock(o, 0), MPROC_EAGAIN); /* one Lock */
+    ck_assert_int_eq(mproc_array_unlock(o), 0);
+    mproc_array_destroy(o);
+
+    ck_assert_int_eq(mproc_array_create(&empty, 8, 0, MPROC_LOCK_RLOCK), 0);
+    ck_assert_int_eq(mproc_array_ref(empty, &ref), 0);
+    ck_assert_int_eq(mproc_array_open(&o, ref), 0);
+    ck_assert_uint_eq(mproc_array_len(o), 0);
+    mproc_array_destroy(o);
+    mproc_array_destroy(raw);
+    mproc_array_destroy(locked);
+    mproc_array_destroy(empty);
+}
+END_TEST
+
+static mproc_array *late_arr;
+
+static int array_ref_now(mproc_ref *out)
+{
+    return mproc_array_ref(late_arr, out);
+}
+
+static int open_array(mproc_ref ref)
+{
+    mproc_array *a;
+    int rc = mproc_array_open(&a, ref);
+    mproc_array_destroy(rc == 0 ? a : NULL);
+    return rc;
+}
+
+static void destroy_late_array(void)
+{
+    mproc_array_destroy(late_arr);
+}
+
+START_TEST(array_open_of_reference_not_given_is_enoent)
+{
+    ck_assert_int_eq(mproc_value_create(&late_arr, 8, MPROC_LOCK_RLOCK), 0);
+    assert_only_given_opens(array_ref_now, open_array, destroy_late_array);
+}
+END_TEST
+
+START_TEST(array_open_as_another_kind_is_einval)
+{
+    mproc_array *arr;
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_array_create(&arr, 8, 8, MPROC_LOCK_RLOCK), 0);
+    ck_assert_int_eq(mproc_array_ref(arr, &ref), 0);
+    assert_kind_kept(ref, open_array);
+    ck_assert_int_eq(mproc_array_open(NULL, ref), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_array_ref(arr, NULL), MPROC_EINVAL);
+    mproc_array_destroy(arr);
+}
+END_TEST
+
+/* Destroying an opened handle unmaps and closes only its own: the
+ * creator's handle and data work on. */
+START_TEST(array_destroy_of_opened_handle_leaves_the_original)
+{
+    mproc_array *arr, *o;
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_array_create(&arr, 8, 4, MPROC_LOCK_RLOCK), 0);
+    ck_assert_int_eq(mproc_array_ref(arr, &ref), 0);
+    int fds = open_fds();
+    ck_assert_int_eq(mproc_array_open(&o, ref), 0);
+    ck_assert_int_eq(open_fds(), fds + 1);
+    ((int64_t *)mproc_array_data(o))[3] = 42;
+    mproc_array_destroy(o);
+    ck_assert_int_eq(open_fds(), fds);
+    ck_assert_int_eq(((int64_t *)mproc_array_data(arr))[3], 42);
+    struct array_ref_arg a = {ref, 1};
+    ck_assert_int_eq(run_process(ref_array_child, &a, sizeof a), 0);
+    ck_assert_int_eq(((int64_t *)mproc_array_data(arr))[3], 43);
+    mproc_array_destroy(arr);
+}
+END_TEST
+
 /* SharedMemory. */
 
 START_TEST(shm_create_then_open_shares_memory)
@@ -683,8 +839,9 @@ START_TEST(shm_use_after_close_aborts)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, NULL);
     Suite *s = suite_create("shared");
     TCase *tc = tcase_create("array");
     tcase_add_test(tc, array_create_is_zero_filled_and_aligned);
@@ -714,6 +871,15 @@ int main(void)
     tcase_add_test(tc, array_lock_may_be_released_by_another_process);
     tcase_add_test(tc, array_rlock_release_by_another_process_is_eperm);
     tcase_add_loop_test(tc, array_lock_holder_death_gives_eownerdead, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("ref");
+    tcase_add_loop_test(tc, array_opened_in_children_shares_memory_and_lock, 0,
+                        2);
+    tcase_add_test(tc, array_opened_keeps_its_shape_and_lock_kind);
+    tcase_add_test(tc, array_open_of_reference_not_given_is_enoent);
+    tcase_add_test(tc, array_open_as_another_kind_is_einval);
+    tcase_add_test(tc, array_destroy_of_opened_handle_leaves_the_original);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lock_stress");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -872,7 +873,9 @@ START_TEST(create_rejects_null_out_and_destroy_accepts_null)
 }
 END_TEST
 
-START_TEST(objects_leave_no_fds_open)
+/* Each object keeps its memfd (a reference hands it on) and closes it at
+ * destroy. */
+START_TEST(objects_hold_one_fd_each_until_destroyed)
 {
     int before = open_fds();
     ck_assert_int_eq(mproc_lock_create(&lk), 0);
@@ -881,7 +884,349 @@ START_TEST(objects_leave_no_fds_open)
     ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
     ck_assert_int_eq(mproc_event_create(&ev), 0);
     ck_assert_int_eq(mproc_barrier_create(&bar, 4), 0);
+    ck_assert_int_eq(open_fds(), before + 6);
+    teardown();
     ck_assert_int_eq(open_fds(), before);
+    sh = shared_mem(sizeof *sh); /* for the fixture's teardown */
+    lk = NULL;
+    rl = NULL;
+    sem = NULL;
+    cond = NULL;
+    ev = NULL;
+    bar = NULL;
+}
+END_TEST
+
+/* ---- References ---- */
+
+/*
+ * What a child does with the references in its argument bytes: it opens
+ * them and uses the objects with its parent, reporting through its exit
+ * code. Each uses nothing of its parent but the references, so it runs
+ * under any start method.
+ */
+
+/* Releases the Lock its parent holds (a Lock is anyone's to release). */
+static int ref_lock_child(void *arg, size_t len)
+{
+    mproc_lock *l;
+    if (mproc_lock_open(&l, ref_arg(arg, len, 0)) != 0)
+        return 1;
+    int rc = mproc_lock_locked(l) && mproc_lock_release(l) == 0 ? 0 : 2;
+    mproc_lock_destroy(l);
+    return rc;
+}
+
+/* Takes the RLock twice and exits holding it (the handle destroyed: the
+ * lock stays held by this process). */
+static int ref_rlock_child(void *arg, size_t len)
+{
+    mproc_rlock *r;
+    if (mproc_rlock_open(&r, ref_arg(arg, len, 0)) != 0)
+        return 1;
+    int rc = mproc_rlock_acquire(r, 0) == 0 && mproc_rlock_acquire(r, 0) == 0
+                 ? 0
+                 : 2;
+    mproc_rlock_destroy(r);
+    return rc;
+}
+
+/* Gives the Semaphore two units, then finds a bounded one full. */
+static int ref_semaphore_child(void *arg, size_t len)
+{
+    mproc_semaphore *s;
+    if (mproc_semaphore_open(&s, ref_arg(arg, len, 0)) != 0)
+        return 1;
+    int rc = mproc_semaphore_release(s) == 0 &&
+                     mproc_semaphore_release(s) == 0 &&
+                     mproc_semaphore_release(s) == MPROC_EINVAL
+                 ? 0
+                 : 2;
+    mproc_semaphore_destroy(s);
+    return rc;
+}
+
+/* Notifies the Condition its parent waits on. With a second reference
+ * (its RLock), checks that the Condition's lock is that RLock. */
+static int ref_condition_child(void *arg, size_t len)
+{
+    mproc_condition *c;
+    mproc_rlock *r = NULL;
+    mproc_ref rref = ref_arg(arg, len, 1);
+    if (mproc_condition_open(&c, ref_arg(arg, len, 0)) != 0 ||
+        (rref.w[1] != 0 && mproc_rlock_open(&r, rref) != 0))
+        return 1;
+    int rc = mproc_condition_acquire(c, WAIT_S) == 0 ? 0 : 2;
+    if (rc == 0 && r &&
+        (!mproc_rlock_locked(r) || mproc_rlock_release(r) != 0 ||
+         mproc_rlock_acquire(r, 0) != 0))
+        rc = 3; /* the Condition's lock is the RLock, held by this thread */
+    if (rc == 0 &&
+        (mproc_condition_notify(c, 1) != 0 || mproc_condition_release(c) != 0))
+        rc = 4;
+    mproc_condition_destroy(c);
+    mproc_rlock_destroy(r);
+    return rc;
+}
+
+/* Sets the Event. */
+static int ref_event_child(void *arg, size_t len)
+{
+    mproc_event *e;
+    if (mproc_event_open(&e, ref_arg(arg, len, 0)) != 0)
+        return 1;
+    int rc = mproc_event_set(e) == 0 ? 0 : 2;
+    mproc_event_destroy(e);
+    return rc;
+}
+
+/* Meets its parent at a Barrier of two; exits with 10 + its index. */
+static int ref_barrier_child(void *arg, size_t len)
+{
+    mproc_barrier *b;
+    if (mproc_barrier_open(&b, ref_arg(arg, len, 0)) != 0)
+        return 1;
+    int rc = mproc_barrier_parties(b) == 2 ? mproc_barrier_wait(b, WAIT_S) : -1;
+    mproc_barrier_destroy(b);
+    return rc >= 0 ? 10 + rc : 2;
+}
+
+START_TEST(lock_opened_in_child_releases_parents_hold)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_acquire(lk, 0), 0);
+    ck_assert_int_eq(mproc_lock_ref(lk, &ref), 0);
+    mproc_process *p = start_process(ref_lock_child, &ref, sizeof ref);
+    ck_assert_int_eq(mproc_lock_acquire(lk, WAIT_S), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+}
+END_TEST
+
+START_TEST(rlock_opened_in_child_is_the_same_rlock)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_rlock_ref(rl, &ref), 0);
+    ck_assert_int_eq(run_process(ref_rlock_child, &ref, sizeof ref), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, WAIT_S), MPROC_EOWNERDEAD);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0);
+    ck_assert(!mproc_rlock_locked(rl));
+}
+END_TEST
+
+START_TEST(semaphore_opened_in_child_keeps_its_bound)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_semaphore_create(&sem, 2, true), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+    ck_assert_int_eq(mproc_semaphore_acquire(sem, 0), 0);
+    ck_assert_int_eq(mproc_semaphore_ref(sem, &ref), 0);
+    ck_assert_int_eq(run_process(ref_semaphore_child, &ref, sizeof ref), 0);
+    ck_assert_int_eq(mproc_semaphore_get_value(sem), 2);
+}
+END_TEST
+
+START_TEST(condition_opened_in_child_notifies_parent)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_condition_create(&cond, NULL), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
+    ck_assert_int_eq(mproc_condition_ref(cond, &ref), 0);
+    mproc_process *p = start_process(ref_condition_child, &ref, sizeof ref);
+    ck_assert_int_eq(mproc_condition_wait(cond, WAIT_S), 0);
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+}
+END_TEST
+
+/* The Condition's reference carries its RLock: the child opens the
+ * Condition, and the RLock it opens on its own is the same lock. */
+START_TEST(condition_over_given_rlock_opens_with_its_rlock)
+{
+    mproc_ref refs[2];
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    ck_assert_int_eq(mproc_condition_ref(cond, &refs[0]), 0);
+    ck_assert_int_eq(mproc_rlock_ref(rl, &refs[1]), 0);
+    ck_assert_int_eq(mproc_rlock_acquire(rl, 0), 0);
+    mproc_process *p = start_process(ref_condition_child, refs, sizeof refs);
+    ck_assert_int_eq(mproc_condition_wait(cond, WAIT_S), 0);
+    ck_assert_int_eq(mproc_rlock_release(rl), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+}
+END_TEST
+
+/* Taking the Condition's reference alone hands its RLock on too. */
+START_TEST(condition_ref_hands_its_rlock_on)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_rlock_create(&rl), 0);
+    ck_assert_int_eq(mproc_condition_create(&cond, rl), 0);
+    ck_assert_int_eq(mproc_condition_ref(cond, &ref), 0);
+    ck_assert_int_eq(mproc_condition_acquire(cond, 0), 0);
+    mproc_process *p = start_process(ref_condition_child, &ref, sizeof ref);
+    ck_assert_int_eq(mproc_condition_wait(cond, WAIT_S), 0);
+    ck_assert(mproc_rlock_locked(rl));
+    ck_assert_int_eq(mproc_condition_release(cond), 0);
+    ck_assert(!mproc_rlock_locked(rl));
+    ck_assert_int_eq(finish_process(p), 0);
+}
+END_TEST
+
+START_TEST(event_opened_in_child_is_set_for_parent)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    ck_assert_int_eq(mproc_event_ref(ev, &ref), 0);
+    mproc_process *p = start_process(ref_event_child, &ref, sizeof ref);
+    ck_assert_int_eq(mproc_event_wait(ev, WAIT_S), 0);
+    ck_assert_int_eq(finish_process(p), 0);
+}
+END_TEST
+
+START_TEST(barrier_opened_in_child_meets_parent)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_barrier_create(&bar, 2), 0);
+    ck_assert_int_eq(mproc_barrier_ref(bar, &ref), 0);
+    mproc_process *p = start_process(ref_barrier_child, &ref, sizeof ref);
+    int mine = mproc_barrier_wait(bar, WAIT_S);
+    ck_assert_int_ge(mine, 0);
+    ck_assert_int_eq(finish_process(p), 10 + (1 - mine));
+}
+END_TEST
+
+/* Opens ref as each kind of sync object but an Event; returns the first
+ * result that is not want, or want. Nothing may be opened. */
+static int open_as_each(mproc_ref ref, int want)
+{
+    mproc_lock *l = NULL;
+    mproc_rlock *r = NULL;
+    mproc_semaphore *s = NULL;
+    mproc_condition *c = NULL;
+    mproc_barrier *b = NULL;
+    int rcs[5] = {
+        mproc_lock_open(&l, ref),      mproc_rlock_open(&r, ref),
+        mproc_semaphore_open(&s, ref), mproc_condition_open(&c, ref),
+        mproc_barrier_open(&b, ref),
+    };
+    ck_assert(!l && !r && !s && !c && !b);
+    for (int k = 0; k < 5; k++)
+        if (rcs[k] != want)
+            return rcs[k];
+    return want;
+}
+
+static int lock_ref_now(mproc_ref *out)
+{
+    return mproc_lock_ref(lk, out);
+}
+
+static int open_lock(mproc_ref ref)
+{
+    mproc_lock *l;
+    int rc = mproc_lock_open(&l, ref);
+    mproc_lock_destroy(rc == 0 ? l : NULL);
+    return rc;
+}
+
+static void destroy_lk(void)
+{
+    mproc_lock_destroy(lk);
+    lk = NULL;
+}
+
+/* A child started before lk's reference was taken holds lk's handle and
+ * memfd by fork, but was not given the Lock. */
+START_TEST(sync_open_of_reference_not_given_is_enoent)
+{
+    mproc_ref ref, again;
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    ck_assert_int_eq(mproc_lock_ref(lk, &ref), 0);
+    ck_assert_int_eq(mproc_lock_ref(lk, &again), 0);
+    ck_assert(memcmp(&ref, &again, sizeof ref) == 0);
+    destroy_lk();
+    ck_assert_int_eq(mproc_lock_create(&lk), 0);
+    assert_only_given_opens(lock_ref_now, open_lock, destroy_lk);
+}
+END_TEST
+
+static int open_event(mproc_ref ref)
+{
+    mproc_event *e;
+    int rc = mproc_event_open(&e, ref);
+    mproc_event_destroy(rc == 0 ? e : NULL);
+    return rc;
+}
+
+START_TEST(sync_open_as_another_kind_is_einval)
+{
+    mproc_ref ref, zeros = {{0, 0}};
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    ck_assert_int_eq(mproc_event_ref(ev, &ref), 0);
+    ck_assert_int_eq(open_as_each(ref, MPROC_EINVAL), MPROC_EINVAL);
+    assert_kind_kept(ref, open_event);
+    ck_assert_int_eq(open_as_each(zeros, MPROC_EINVAL), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_event_open(NULL, ref), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_event_ref(ev, NULL), MPROC_EINVAL);
+}
+END_TEST
+
+/* Destroying an opened handle closes its own descriptor only: the
+ * creator's handle works on, here and in a child. */
+START_TEST(sync_destroy_of_opened_handle_leaves_the_original)
+{
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_event_create(&ev), 0);
+    ck_assert_int_eq(mproc_event_ref(ev, &ref), 0);
+    int fds = open_fds();
+    mproc_event *e;
+    ck_assert_int_eq(mproc_event_open(&e, ref), 0);
+    ck_assert_int_eq(open_fds(), fds + 1);
+    ck_assert_int_eq(mproc_event_set(e), 0);
+    mproc_event_destroy(e);
+    ck_assert_int_eq(open_fds(), fds);
+    ck_assert(mproc_event_is_set(ev));
+    ck_assert_int_eq(mproc_event_clear(ev), 0);
+    mproc_process *p = start_process(ref_event_child, &ref, sizeof ref);
+    ck_assert_int_eq(finish_process(p), 0);
+    ck_assert(mproc_event_is_set(ev));
+    ck_assert_int_eq(mproc_event_open(&e, ref), 0);
+    mproc_event_destroy(e);
+}
+END_TEST
+
+/* Each object holds a descriptor, and a program may hold thousands: past
+ * the soft RLIMIT_NOFILE the library raises it to the hard limit. */
+START_TEST(lock_create_raises_the_soft_fd_limit)
+{
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = old.rlim_max < 256 ? old.rlim_max : 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds = open_fds();
+    size_t n = 3000;
+    if (old.rlim_max < n + 128) {
+        n = old.rlim_max > 128 ? (size_t)old.rlim_max - 128 : 0;
+        printf("hard RLIMIT_NOFILE %llu: creating %zu locks\n",
+               (unsigned long long)old.rlim_max, n);
+    }
+    mproc_lock **locks = calloc(n + 1, sizeof *locks);
+    for (size_t k = 0; k < n; k++)
+        ck_assert_int_eq(mproc_lock_create(&locks[k]), 0);
+    struct rlimit now;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &now), 0);
+    if (n + (size_t)fds >= (size_t)low.rlim_cur)
+        ck_assert_uint_eq(now.rlim_cur, old.rlim_max);
+    ck_assert_int_eq(open_fds(), fds + (int)n);
+    ck_assert_int_eq(mproc_lock_acquire(locks[n - 1], 0), 0);
+    for (size_t k = 0; k < n; k++)
+        mproc_lock_destroy(locks[k]);
+    ck_assert_int_eq(open_fds(), fds);
+    free(locks);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 END_TEST
 
@@ -1013,8 +1358,9 @@ START_TEST(barrier_survives_parties_killed_at_random)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    test_init(&argc, &argv, setup);
     Suite *s = suite_create("sync");
     TCase *tc = tcase_create("sync");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -1070,7 +1416,28 @@ int main(void)
     tcase_add_test(tc, barrier_reset_breaks_waiters_and_empties_it);
     tcase_add_test(tc, barrier_killed_party_breaks_it);
     tcase_add_test(tc, create_rejects_null_out_and_destroy_accepts_null);
-    tcase_add_test(tc, objects_leave_no_fds_open);
+    tcase_add_test(tc, objects_hold_one_fd_each_until_destroyed);
+    tcase_add_test(tc, lock_create_raises_the_soft_fd_limit);
+    suite_add_tcase(s, tc);
+
+    /* References: the cases that also run under spawn and forkserver
+     * (CK_RUN_CASE=ref), where the other cases' children, which use the
+     * parent's handles, have none. */
+    TCase *ref = tcase_create("ref");
+    tcase_add_checked_fixture(ref, setup, teardown);
+    tcase_set_timeout(ref, 30);
+    tc = ref;
+    tcase_add_test(tc, lock_opened_in_child_releases_parents_hold);
+    tcase_add_test(tc, rlock_opened_in_child_is_the_same_rlock);
+    tcase_add_test(tc, semaphore_opened_in_child_keeps_its_bound);
+    tcase_add_test(tc, condition_opened_in_child_notifies_parent);
+    tcase_add_test(tc, condition_over_given_rlock_opens_with_its_rlock);
+    tcase_add_test(tc, condition_ref_hands_its_rlock_on);
+    tcase_add_test(tc, event_opened_in_child_is_set_for_parent);
+    tcase_add_test(tc, barrier_opened_in_child_meets_parent);
+    tcase_add_test(tc, sync_open_of_reference_not_given_is_enoent);
+    tcase_add_test(tc, sync_open_as_another_kind_is_einval);
+    tcase_add_test(tc, sync_destroy_of_opened_handle_leaves_the_original);
     suite_add_tcase(s, tc);
 
     TCase *stress = tcase_create("stress");

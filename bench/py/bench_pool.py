@@ -4,7 +4,8 @@ Per item / per task, as mproc's: Pool.map of a trivial function over 10^6
 ints (automatic chunks); Pool.map(chunksize=1) (over 2*10^4 items: the
 figure is per item, and 10^5 would take minutes); apply_async + get one at
 a time; apply_async with 10^4 in flight. The pool has os.cpu_count()
-workers, as mproc's default.
+workers, as mproc's default. Last, a pool's whole life under each start
+method: create, map 1000 one-item tasks, close, join.
 """
 import multiprocessing as mp
 import statistics
@@ -61,6 +62,17 @@ def main():
         print("pool apply_async, 10^4 in flight (per task)\t%s\t%.4g\tus"
               % (impl, t * 1e6))
         sys.stdout.flush()
+    for method in ("fork", "forkserver", "spawn"):
+        lives = []
+        for _ in range(REPS):
+            t0 = time.perf_counter()
+            with mp.get_context(method).Pool() as p:
+                p.map(ident, range(1000), chunksize=1)
+                p.close()
+                p.join()
+            lives.append(time.perf_counter() - t0)
+        print("pool create+map 1000 tasks+close+join\t%s %s\t%.4g\tms"
+              % (impl, method, statistics.median(lives) * 1e3))
 
 
 if __name__ == "__main__":

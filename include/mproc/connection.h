@@ -25,7 +25,9 @@
  * - Threads: not thread-safe for two senders or two receivers at once; one
  *   thread sending while one other thread receives is safe.
  * - Processes: a connection is a socket; after fork both processes hold it,
- *   as with Python's Pipe; use each end from one process.
+ *   as with Python's Pipe; use each end from one process. A child started
+ *   under any method may open an end's reference (mproc_conn_ref,
+ *   mproc_conn_open).
  * - Fork: valid in a forked child (the fds are inherited; close-on-exec).
  * - Crash: if the peer dies, receive returns MPROC_EOF at a message boundary
  *   or MPROC_EPROTO mid-message, send returns MPROC_EOF; never SIGPIPE. A
@@ -41,6 +43,7 @@
 #define MPROC_CONNECTION_H
 
 #include "errors.h"
+#include "ref.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -138,6 +141,35 @@ MPROC_API int mproc_conn_set_limit(mproc_conn *c, size_t max_len);
 
 /* mproc_conn_close - close the connection and free it. NULL is a no-op. */
 MPROC_API void mproc_conn_close(mproc_conn *c);
+
+/*
+ * mproc_conn_ref - the reference of c's socket (mproc/ref.h), into *out:
+ * 16 bytes to copy into a child's argument bytes. Registers the socket
+ * with this process, so that every child started from now on may open it,
+ * until c is closed; taking it again gives the same bytes. Returns 0;
+ * MPROC_EINVAL if out is NULL; MPROC_EBADF for a connection an error
+ * closed; MPROC_ENOMEM. Thread-safe. Aborts when c was closed.
+ */
+MPROC_API int mproc_conn_ref(mproc_conn *c, mproc_ref *out);
+
+/*
+ * mproc_conn_open - a new connection, *out, over a duplicate of the socket
+ * ref names, in a process that was given it (a child started after its
+ * parent took ref, under any start method, or the process that took it).
+ * It reads and writes as the original may (a simplex end stays one way:
+ * MPROC_EBADF the other), with the default receive limit and receive
+ * state of its own; the two share one stream, so use each end from one
+ * process at a time, as with a Python Connection passed to a child. Close
+ * it with mproc_conn_close, which closes only its own descriptor: the
+ * peer sees EOF only once every descriptor of the end is closed.
+ *
+ * Returns 0; MPROC_ENOENT when this process was not given ref (made up,
+ * taken after this process started, or withdrawn by a close before the
+ * start); MPROC_EINVAL if out is NULL or ref names another kind of
+ * object; MPROC_ENOMEM; a negative errno value (-EMFILE) when no
+ * descriptor is left. *out is untouched on failure. Thread-safe.
+ */
+MPROC_API int mproc_conn_open(mproc_conn **out, mproc_ref ref);
 
 /*
  * mproc_wait - Python's connection.wait: wait until some of the fds are

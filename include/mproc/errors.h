@@ -56,6 +56,7 @@ extern "C" {
 #define MPROC_EWORKERDIED (MPROC__ERESERVED_BASE - 3) /* pool worker died */
 #define MPROC_ETASKFAILED (MPROC__ERESERVED_BASE - 4) /* task failed */
 #define MPROC_EAUTH (MPROC__ERESERVED_BASE - 5)       /* auth failed */
+#define MPROC_ENOINIT (MPROC__ERESERVED_BASE - 6) /* mproc_init not called */
 
 /*
  * mproc_strerror - a human-readable description of an mproc result code.

@@ -15,7 +15,8 @@
  *   whether it is replaced;
  * - a lock taken over from a process that died holding it (a Lock, RLock,
  *   Condition, an array's lock, or a queue's internal lock);
- * - a queue repaired after a process died inside a put or a get.
+ * - a queue repaired after a process died inside a put or a get;
+ * - the forkserver restarted (a start found the server gone).
  * MPROC_LOG_DEBUG (level 2) adds what happens at a process's exit
  * (daemon children terminated, killed after their grace, children joined)
  * and a pool's create, close and terminate.

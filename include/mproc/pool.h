@@ -90,6 +90,7 @@ typedef struct {
     size_t initarglen;
     unsigned maxtasksperchild; /* replace a worker after this many; 0: never */
     unsigned retries;          /* reruns of a task whose worker died; 0: none */
+    mproc_start_method start_method; /* of the workers; DEFAULT: the default */
 } mproc_pool_opts;
 
 /*
@@ -110,12 +111,23 @@ typedef struct {
  * The pool's shared result rings and task arena (sparse reservations of
  * gigabytes) are left out of core dumps, the caller's and the workers'.
  *
+ * Start methods: workers are forked by default ("ForkPoolWorker-N"). Under
+ * spawn ("SpawnPoolWorker-N") or forkserver ("ForkServerPoolWorker-N")
+ * they start from a clean program (mproc_init must have been called) and
+ * open the pool's shared memory by reference; task functions and the
+ * initializer are found in them by (object, path) as for a Process
+ * target, so a function in a shared object loaded after the pool was
+ * created works too. Spawn and forkserver workers see none of the caller's
+ * memory: items and arguments are all they get.
+ *
  * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
  * processes, initarg NULL with initarglen > 0, or a calling process that
  * is itself a daemon (daemons may not have children, as in Python);
  * MPROC_ENOMEM when the shared memory cannot be mapped; MPROC_EAGAIN (or
- * another negative errno) when the workers cannot be forked. Nothing is
- * left running or mapped on failure.
+ * another negative errno) when the workers cannot be started; for spawn and
+ * forkserver, the errors of mproc_process_start (MPROC_ENOINIT, or
+ * MPROC_EINVAL for an initializer in no loaded object). Nothing is left
+ * running or mapped on failure.
  */
 MPROC_API int mproc_pool_create(mproc_pool **out, const mproc_pool_opts *opts);
 

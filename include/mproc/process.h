@@ -1,9 +1,19 @@
 /*
  * mproc/process.h - Process: Python's multiprocessing.Process in C.
  *
- * A process runs a target function in a forked child. The parent tracks it
- * by pidfd: join with a timeout polls the pidfd, the sentinel is the pidfd,
- * there is no SIGCHLD handler and no PID-reuse race. Start method: fork.
+ * A process runs a target function in a child. The parent tracks it by
+ * pidfd: join with a timeout polls the pidfd, the sentinel is the pidfd,
+ * there is no SIGCHLD handler and no PID-reuse race.
+ *
+ * Start methods, as Python's: fork (the default) forks the caller; spawn
+ * execs this program afresh and runs the target inside mproc_init;
+ * forkserver asks a server, itself started afresh on first use, to fork
+ * the child from its clean state. Spawn and forkserver children inherit
+ * none of the parent's threads, locks or heap (the reason to use them in
+ * a threaded program), and their start does not grow with the parent's
+ * memory. They need mproc_init as the first statement of main, and a
+ * target in the program or a shared object the child can load by the
+ * same path; objects reach them as references (mproc/ref.h).
  *
  * Safety facts of mproc_process:
  * - Threads: every call is thread-safe; two threads may join the same
@@ -30,6 +40,7 @@
 #define MPROC_PROCESS_H
 
 #include "errors.h"
+#include "ref.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,12 +59,61 @@ typedef struct mproc_process mproc_process;
  */
 typedef int (*mproc_target)(void *arg, size_t arglen);
 
+/* How a child is started: Python's start methods. */
+typedef enum {
+    MPROC_START_DEFAULT = 0, /* the process-wide one: mproc_get_start_method */
+    MPROC_START_FORK,        /* fork the caller (the default) */
+    MPROC_START_FORKSERVER,  /* fork a clean server process */
+    MPROC_START_SPAWN,       /* exec this program afresh */
+} mproc_start_method;
+
 /* Options of mproc_process_create; a zeroed struct or NULL is Python's
  * defaults. */
 typedef struct {
     const char *name; /* NULL: "Process-N" (a child's child: "Process-N:M") */
     bool daemon;      /* dies with its parent; may not start children */
+    mproc_start_method start_method; /* MPROC_START_DEFAULT: the default */
 } mproc_process_opts;
+
+/*
+ * mproc_init - where a process that began with an exec finds its work;
+ * call it as the first statement of main, before any thread starts.
+ *
+ *     int main(int argc, char **argv)
+ *     {
+ *         mproc_init(&argc, &argv);
+ *         ...
+ *
+ * In a child started by spawn it runs the child's target and exits with
+ * its code; in the forkserver it serves; neither returns into main. In an
+ * ordinary start of the program it keeps a copy of argv (spawn and the
+ * forkserver exec the program with it) and returns 0 at once. Spawn and
+ * forkserver starts fail with MPROC_ENOINIT in a program that never
+ * called it.
+ *
+ * A spawned child whose target cannot be found (its shared object no
+ * longer loads) writes why on stderr and exits with 255.
+ *
+ * Returns 0; MPROC_EINVAL if argc or argv is NULL or argc < 1;
+ * MPROC_ENOMEM. Call it once, from the main thread.
+ */
+MPROC_API int mproc_init(int *argc, char ***argv);
+
+/*
+ * mproc_set_start_method - the start method of every process and pool
+ * created with MPROC_START_DEFAULT from now on (Python's
+ * set_start_method). A child inherits its parent's setting under fork;
+ * a spawned or forkserver child starts with fork.
+ *
+ * Returns 0; MPROC_EINVAL if m is not FORK, FORKSERVER or SPAWN;
+ * MPROC_EBUSY if a method was set already and force is false (as
+ * Python's "context has already been set"). Thread-safe.
+ */
+MPROC_API int mproc_set_start_method(mproc_start_method m, bool force);
+
+/* mproc_get_start_method - the process-wide start method: the one set,
+ * or MPROC_START_FORK. Never MPROC_START_DEFAULT. */
+MPROC_API mproc_start_method mproc_get_start_method(void);
 
 /*
  * mproc_process_create - make a process object that will run target.
@@ -72,7 +132,8 @@ MPROC_API int mproc_process_create(mproc_process **out, mproc_target target,
                                    const mproc_process_opts *opts);
 
 /*
- * mproc_process_start - fork the child and run the target in it.
+ * mproc_process_start - start the child and run the target in it, by the
+ * process's start method (fork unless set).
  *
  * Standard output and error are flushed first, so buffered text is not
  * written twice. Before forking, children of this process that have
@@ -87,12 +148,26 @@ MPROC_API int mproc_process_create(mproc_process **out, mproc_target target,
  * Note that the kernel sends that signal when the *thread* that started the
  * child exits: start daemons from a thread that outlives them.
  *
+ * Spawn and forkserver: the target is named by (loaded object, offset)
+ * and found again in the child, in the program or a shared object it
+ * loads by the same path; the arg bytes are copied; every object whose
+ * reference this process has taken (mproc/ref.h) is handed over. The
+ * child's stdio and working directory are the parent's under spawn, and
+ * those of the process that first used the forkserver under forkserver.
+ * A daemon started by the forkserver dies when its parent dies (even by
+ * SIGKILL) or when the forkserver does.
+ *
  * Returns 0; MPROC_EINVAL if already started, or if this process is itself
  * a daemon (daemons may not have children), or if p was started by another
- * process; MPROC_EAGAIN when fork fails for lack of resources (RLIMIT_NPROC)
- * - then p stays startable; MPROC_ENOMEM; or a negative errno value
- * (-EMFILE) when no pidfd could be opened, in which case the child was
- * killed and reaped before it could run far. Nothing leaks on failure.
+ * process, or (spawn, forkserver) if the target lies in no loaded object
+ * (code made at run time); MPROC_ENOINIT (spawn, forkserver) if this
+ * program never called mproc_init; MPROC_EAGAIN when fork fails for lack
+ * of resources (RLIMIT_NPROC), or when the forkserver died during the
+ * request - then p stays startable, and the next start starts a new
+ * forkserver; MPROC_ENOENT (forkserver) if the server could not load the
+ * target's object; MPROC_ENOMEM; or a negative errno value (-EMFILE when
+ * no pidfd could be opened or the handed objects exceed the descriptor
+ * limit, in which case no child runs). Nothing leaks on failure.
  */
 MPROC_API int mproc_process_start(mproc_process *p);
 

@@ -29,7 +29,9 @@
  *   usable in the child as it is; producers and consumers may be in any
  *   processes that share it.
  * - Fork: a child inherits the handle; it and its parent use the same
- *   queue. Each process destroys its own handle.
+ *   queue. Each process destroys its own handle. Under every start
+ *   method a child may instead open the queue's reference
+ *   (mproc_queue_ref, mproc_queue_open).
  * - Crash: a process killed at any instant inside any call never corrupts,
  *   blocks or deadlocks the queue for the others, and the message it was
  *   putting or getting is delivered whole exactly once or not at all (a
@@ -43,9 +45,10 @@
  *   read-modify-write; another process or thread that calls takes it back
  *   at once (a membarrier(2) call, then a wait for the keeper's call in
  *   progress to end). The creator of the queue registers for membarrier's
- *   expedited global barrier, and its children inherit that: a process
- *   that a seccomp filter later forbids membarrier must not use a queue
- *   created where it worked (the call aborts with a message). Up to 8
+ *   expedited global barrier, and its forked children inherit that (a
+ *   process that opens a reference registers itself): a process that a
+ *   seccomp filter later forbids membarrier must not use a queue created
+ *   where it worked (the call aborts with a message). Up to 8
  *   processes per side keep a slot for this for their lifetime; more just
  *   use the plain locks.
  *
@@ -62,6 +65,7 @@
 #define MPROC_QUEUE_H
 
 #include "errors.h"
+#include "ref.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -224,6 +228,37 @@ MPROC_API int mproc_queue_join(mproc_queue *q, double timeout);
  * is misuse. Not to be called while other threads of this process use q.
  */
 MPROC_API void mproc_queue_destroy(mproc_queue *q);
+
+/*
+ * mproc_queue_ref - the reference of q's queue (mproc/ref.h), into *out:
+ * 16 bytes to copy into a child's argument bytes. Registers the queue with
+ * this process, so that every child started from now on may open it,
+ * until this handle is destroyed; taking it again gives the same bytes.
+ * Returns 0; MPROC_EINVAL if out is NULL; MPROC_ENOMEM. Thread-safe.
+ * Aborts when q is a destroyed handle.
+ */
+MPROC_API int mproc_queue_ref(mproc_queue *q, mproc_ref *out);
+
+/*
+ * mproc_queue_open - a new handle, *out, on the queue that ref names, in a
+ * process that was given it (a child started after its parent took ref,
+ * under any start method, or the process that took it). The handle is as
+ * the creator's: same queue, same kind and bound, every call allowed; it
+ * starts as a process new to the queue (its kept locks and slots are its
+ * own) and is released on its own with mproc_queue_destroy, which leaves
+ * every other handle working. Opening an unbounded queue maps its whole
+ * sparse ring again, taking no memory.
+ *
+ * Returns 0; MPROC_ENOENT when this process was not given ref (made up,
+ * taken after this process started, or withdrawn by a destroy before the
+ * start); MPROC_EINVAL if out is NULL, ref names another kind of object,
+ * or the shared block is of another layout version; MPROC_ENOMEM; a
+ * negative errno value: -EMFILE when no descriptor is left, or the error
+ * of membarrier registration (-ENOSYS, -EPERM) where the creator's queue
+ * keeps its locks and this process may not (see "Kept locks" above).
+ * *out is untouched on failure. Thread-safe.
+ */
+MPROC_API int mproc_queue_open(mproc_queue **out, mproc_ref ref);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #define MPROC_SHARED_H
 
 #include "errors.h"
+#include "ref.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,8 +37,10 @@ extern "C" {
  *   another call on the same handle. The lock is a process-shared Lock or
  *   RLock of mproc/sync.h semantics; an RLock's owner is (process, thread).
  * - Processes: a child forked after create uses the handle as it is: it
- *   sees the same memory and the same lock. Unrelated processes cannot
- *   attach (use mproc_shm for that).
+ *   sees the same memory and the same lock. A child started under any
+ *   method may open the array's reference (mproc_array_ref,
+ *   mproc_array_open). Unrelated processes cannot attach (use mproc_shm
+ *   for that).
  * - Fork: the mapping is inherited MAP_SHARED; the child's copy of the
  *   handle is its own to destroy. A lock held across fork stays held by the
  *   parent, as in Python.
@@ -136,6 +139,34 @@ MPROC_API int mproc_array_unlock(mproc_array *a);
  * unless no one else will need it.
  */
 MPROC_API void mproc_array_destroy(mproc_array *a);
+
+/*
+ * mproc_array_ref - the reference of a's array (a Value's too: it is an
+ * array), into *out: 16 bytes to copy into a child's argument bytes
+ * (mproc/ref.h). Registers the array with this process, so that every
+ * child started from now on may open it, until this handle is destroyed;
+ * taking it again gives the same bytes. Returns 0; MPROC_EINVAL if out is
+ * NULL; MPROC_ENOMEM. Thread-safe. Aborts when a is a destroyed handle.
+ */
+MPROC_API int mproc_array_ref(mproc_array *a, mproc_ref *out);
+
+/*
+ * mproc_array_open - a new handle, *out, on the array that ref names, in a
+ * process that was given it (a child started after its parent took ref,
+ * under any start method, or the process that took it): the same memory
+ * and the same lock, the element size, count and lock kind the creator
+ * chose. mproc_array_data of this handle may be another address than the
+ * creator's: hand offsets, not pointers, into the data. Released on its
+ * own with mproc_array_destroy.
+ *
+ * Returns 0; MPROC_ENOENT when this process was not given ref (made up,
+ * taken after this process started, or withdrawn by a destroy before the
+ * start); MPROC_EINVAL if out is NULL, ref names another kind of object,
+ * or the mapping is not an array of this layout version; MPROC_ENOMEM; a
+ * negative errno value (-EMFILE) when no descriptor is left. *out is
+ * untouched on failure. Thread-safe.
+ */
+MPROC_API int mproc_array_open(mproc_array **out, mproc_ref ref);
 
 /*
  * Safety facts of mproc_shm:

@@ -34,11 +34,21 @@
  * mapping; the object lives on while any process still maps it. Destroying
  * an object other processes are blocked on is safe for them. Using a handle
  * after destroy aborts with file and line when detected.
+ *
+ * References (mproc/ref.h): mproc_<type>_ref gives the 16 bytes that name
+ * an object, for a child's argument bytes; in the child (or any process
+ * that was given it) mproc_<type>_open makes a new handle on the same
+ * object, under every start method. An opened handle is in every way like
+ * the creator's: it maps the object's page again, over a descriptor of its
+ * own, and is destroyed on its own (which closes only that descriptor).
+ * A handle a child inherited by fork may be used as before; open is what
+ * works under spawn and forkserver too.
  */
 #ifndef MPROC_SYNC_H
 #define MPROC_SYNC_H
 
 #include "errors.h"
+#include "ref.h"
 
 #include <stdbool.h>
 
@@ -98,6 +108,29 @@ MPROC_API bool mproc_lock_locked(mproc_lock *l);
 MPROC_API void mproc_lock_destroy(mproc_lock *l);
 
 /*
+ * mproc_lock_ref - the reference of l's Lock, into *out: registers it with
+ * this process, so that every child started from now on may open it, until
+ * this handle is destroyed. Taking it again gives the same bytes.
+ * Returns 0; MPROC_EINVAL if out is NULL; MPROC_ENOMEM. Thread-safe.
+ * Aborts when l is a destroyed handle.
+ */
+MPROC_API int mproc_lock_ref(mproc_lock *l, mproc_ref *out);
+
+/*
+ * mproc_lock_open - a new handle, *out, on the Lock that ref names. Opens
+ * what this process was given: a reference its parent took before starting
+ * it, or one this process took itself. The Lock's state is shared, held or
+ * not; the handle is this process's own, released with mproc_lock_destroy.
+ * Returns 0; MPROC_ENOENT when this process was not given ref (made up,
+ * taken after this process started, or withdrawn by a destroy before the
+ * start); MPROC_EINVAL if out is NULL or ref names another kind of object
+ * (or a page of another layout version); MPROC_ENOMEM; a negative errno
+ * value (-EMFILE) when no descriptor is left. *out is untouched on
+ * failure. Thread-safe.
+ */
+MPROC_API int mproc_lock_open(mproc_lock **out, mproc_ref ref);
+
+/*
  * RLock - multiprocessing.RLock: owned by one thread of one process, which
  * may acquire it again (each acquire needs its release). The owner is
  * (process token, pthread_self()). A thread that exits holding it in a live
@@ -130,6 +163,13 @@ MPROC_API bool mproc_rlock_locked(mproc_rlock *r);
 /* mproc_rlock_destroy - release this process's handle; accepts NULL. A
  * Condition made on this RLock must be destroyed first. */
 MPROC_API void mproc_rlock_destroy(mproc_rlock *r);
+
+/* mproc_rlock_ref, mproc_rlock_open - an RLock's reference, and a handle
+ * on the RLock a reference names: as mproc_lock_ref and mproc_lock_open.
+ * Ownership is (process, thread): a child that opens an RLock its parent
+ * holds finds it held by the parent. */
+MPROC_API int mproc_rlock_ref(mproc_rlock *r, mproc_ref *out);
+MPROC_API int mproc_rlock_open(mproc_rlock **out, mproc_ref ref);
 
 /*
  * Semaphore and BoundedSemaphore - a counter that acquire decrements,
@@ -171,6 +211,12 @@ MPROC_API bool mproc_semaphore_locked(mproc_semaphore *s);
 
 /* mproc_semaphore_destroy - release this process's handle; accepts NULL. */
 MPROC_API void mproc_semaphore_destroy(mproc_semaphore *s);
+
+/* mproc_semaphore_ref, mproc_semaphore_open - a Semaphore's reference, and
+ * a handle on the Semaphore (bounded or not, as created) a reference
+ * names: as mproc_lock_ref and mproc_lock_open. */
+MPROC_API int mproc_semaphore_ref(mproc_semaphore *s, mproc_ref *out);
+MPROC_API int mproc_semaphore_open(mproc_semaphore **out, mproc_ref ref);
 
 /*
  * Condition - multiprocessing.Condition over an RLock (its own, or one the
@@ -230,6 +276,25 @@ MPROC_API int mproc_condition_notify_all(mproc_condition *c);
 MPROC_API void mproc_condition_destroy(mproc_condition *c);
 
 /*
+ * mproc_condition_ref - the Condition's reference, as mproc_lock_ref. A
+ * Condition made on a given RLock carries it: this takes that RLock's
+ * reference too, so whoever may open the Condition may open its lock.
+ * Returns 0; MPROC_EINVAL if out is NULL; MPROC_ENOMEM.
+ */
+MPROC_API int mproc_condition_ref(mproc_condition *c, mproc_ref *out);
+
+/*
+ * mproc_condition_open - a handle on the Condition ref names, as
+ * mproc_lock_open. Over a given RLock, it opens that RLock too (a handle
+ * the Condition owns and destroys with itself): waits and notifies in this
+ * process and the creator's meet, and acquiring the Condition acquires the
+ * same RLock that mproc_rlock_open of the RLock's reference gives. Returns
+ * as mproc_lock_open; MPROC_ENOENT also when the RLock's reference was
+ * withdrawn (its handle destroyed in the parent before the start).
+ */
+MPROC_API int mproc_condition_open(mproc_condition **out, mproc_ref ref);
+
+/*
  * Event - multiprocessing.Event: a flag that wait waits for. A waiter
  * returns 0 if the flag was set at any time while it waited, even if it
  * was cleared again before the waiter ran (threading.Event's semantics).
@@ -258,6 +323,11 @@ MPROC_API int mproc_event_wait(mproc_event *e, double timeout);
 
 /* mproc_event_destroy - release this process's handle; accepts NULL. */
 MPROC_API void mproc_event_destroy(mproc_event *e);
+
+/* mproc_event_ref, mproc_event_open - an Event's reference, and a handle on
+ * the Event a reference names: as mproc_lock_ref and mproc_lock_open. */
+MPROC_API int mproc_event_ref(mproc_event *e, mproc_ref *out);
+MPROC_API int mproc_event_open(mproc_event **out, mproc_ref ref);
 
 /*
  * Barrier - threading.Barrier across processes: parties waiters meet, then
@@ -313,6 +383,13 @@ MPROC_API bool mproc_barrier_broken(mproc_barrier *b);
 
 /* mproc_barrier_destroy - release this process's handle; accepts NULL. */
 MPROC_API void mproc_barrier_destroy(mproc_barrier *b);
+
+/* mproc_barrier_ref, mproc_barrier_open - a Barrier's reference, and a
+ * handle on the Barrier a reference names: as mproc_lock_ref and
+ * mproc_lock_open. The parties are the creator's; a party's identity is
+ * its process, however it got its handle. */
+MPROC_API int mproc_barrier_ref(mproc_barrier *b, mproc_ref *out);
+MPROC_API int mproc_barrier_open(mproc_barrier **out, mproc_ref ref);
 
 #ifdef __cplusplus
 }

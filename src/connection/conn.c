@@ -48,6 +48,12 @@
  *
  * Crash behaviour: nothing is shared but the socket; a peer's death is
  * EOF (or EPROTO mid-frame) here.
+ *
+ * References: a connection's reference names its socket (kit/handoff.h),
+ * with the directions it may be used in as its kind, so that a simplex
+ * end opened elsewhere refuses the other direction as the original does.
+ * Open wraps a duplicate of the socket in a new connection with its own
+ * receive state and the default limit.
  */
 #include "conn.h"
 
@@ -345,8 +351,46 @@ void mproc_conn_close(mproc_conn *c)
         return;
     check(c);
     c->magic = 0;
+    mproc__handoff_drop(c->fd);
     mproc__close(c->fd);
     free(c);
+}
+
+/* The kind of reference a connection's ends are handed on as. */
+static uint32_t ref_kind(bool can_read, bool can_write)
+{
+    return !can_write  ? MPROC__REF_CONN_RECV
+           : !can_read ? MPROC__REF_CONN_SEND
+                       : MPROC__REF_CONN;
+}
+
+int mproc_conn_ref(mproc_conn *c, mproc_ref *out)
+{
+    check(c);
+    if (!out)
+        return MPROC_EINVAL;
+    if (c->broken)
+        return MPROC_EBADF;
+    return mproc__handoff_take(c->fd, ref_kind(c->can_read, c->can_write), out);
+}
+
+int mproc_conn_open(mproc_conn **out, mproc_ref ref)
+{
+    if (!out)
+        return MPROC_EINVAL;
+    bool can_read = true, can_write = true;
+    if (ref.w[1] == MPROC__REF_CONN_RECV)
+        can_write = false;
+    else if (ref.w[1] == MPROC__REF_CONN_SEND)
+        can_read = false;
+    int given;
+    int rc = mproc__handoff_find(ref, ref_kind(can_read, can_write), &given);
+    if (rc < 0)
+        return rc;
+    int fd = mproc__dup(given);
+    if (fd < 0)
+        return fd;
+    return mproc__conn_new(fd, can_read, can_write, out);
 }
 
 int mproc_wait(const int *fds, size_t n, double timeout, int *ready)

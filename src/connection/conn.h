@@ -5,6 +5,7 @@
 #define MPROC_CONNECTION_CONN_H
 
 #include "../kit/check.h"
+#include "../kit/handoff.h"
 #include "../sys/sys.h"
 #include "mproc/connection.h"
 

@@ -42,6 +42,8 @@ static const struct code_info codes[] = {
     {MPROC_ETASKFAILED, "MPROC_ETASKFAILED",
      "the task function returned an error status"},
     {MPROC_EAUTH, "MPROC_EAUTH", "authentication failed"},
+    {MPROC_ENOINIT, "MPROC_ENOINIT",
+     "spawn and forkserver need mproc_init(&argc, &argv) first in main"},
 };
 
 static const struct code_info *lookup(int code)

@@ -94,12 +94,12 @@ const char *mproc__log_exit_text(int exitcode, char *buf, size_t n)
     return buf;
 }
 
-void mproc__log_forkserver_restarted(int old_pid, int old_exitcode, int new_pid)
+void mproc__log_forkserver_restarted(int old_pid, int new_pid)
 {
-    char how[64];
-    MPROC__LOG(MPROC_LOG_INFO, "forkserver (pid %d) %s; restarted as pid %d",
-               old_pid, mproc__log_exit_text(old_exitcode, how, sizeof how),
-               new_pid);
+    MPROC__LOG(MPROC_LOG_INFO,
+               "forkserver (pid %d) is gone; restarted as "
+               "pid %d",
+               old_pid, new_pid);
 }
 
 int mproc_log_to_stderr(int level)

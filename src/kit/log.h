@@ -83,14 +83,11 @@ void mproc__log_set_namer(const char *(*namer)(void));
 const char *mproc__log_exit_text(int exitcode, char *buf, size_t n);
 
 /*
- * mproc__log_forkserver_restarted - the event "forkserver restarted", for
- * the forkserver start method (planned: docs/python-to-c.md) to call when
- * it finds its server process gone and starts a new one: old_pid and
- * old_exitcode say which ended and how (exit code, or -N for signal N), new_pid
- * the one that replaces it. Nothing calls it yet; it is here so that the
- * event's line and level are fixed with the others (docs/api/log.md).
+ * mproc__log_forkserver_restarted - the event "forkserver restarted": the
+ * forkserver start method calls it when it finds its server (old_pid)
+ * gone and has started a new one (new_pid). Here, with the other events,
+ * so that its line and level are fixed in one place (docs/api/log.md).
  */
-void mproc__log_forkserver_restarted(int old_pid, int old_exitcode,
-                                     int new_pid);
+void mproc__log_forkserver_restarted(int old_pid, int new_pid);
 
 #endif /* MPROC_KIT_LOG_H */

@@ -1,8 +1,12 @@
 /*
  * kit/region.h - shared regions and the byte rings laid out in them.
  *
- * A region is one memfd mapping made before the processes that share it
- * are forked (so it sits at the same address in all of them). A sparse
+ * A region is one memfd mapping. It keeps its memfd open, so that the
+ * object built in it can be handed to a child by reference (handoff.h):
+ * processes forked after it was made share it at the same address; a
+ * process that opens its reference (mproc__region_open) maps it at an
+ * address of its own, so what lies in a region that more than one process
+ * opens holds offsets, never pointers. A sparse
  * region reserves no memory: its pages are taken on first touch and given
  * back (mproc__region_discard) when drained, so a queue's ring or a pool's
  * arena may span gigabytes and cost only what is in use. Two things would
@@ -27,6 +31,7 @@
 #define MPROC_KIT_REGION_H
 
 #include "../sys/sys.h"
+#include "mproc/ref.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,18 +69,54 @@
 typedef struct mproc__region {
     unsigned char *base;
     size_t len;
+    int fd;  /* its memfd (this process's own descriptor), close-on-exec */
     bool vg; /* under valgrind: make memcheck's marks */
 } mproc__region;
 
 /*
  * mproc__region_map - map a zero-filled shared region of len bytes named
- * name (flags: MPROC__MAP_SPARSE for one that reserves no memory).
- * Returns 0 or an error of mproc__shared_map; *r is untouched on failure.
+ * name (flags: MPROC__MAP_SPARSE for one that reserves no memory), keeping
+ * its memfd. Returns 0 or an error of mproc__shared_map; *r is untouched
+ * on failure.
  */
 int mproc__region_map(mproc__region *r, const char *name, size_t len,
                       unsigned flags);
 
-/* mproc__region_unmap - unmap r (a zeroed region: nothing to do). */
+/*
+ * mproc__region_ref - register r's memfd as an object of the given kind
+ * (handoff.h) for the children this process starts, and set *out to its
+ * reference. Returns 0, or an error of mproc__handoff_take (MPROC_ENOMEM).
+ */
+int mproc__region_ref(const mproc__region *r, uint32_t kind, mproc_ref *out);
+
+/* What a region must be to be opened (mproc__region_open). */
+typedef struct mproc__region_layout {
+    uint32_t kind;    /* of the reference (kit/handoff.h) */
+    uint32_t magic;   /* the region's first 32-bit word */
+    uint32_t version; /* its second */
+    size_t min_len;   /* bytes at least */
+    /* Whether the rest of what it holds makes sense (NULL: no more to
+     * check), called once the words above were found right. */
+    bool (*sound)(const mproc__region *r);
+} mproc__region_layout;
+
+/*
+ * mproc__region_open - map the region ref names, given to this process as
+ * an object of the layout's kind, whole, over a duplicate of its memfd
+ * (the region's own, closed by mproc__region_unmap), and check that it is
+ * such a layout. Returns 0; MPROC_ENOENT when this process was not given
+ * ref; MPROC_EINVAL when ref is of another kind or the region is not of
+ * the layout; MPROC_ENOMEM; another negative errno value (-EMFILE). *r is
+ * untouched and nothing is left open or mapped on failure.
+ */
+int mproc__region_open(mproc__region *r, mproc_ref ref,
+                       const mproc__region_layout *layout);
+
+/*
+ * mproc__region_unmap - unmap r and close its memfd, withdrawing it from
+ * the children started later if its reference was taken (a zeroed region:
+ * nothing to do).
+ */
 void mproc__region_unmap(mproc__region *r);
 
 /*

@@ -69,6 +69,19 @@
  * costs a fault and a clear) and gives back blocks of 1 MiB or more beyond
  * that.
  *
+ * Start methods: under fork a worker inherits the mappings and the parent's
+ * table of function references, and resolves a slot's function by index.
+ * A worker started by spawn or forkserver inherits nothing: it opens the
+ * two regions by reference (the pool takes both references at create, so
+ * its workers are handed the memfds) and lays the control region out
+ * again from the header. It cannot resolve by index either, so the
+ * control region also holds a table of object paths, indexed like the
+ * parent's table of references: before the parent publishes the first
+ * task into an object it writes that object's path there (ahead of the
+ * slot's release store), and such a worker resolves by path. The arena
+ * starts with a magic and version word of its own, so that it can be
+ * checked when opened.
+ *
  * Core dumps leave out the rings and the arena (sealed regions): a dump
  * reads every page of a shared mapping, and for a sparse memfd that
  * allocates each one - a task that crashed a worker with core dumps on
@@ -86,6 +99,7 @@
 
 #include "../kit/buf.h"
 #include "../kit/eventcount.h"
+#include "../kit/handoff.h"
 #include "../kit/log.h"
 #include "../kit/region.h"
 #include "../kit/spin.h"
@@ -114,6 +128,8 @@
 #define PARENT_SPIN 2000
 #define BIG_FREE ((uint64_t)1 << 20)
 #define ARENA_WARM ((uint64_t)128 << 20) /* freed pages kept mapped */
+#define ARENA_MAGIC 0x6d706172u          /* "mpar" */
+#define PATH_MAX_LEN 4096 /* bytes of one object path in the table */
 
 enum { ST_FREE = 0, ST_PENDING = 1, ST_RUNNING = 2 };
 #define PENDING(seq) (((uint64_t)(seq) << 2) | ST_PENDING)
@@ -156,6 +172,12 @@ struct shm_worker {
     mproc__ec room;                     /* the worker waits for rtail */
 };
 
+/* The path of object k of the parent's table of function references, for
+ * workers started by spawn or forkserver (empty until first needed). */
+struct shm_path {
+    char path[PATH_MAX_LEN];
+};
+
 struct rec {
     uint64_t seq;
     int32_t code, detail;
@@ -191,6 +213,15 @@ struct wk {
     uint32_t serial;
 };
 
+/* What a worker started by spawn or forkserver is given: the regions'
+ * references, its place, and the initializer (followed by its arg). */
+struct xwarg {
+    mproc_ref ctl, arena;
+    uint32_t i, serial, maxtasksperchild, has_init;
+    mproc__fnref init;
+    uint64_t initarglen;
+};
+
 /* The transport's state, the tp of its ops. */
 typedef struct mproc__tp mproc__tp;
 
@@ -202,7 +233,14 @@ struct mproc__tp {
     struct shm_hdr *h;
     struct shm_worker *ws;
     struct shm_slot *slots;
+    struct shm_path *paths;
     unsigned char *rings;
+    /* spawn and forkserver workers */
+    bool exec;         /* workers start by exec: they resolve by path */
+    bool in_worker;    /* this is such a worker */
+    mproc_ref refs[2]; /* of ctl and arena */
+    uint8_t shared_paths[MPROC__FNREF_OBJECTS / 8]; /* written to paths */
+    mproc__fnref init; /* the initializer, as the workers find it */
     /* arena, allocated by the parent alone */
     mproc__region arena;
     uint64_t top;
@@ -263,6 +301,53 @@ static void ring_get(const mproc__ring *ring, uint64_t pos, void *dst,
 static unsigned char *arena_at(const mproc__tp *t, uint64_t off)
 {
     return t->arena.base + off;
+}
+
+/*
+ * The control region for np workers: [header][worker records][task slots]
+ * [object paths][result rings], each part on a page of its own. Returns
+ * its length; with a base, points t's views at the parts.
+ */
+static size_t lay_out(mproc__tp *t, unsigned np, unsigned char *base)
+{
+    size_t hdr = align_up(sizeof(struct shm_hdr), 4096);
+    size_t wsz = align_up(np * sizeof(struct shm_worker), 4096);
+    size_t ssz = (size_t)NSLOTS * sizeof(struct shm_slot);
+    size_t psz = (size_t)MPROC__FNREF_OBJECTS * sizeof(struct shm_path);
+    if (base) {
+        t->h = (struct shm_hdr *)(void *)base;
+        t->ws = (struct shm_worker *)(void *)(base + hdr);
+        t->slots = (struct shm_slot *)(void *)(base + hdr + wsz);
+        t->paths = (struct shm_path *)(void *)(base + hdr + wsz + ssz);
+        t->rings = base + hdr + wsz + ssz + psz;
+    }
+    return hdr + wsz + ssz + psz + (size_t)np * RCAP;
+}
+
+/* Writes the path of object k (of this process's table of references)
+ * where workers started by exec look it up, once. Parent only. */
+static void share_path(mproc__tp *t, uint32_t k)
+{
+    if (!t->exec || k >= MPROC__FNREF_OBJECTS ||
+        (t->shared_paths[k / 8] >> (k % 8)) & 1)
+        return;
+    const char *path = mproc__fnref_path(k);
+    if (path)
+        snprintf(t->paths[k].path, PATH_MAX_LEN, "%s", path);
+    t->shared_paths[k / 8] |= (uint8_t)(1u << (k % 8));
+}
+
+/* The function ref names, in this worker: by index when it was forked
+ * (it has the parent's table), by the shared path otherwise. */
+static int resolve(const mproc__tp *t, mproc__fnref ref, void (**f)(void))
+{
+    const char *path = NULL;
+    if (t->exec) {
+        if (ref.object >= MPROC__FNREF_OBJECTS)
+            return MPROC_ENOENT;
+        path = t->paths[ref.object].path;
+    }
+    return mproc__fnref_resolve(&ref, path, f);
 }
 
 /* ---- the worker ------------------------------------------------------------
@@ -367,10 +452,10 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
     struct shm_slot *s = &t->slots[seq & MASK];
     struct rec r = {.seq = seq};
     const void *data = NULL;
-    mproc__fnref ref = s->fn;
     void (*f)(void) = NULL;
-    if (mproc__fnref_resolve(&ref, NULL, &f) < 0) {
-        /* code the parent loaded after this worker was forked */
+    if (resolve(t, s->fn, &f) < 0) {
+        /* code the parent loaded after this worker was forked, or an
+         * object a spawned worker cannot load */
         r.code = MPROC_ENOENT;
         r.index = s->start;
     } else if (s->kind == MPROC__TASK_MAP) {
@@ -433,13 +518,19 @@ static int worker_exit(mproc__tp *t, int code)
     return code;
 }
 
-static int worker_main(void *arg, size_t len)
+/* The initializer failed (status st): the pool is broken. */
+static int init_failed(mproc__tp *t, struct shm_worker *w, int st)
 {
-    struct warg a;
-    (void)len;
-    memcpy(&a, arg, sizeof a);
-    mproc__tp *t = a.t;
-    struct shm_worker *w = &t->ws[a.i];
+    atomic_store(&w->init_status, st);
+    atomic_store(&w->init_failed, 1);
+    leave(t, w);
+    return worker_exit(t, st);
+}
+
+/* A worker's life, whichever way it started: initializer, then tasks. */
+static int work(mproc__tp *t, unsigned i, uint32_t serial)
+{
+    struct shm_worker *w = &t->ws[i];
     /* terminate's SIGTERM must end the worker, whatever handler the
      * caller had installed (a test runner's, say) */
     mproc__sigterm_default();
@@ -447,25 +538,77 @@ static int worker_main(void *arg, size_t len)
     mproc__region_hide(&t->arena, t->arena.base, t->arena.len);
     if (t->o.initializer) {
         int st = t->o.initializer(t->initarg, t->o.initarglen);
-        if (st) {
-            atomic_store(&w->init_status, st);
-            atomic_store(&w->init_failed, 1);
-            leave(t, w);
-            return worker_exit(t, st);
-        }
+        if (st)
+            return init_failed(t, w, st);
     }
     mproc_buf buf = {0};
     uint64_t hw = 0, seq;
     unsigned done = 0;
     while (!t->o.maxtasksperchild || done < t->o.maxtasksperchild) {
-        if (claim(t, w, a.serial, &seq))
+        if (claim(t, w, serial, &seq))
             break;
-        run(t, a.i, seq, &buf, &hw);
+        run(t, i, seq, &buf, &hw);
         done++;
     }
     mproc__buf_free(&buf);
     leave(t, w);
     return worker_exit(t, 0);
+}
+
+/* A forked worker: the parent's transport state is its own copy. */
+static int worker_main(void *arg, size_t len)
+{
+    struct warg a;
+    (void)len;
+    memcpy(&a, arg, sizeof a);
+    return work(a.t, a.i, a.serial);
+}
+
+static const mproc__region_layout ctl_layout = {
+    .kind = MPROC__REF_POOL,
+    .magic = SHM_MAGIC,
+    .version = SHM_VERSION,
+    .min_len = sizeof(struct shm_hdr),
+};
+static const mproc__region_layout arena_layout = {
+    .kind = MPROC__REF_POOL_ARENA,
+    .magic = ARENA_MAGIC,
+    .version = SHM_VERSION,
+    .min_len = ALIGN,
+};
+
+/*
+ * A worker started by spawn or forkserver: it opens the pool's regions by
+ * reference and lays out its own view of them. Exits with 255 when what it
+ * was given does not make a pool (nothing in shared memory is touched).
+ */
+static int worker_exec_main(void *arg, size_t len)
+{
+    struct xwarg a;
+    if (len < sizeof a)
+        return 255;
+    memcpy(&a, arg, sizeof a);
+    mproc__tp t = {.exec = true};
+    if (len - sizeof a != a.initarglen ||
+        mproc__region_open(&t.ctl, a.ctl, &ctl_layout) != 0)
+        return 255;
+    unsigned np = ((struct shm_hdr *)(void *)t.ctl.base)->nworkers;
+    if (a.i >= np || lay_out(&t, np, NULL) > t.ctl.len ||
+        mproc__region_open(&t.arena, a.arena, &arena_layout) != 0)
+        return worker_exit(&t, 255);
+    lay_out(&t, np, t.ctl.base);
+    mproc__region_seal(&t.ctl, t.rings, (size_t)np * RCAP);
+    mproc__region_seal(&t.arena, t.arena.base, t.arena.len);
+    t.o.processes = np;
+    t.o.maxtasksperchild = a.maxtasksperchild;
+    t.initarg = (char *)arg + sizeof a;
+    t.o.initarglen = a.initarglen;
+    void (*init)(void) = NULL;
+    int rc = a.has_init ? resolve(&t, a.init, &init) : 0;
+    if (rc != 0)
+        return init_failed(&t, &t.ws[a.i], rc);
+    t.o.initializer = (mproc_target)init;
+    return work(&t, a.i, a.serial);
 }
 
 /* ---- the parent: publishing ---------------------------------------------- */
@@ -477,6 +620,7 @@ static bool publish(mproc__tp *t, const mproc__task *task)
     if (atomic_load_explicit(&s->state, memory_order_acquire) != ST_FREE)
         return false;
     t->tasks[seq & MASK] = *task;
+    share_path(t, task->fn.object);
     s->kind = task->kind;
     s->fn = task->fn;
     s->in_off = task->in_off;
@@ -677,6 +821,58 @@ static int died(mproc__tp *t, uint64_t seq, int code, uint64_t item)
     return 1;
 }
 
+/* The process of a worker that will be forked. */
+static int create_forked_worker(mproc__tp *t, unsigned i, uint32_t serial,
+                                const mproc_process_opts *po, mproc_process **p)
+{
+    /* Every object loaded now goes into the table of function references
+     * the worker inherits, so that it resolves by index the references
+     * the pool takes later into any of them (a few microseconds; best
+     * effort: a reference into an object left out fails with MPROC_ENOENT). */
+    mproc__fnref_register_loaded();
+    struct warg a = {t, i, serial};
+    return mproc_process_create(p, worker_main, &a, sizeof a, po);
+}
+
+/* The process of a worker that will start by spawn or forkserver. */
+static int create_exec_worker(mproc__tp *t, unsigned i, uint32_t serial,
+                              const mproc_process_opts *po, mproc_process **p)
+{
+    struct xwarg a = {.ctl = t->refs[0],
+                      .arena = t->refs[1],
+                      .i = i,
+                      .serial = serial,
+                      .maxtasksperchild = t->o.maxtasksperchild,
+                      .has_init = t->o.initializer != NULL,
+                      .init = t->init,
+                      .initarglen = t->o.initarglen};
+    unsigned char *arg = malloc(sizeof a + t->o.initarglen);
+    if (!arg)
+        return MPROC_ENOMEM;
+    memcpy(arg, &a, sizeof a);
+    if (t->o.initarglen)
+        memcpy(arg + sizeof a, t->initarg, t->o.initarglen);
+    int rc = mproc_process_create(p, worker_exec_main, arg,
+                                  sizeof a + t->o.initarglen, po);
+    free(arg);
+    return rc;
+}
+
+/* Takes the references exec'd workers open: the regions and the
+ * initializer. */
+static int take_refs(mproc__tp *t)
+{
+    int rc = mproc__region_ref(&t->ctl, MPROC__REF_POOL, &t->refs[0]);
+    if (rc == 0)
+        rc = mproc__region_ref(&t->arena, MPROC__REF_POOL_ARENA, &t->refs[1]);
+    if (rc == 0 && t->o.initializer) {
+        rc = mproc__fnref_of((void (*)(void))t->o.initializer, &t->init);
+        if (rc == 0)
+            share_path(t, t->init.object);
+    }
+    return rc;
+}
+
 static int spawn(mproc__tp *t, unsigned i)
 {
     struct shm_worker *w = &t->ws[i];
@@ -695,16 +891,16 @@ static int spawn(mproc__tp *t, unsigned i)
     atomic_store(&w->rtail, 0);
     w->room = (mproc__ec){0}; /* its sleeper, if any, is dead */
     char name[48];
-    snprintf(name, sizeof name, "ForkPoolWorker-%u", ++t->names);
-    /* Every object loaded now goes into the table of function references
-     * the worker inherits, so that it resolves by index the references
-     * the pool takes later into any of them (a few microseconds; best
-     * effort: a reference into an object left out fails with MPROC_ENOENT). */
-    mproc__fnref_register_loaded();
-    struct warg a = {t, i, serial};
-    mproc_process_opts po = {.name = name, .daemon = true};
+    mproc_start_method m = t->o.start_method;
+    snprintf(name, sizeof name, "%sPoolWorker-%u",
+             m == MPROC_START_SPAWN        ? "Spawn"
+             : m == MPROC_START_FORKSERVER ? "ForkServer"
+                                           : "Fork",
+             ++t->names);
+    mproc_process_opts po = {.name = name, .daemon = true, .start_method = m};
     mproc_process *p;
-    int rc = mproc_process_create(&p, worker_main, &a, sizeof a, &po);
+    int rc = t->exec ? create_exec_worker(t, i, serial, &po, &p)
+                     : create_forked_worker(t, i, serial, &po, &p);
     if (rc < 0)
         return rc;
     /* SIGTERM stays blocked in the child until it has reset the handler */
@@ -1014,10 +1210,8 @@ static int local_create(void **out, const mproc__transport_opts *o,
     if (!t)
         return MPROC_ENOMEM;
     t->o = *o;
+    t->exec = o->start_method != MPROC_START_FORK;
     unsigned np = o->processes;
-    size_t hdr = align_up(sizeof(struct shm_hdr), 4096);
-    size_t wsz = align_up(np * sizeof(struct shm_worker), 4096);
-    size_t ssz = (size_t)NSLOTS * sizeof(struct shm_slot);
     int rc = MPROC_ENOMEM;
     t->w = calloc(np, sizeof *t->w);
     t->tasks = calloc(NSLOTS, sizeof *t->tasks);
@@ -1025,8 +1219,7 @@ static int local_create(void **out, const mproc__transport_opts *o,
         memcpy(t->initarg, o->initarg, o->initarglen);
     if (!t->w || !t->tasks || (o->initarglen && !t->initarg))
         goto fail;
-    rc = mproc__region_map(&t->ctl, "mproc-pool",
-                           hdr + wsz + ssz + (size_t)np * RCAP,
+    rc = mproc__region_map(&t->ctl, "mproc-pool", lay_out(t, np, NULL),
                            MPROC__MAP_SPARSE);
     if (rc < 0)
         goto fail;
@@ -1036,11 +1229,11 @@ static int local_create(void **out, const mproc__transport_opts *o,
             break;
     if (rc < 0)
         goto fail;
-    /* the mapping is page-aligned and each part starts on a page */
-    t->h = (struct shm_hdr *)(void *)t->ctl.base;
-    t->ws = (struct shm_worker *)(void *)(t->ctl.base + hdr);
-    t->slots = (struct shm_slot *)(void *)(t->ctl.base + hdr + wsz);
-    t->rings = t->ctl.base + hdr + wsz + ssz;
+    lay_out(t, np, t->ctl.base);
+    /* the arena's first bytes say what it is; allocation starts past them */
+    ((uint32_t *)(void *)t->arena.base)[0] = ARENA_MAGIC;
+    ((uint32_t *)(void *)t->arena.base)[1] = SHM_VERSION;
+    t->top = ALIGN;
     mproc__region_seal(&t->ctl, t->rings, (size_t)np * RCAP);
     mproc__region_seal(&t->arena, t->arena.base, t->arena.len);
     t->h->magic = SHM_MAGIC;
@@ -1048,6 +1241,8 @@ static int local_create(void **out, const mproc__transport_opts *o,
     t->h->nslots = NSLOTS;
     t->h->nworkers = np;
     t->h->rcap = RCAP;
+    if (t->exec && (rc = take_refs(t)) < 0)
+        goto fail;
     for (unsigned i = 0; i < np; i++) {
         rc = spawn(t, i);
         if (rc < 0)

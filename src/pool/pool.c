@@ -377,7 +377,8 @@ int mproc__pool_create_with(mproc_pool **out, const mproc_pool_opts *opts,
     mproc_pool_opts o = {0};
     if (opts)
         o = *opts;
-    if (!out || !ops || o.processes < 0 || (!o.initarg && o.initarglen))
+    if (!out || !ops || o.processes < 0 || (!o.initarg && o.initarglen) ||
+        (unsigned)o.start_method > MPROC_START_SPAWN)
         return MPROC_EINVAL;
     mproc_pool *p = calloc(1, sizeof *p);
     if (!p)
@@ -391,6 +392,8 @@ int mproc__pool_create_with(mproc_pool **out, const mproc_pool_opts *opts,
         .initarg = o.initarg,
         .initarglen = o.initarglen,
         .maxtasksperchild = o.maxtasksperchild,
+        .start_method =
+            o.start_method ? o.start_method : mproc_get_start_method(),
         .done = on_done,
         .ctx = p,
     };

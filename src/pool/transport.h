@@ -83,8 +83,9 @@ typedef struct {
     const void *initarg;
     size_t initarglen;
     unsigned maxtasksperchild;
-    mproc__done_fn done; /* called once per task, inside poll */
-    void *ctx;           /* done's first argument */
+    mproc_start_method start_method; /* of the workers (never DEFAULT) */
+    mproc__done_fn done;             /* called once per task, inside poll */
+    void *ctx;                       /* done's first argument */
 } mproc__transport_opts;
 
 /*

@@ -40,7 +40,7 @@
 #include "../kit/check.h"
 #include "../kit/log.h"
 #include "../sys/sys.h"
-#include "mproc/process.h"
+#include "start.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -68,6 +68,8 @@ struct mproc_process {
     pid_t parent; /* the process that created (and may start) it */
     pid_t pid;
     int pidfd;
+    int statusfd; /* forkserver: where the exit code comes; else -1 */
+    mproc_start_method method;
     int exitcode;
     mproc_process *prev, *next; /* registry, while STARTED or REAPED */
 };
@@ -80,6 +82,10 @@ static struct {
     pid_t parent;
     bool atexit_installed;
 } self = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The process-wide start method; whether it was set. */
+static _Atomic int default_method = MPROC_START_FORK;
+static atomic_bool method_set;
 
 static void lock(void)
 {
@@ -114,12 +120,23 @@ static void log_end(const mproc_process *p)
 static bool reap(mproc_process *p, bool block)
 {
     assert(mproc__held(&self.lock));
-    if (p->state == STARTED &&
-        mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode) == 1) {
+    if (p->state != STARTED)
+        return p->state == REAPED;
+    int ended = p->statusfd >= 0
+                    ? mproc__forkserver_status(p->statusfd, block, &p->exitcode)
+                    : mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode);
+    if (ended == 1) {
         p->state = REAPED;
         log_end(p);
     }
     return p->state == REAPED;
+}
+
+/* The fd that becomes readable when p has ended: the forkserver's
+ * connection, where the exit code arrives, or the pidfd (-1: none). */
+static int end_fd(const mproc_process *p)
+{
+    return p->statusfd >= 0 ? p->statusfd : p->pidfd;
 }
 
 static void reap_finished(void)
@@ -165,7 +182,7 @@ static bool reap_by(mproc_process *c, int64_t deadline)
 {
     int64_t nap = 0;
     while (!reap(c, false))
-        if (await_end(c->pidfd, deadline, &nap) <= 0)
+        if (await_end(end_fd(c), deadline, &nap) <= 0)
             return reap(c, false);
     return true;
 }
@@ -208,7 +225,8 @@ int mproc_process_create(mproc_process **out, mproc_target target,
                          const void *arg, size_t arglen,
                          const mproc_process_opts *opts)
 {
-    if (!out || !target || (!arg && arglen > 0))
+    if (!out || !target || (!arg && arglen > 0) ||
+        (opts && (unsigned)opts->start_method > MPROC_START_SPAWN))
         return MPROC_EINVAL;
     mproc_process *p = calloc(1, sizeof *p);
     if (!p)
@@ -244,6 +262,8 @@ int mproc_process_create(mproc_process **out, mproc_target target,
     p->daemon = opts && opts->daemon;
     p->parent = mproc__getpid();
     p->pidfd = -1;
+    p->statusfd = -1;
+    p->method = opts ? opts->start_method : MPROC_START_DEFAULT;
     mproc__log_set_namer(mproc_current_process_name);
     *out = p;
     return 0;
@@ -273,7 +293,8 @@ static void flush_std(void)
  * pending, and calls only functions the parent has called already, so no
  * lazy symbol binding writes the GOT in the child.
  */
-_Noreturn static void run_child(mproc_process *p, pid_t parent)
+_Noreturn static void run_child(mproc_process *p, pid_t parent,
+                                pid_t real_parent)
 {
     self.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     self.children = NULL;
@@ -281,11 +302,80 @@ _Noreturn static void run_child(mproc_process *p, pid_t parent)
     self.current = p;
     self.parent = parent;
     if (p->daemon)
-        mproc__die_with_parent(parent);
+        mproc__die_with_parent(real_parent);
     int code = p->target(p->arg, p->arglen);
     finish_children();
     flush_std();
     mproc__exit(code & 0xff);
+}
+
+_Noreturn void mproc__run_child(const mproc__child *c, mproc_target fn,
+                                pid_t real_parent)
+{
+    mproc_process *p = calloc(1, sizeof *p);
+    if (!p || !(p->name = strdup(c->name)) ||
+        !(p->identity = strdup(c->identity)))
+        mproc__exit(255);
+    p->magic = PROCESS_MAGIC;
+    p->state = CREATED;
+    p->target = fn;
+    p->arg = (void *)c->arg;
+    p->arglen = c->arglen;
+    p->daemon = c->daemon;
+    p->parent = c->parent;
+    p->pidfd = p->statusfd = -1;
+    run_child(p, c->parent, real_parent);
+}
+
+/* Forks the child; *pid, or a negative code. Mutex held. */
+static int start_fork(mproc_process *p, pid_t *pid)
+{
+    pid_t parent = mproc__getpid();
+    pid_t child = mproc__fork();
+    if (child == 0)
+        run_child(p, parent, parent);
+    *pid = child;
+    return child < 0 ? child : 0;
+}
+
+/*
+ * Starts the child by spawn or forkserver: its record, then the start.
+ * Sets *pid, and *pidfd and *statusfd under forkserver. Mutex held.
+ */
+static int start_exec(mproc_process *p, mproc_start_method m, pid_t *pid,
+                      int *pidfd, int *statusfd)
+{
+    if (!mproc__start_argv())
+        return MPROC_ENOINIT;
+    mproc__child c = {.arg = p->arg,
+                      .arglen = p->arglen,
+                      .name = p->name,
+                      .identity = p->identity,
+                      .daemon = p->daemon,
+                      .parent = mproc__getpid()};
+    int rc = mproc__fnref_of((void (*)(void))p->target, &c.target);
+    if (rc != 0)
+        return rc;
+    c.path = mproc__fnref_path(c.target.object);
+    size_t n = mproc__handoff_list(NULL, 0);
+    c.handoffs = n ? malloc(n * sizeof *c.handoffs) : NULL;
+    if (n && !c.handoffs)
+        return MPROC_ENOMEM;
+    c.nhandoffs = mproc__handoff_list(c.handoffs, n);
+    if (c.nhandoffs > n) /* another thread took a reference meanwhile */
+        c.nhandoffs = n;
+    void *rec;
+    size_t len;
+    rc = mproc__child_encode(&c, &rec, &len);
+    if (rc == 0) {
+        rc = m == MPROC_START_SPAWN
+                 ? mproc__spawn_child(rec, len, c.handoffs, c.nhandoffs, pid)
+                 : mproc__forkserver_child(rec, len, c.handoffs, c.nhandoffs,
+                                           pid, pidfd, statusfd);
+        free(rec);
+    }
+    free(c.handoffs);
+    return rc;
 }
 
 int mproc_process_start(mproc_process *p)
@@ -304,15 +394,16 @@ int mproc_process_start(mproc_process *p)
     if (!self.atexit_installed && atexit(finish_children) == 0)
         self.atexit_installed = true;
     flush_std();
-    pid_t parent = mproc__getpid();
-    pid_t pid = mproc__fork();
-    if (pid < 0) {
-        rc = pid;
+    mproc_start_method m =
+        p->method ? p->method : (mproc_start_method)default_method;
+    pid_t pid;
+    int fd = -1, statusfd = -1;
+    rc = m == MPROC_START_FORK ? start_fork(p, &pid)
+                               : start_exec(p, m, &pid, &fd, &statusfd);
+    if (rc != 0)
         goto out;
-    }
-    if (pid == 0)
-        run_child(p, parent);
-    int fd = mproc__pidfd_open(pid);
+    if (m != MPROC_START_FORKSERVER)
+        fd = mproc__pidfd_open(pid);
     if (fd == -ENOSYS || fd == -EPERM) {
         fd = -1; /* no pidfds here: track the child by PID */
     } else if (fd < 0) {
@@ -322,6 +413,7 @@ int mproc_process_start(mproc_process *p)
     }
     p->pid = pid;
     p->pidfd = fd;
+    p->statusfd = statusfd;
     p->state = STARTED;
     link_child(p);
     MPROC__LOG(MPROC_LOG_INFO, "started %s (pid %d)%s", p->name, (int)pid,
@@ -340,7 +432,7 @@ int mproc_process_join(mproc_process *p, double timeout)
     for (;;) {
         lock();
         bool valid = ours(p), done = valid && reap(p, false);
-        int fd = p->pidfd;
+        int fd = end_fd(p);
         unlock();
         if (!valid)
             return MPROC_EINVAL;
@@ -430,7 +522,8 @@ int mproc_process_sentinel(const mproc_process *p)
     check(p);
     if (!ours(p))
         return MPROC_EINVAL;
-    return p->pidfd >= 0 ? p->pidfd : -ENOSYS;
+    int fd = end_fd(p);
+    return fd >= 0 ? fd : -ENOSYS;
 }
 
 int mproc_process_destroy(mproc_process *p)
@@ -448,6 +541,8 @@ int mproc_process_destroy(mproc_process *p)
     }
     if (p->pidfd >= 0)
         mproc__close(p->pidfd);
+    if (p->statusfd >= 0)
+        mproc__close(p->statusfd);
     unlock();
     p->magic = 0;
     free(p->arg);
@@ -487,4 +582,20 @@ int mproc_active_children(mproc_process **list, size_t cap)
 int mproc_cpu_count(void)
 {
     return mproc__cpu_count();
+}
+
+int mproc_set_start_method(mproc_start_method m, bool force)
+{
+    if (m != MPROC_START_FORK && m != MPROC_START_FORKSERVER &&
+        m != MPROC_START_SPAWN)
+        return MPROC_EINVAL;
+    if (atomic_exchange(&method_set, true) && !force)
+        return MPROC_EBUSY;
+    default_method = m;
+    return 0;
+}
+
+mproc_start_method mproc_get_start_method(void)
+{
+    return (mproc_start_method)default_method;
 }

@@ -116,10 +116,22 @@
  * the consumer ends the lap with a SKIP record (a normal journalled
  * producer commit) and consumes it, so the next messages land on those
  * warm pages; taking and zeroing fresh pages costs more than the copy.
+ *
+ * References. A handle is made by create, inherited by fork, or opened
+ * from a reference (mproc_queue_open) in a process given the queue's
+ * memfd. Open maps the memfd again, wherever it lands (the shared block
+ * holds positions and offsets, never pointers), checks the layout, and
+ * sets up its handle as a process that has never used the queue: views
+ * with no bias and no slot (a process claims a slot on its first bias and
+ * keeps it while it lives), nothing seen of the counters. On an asym queue
+ * it first registers the process for membarrier, as a spawned process has
+ * not inherited the creator's registration; a process that cannot register
+ * cannot open the queue.
  */
 #include "../kit/biased.h"
 #include "../kit/check.h"
 #include "../kit/eventcount.h"
+#include "../kit/handoff.h"
 #include "../kit/log.h"
 #include "../kit/region.h"
 #include "mproc/queue.h"
@@ -1074,6 +1086,29 @@ static uint64_t default_unbounded_cap(void)
     return ram > MAX_CAP ? MAX_CAP : ram;
 }
 
+/*
+ * Sets up the process-local half of a handle whose mapping holds a queue
+ * (made here, or opened from a reference): as a process that has not yet
+ * used the queue, with no bias, no busy slot and nothing seen yet of the
+ * shared counters (0 is an under-estimate of each).
+ */
+static mproc_queue *attach(mproc_queue *q)
+{
+    struct shared *s = (struct shared *)(void *)q->map.base;
+    uint64_t cap = s->cap;
+    q->s = s;
+    q->ring = mproc__ring_in(&q->map, q->map.base + s->ring_off, cap);
+    q->pview.enabled = q->cview.enabled = s->asym;
+    /* An unbounded ring is RAM-sized and sparse: kept out of core dumps. */
+    if (s->unbounded)
+        mproc__region_seal(&q->map, q->ring.base, (size_t)cap);
+    else
+        mproc__region_hide(&q->map, q->ring.base, (size_t)cap);
+    q->cap = cap;
+    q->magic = HANDLE_MAGIC;
+    return q;
+}
+
 int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
 {
     mproc_queue_opts o = {0};
@@ -1111,18 +1146,56 @@ int mproc_queue_create(mproc_queue **out, const mproc_queue_opts *opts)
     s->unbounded = unbounded;
     s->asym = !MPROC__ON_VALGRIND() && mproc__membarrier_register() == 0;
     s->magic = QUEUE_MAGIC;
-    q->s = s;
-    q->ring = mproc__ring_in(&q->map, q->map.base + ring_off, cap);
-    q->pview.enabled = q->cview.enabled = s->asym;
-    /* An unbounded ring is RAM-sized and sparse: kept out of core dumps. */
-    if (unbounded)
-        mproc__region_seal(&q->map, q->ring.base, (size_t)cap);
-    else
-        mproc__region_hide(&q->map, q->ring.base, (size_t)cap);
-    q->cap = cap;
-    q->magic = HANDLE_MAGIC;
-    *out = q;
+    *out = attach(q);
     return 0;
+}
+
+/*
+ * Whether the mapping of r holds a queue's control block and ring as
+ * create lays them out: what a reference opened from another process must
+ * show before this process trusts its offsets.
+ */
+static bool layout_sound(const mproc__region *r)
+{
+    const struct shared *s = (const struct shared *)(const void *)r->base;
+    uint64_t page = s->page, cap = s->cap;
+    return page >= sizeof(struct shared) && (page & (page - 1)) == 0 &&
+           s->ring_off == page && cap >= MIN_CAP && cap <= MAX_CAP &&
+           (cap & (cap - 1)) == 0 && (uint64_t)r->len == s->ring_off + cap;
+}
+
+int mproc_queue_open(mproc_queue **out, mproc_ref ref)
+{
+    if (!out)
+        return MPROC_EINVAL;
+    static const mproc__region_layout layout = {
+        MPROC__REF_QUEUE, QUEUE_MAGIC, QUEUE_VERSION, sizeof(struct shared),
+        layout_sound};
+    mproc_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return MPROC_ENOMEM;
+    int rc = mproc__region_open(&q->map, ref, &layout);
+    /* An asym queue's wakers leave their fence to the sleepers'
+     * membarrier, which reaches registered processes only; a process that
+     * did not inherit the creator's registration (spawn) registers now. */
+    const struct shared *s = (const struct shared *)(const void *)q->map.base;
+    if (rc == 0 && s->asym)
+        rc = mproc__membarrier_register();
+    if (rc) {
+        mproc__region_unmap(&q->map);
+        free(q);
+        return rc;
+    }
+    *out = attach(q);
+    return 0;
+}
+
+int mproc_queue_ref(mproc_queue *q, mproc_ref *out)
+{
+    shared_of(q); /* validates q */
+    if (!out)
+        return MPROC_EINVAL;
+    return mproc__region_ref(&q->map, MPROC__REF_QUEUE, out);
 }
 
 void mproc_queue_destroy(mproc_queue *q)

@@ -29,7 +29,10 @@
  * The handle (struct mproc_array) is private to a process and immutable
  * after create, so every call but destroy is thread-safe without a lock of
  * its own. A forked child inherits both the mapping and a copy of the
- * handle.
+ * handle. The handle keeps the memfd open: a reference to the array
+ * (mproc_array_ref) hands it to a child started later, whose
+ * mproc_array_open maps it again (at an address of its own: the layout
+ * holds offsets) after checking the layout, and builds its own handle.
  *
  * SharedMemory. A block is the file /dev/shm/<name>, created with
  * O_CREAT|O_EXCL and mode 0600, exactly as CPython's SharedMemory does
@@ -51,7 +54,9 @@
  * removes the name again.
  */
 #include "../kit/check.h"
+#include "../kit/handoff.h"
 #include "../kit/lock.h"
+#include "../kit/region.h"
 #include "mproc/shared.h"
 
 #include <stdio.h>
@@ -83,8 +88,7 @@ _Static_assert(sizeof(struct layout) <= LOCK_OFF, "layout fits its line");
 struct mproc_array {
     uint32_t magic;
     mproc_lock_kind kind;
-    void *base;
-    size_t map_size;
+    mproc__region map; /* the mapping, and the memfd a reference hands on */
     size_t count;
     void *data;
 };
@@ -99,7 +103,19 @@ _Static_assert(sizeof(union array_lock) <= DATA_OFF - LOCK_OFF,
 
 static union array_lock *lock_of(const mproc_array *a)
 {
-    return (union array_lock *)(void *)((char *)a->base + LOCK_OFF);
+    return (union array_lock *)(void *)(a->map.base + LOCK_OFF);
+}
+
+/* Sets up the process-local handle of the array whose layout a's mapping
+ * holds (made here, or opened from a reference). */
+static mproc_array *setup(mproc_array *a)
+{
+    const struct layout *l = (const struct layout *)(void *)a->map.base;
+    a->kind = (mproc_lock_kind)l->lock_kind;
+    a->count = (size_t)l->count;
+    a->data = a->map.base + l->data_off;
+    a->magic = ARRAY_MAGIC;
+    return a;
 }
 
 int mproc_array_create(mproc_array **out, size_t elem_size, size_t count,
@@ -115,15 +131,13 @@ int mproc_array_create(mproc_array **out, size_t elem_size, size_t count,
     mproc_array *a = calloc(1, sizeof *a);
     if (!a)
         return MPROC_ENOMEM;
-    void *base;
-    int rc = mproc__shared_map("mproc-array", size,
-                               size >= SPARSE_FROM ? MPROC__MAP_SPARSE : 0,
-                               &base, NULL);
+    int rc = mproc__region_map(&a->map, "mproc-array", size,
+                               size >= SPARSE_FROM ? MPROC__MAP_SPARSE : 0);
     if (rc < 0) {
         free(a);
         return rc;
     }
-    struct layout *l = base;
+    struct layout *l = (struct layout *)(void *)a->map.base;
     *l = (struct layout){
         .magic = LAYOUT_MAGIC,
         .version = LAYOUT_VERSION,
@@ -133,17 +147,42 @@ int mproc_array_create(mproc_array **out, size_t elem_size, size_t count,
         .lock_off = lock == MPROC_LOCK_NONE ? 0 : LOCK_OFF,
         .data_off = DATA_OFF,
     };
-    a->kind = lock;
-    a->base = base;
-    a->map_size = size;
-    a->count = count;
-    a->data = (char *)base + DATA_OFF;
     if (lock == MPROC_LOCK_RLOCK)
         mproc__rlock_init(&lock_of(a)->rlock);
     else if (lock == MPROC_LOCK_LOCK)
         mproc__lock_init(&lock_of(a)->lock);
-    a->magic = ARRAY_MAGIC;
-    *out = a;
+    *out = setup(a);
+    return 0;
+}
+
+/* Whether r's mapping holds an array laid out as create lays it out: what
+ * a reference opened from another process must show before this process
+ * trusts its offsets. */
+static bool layout_sound(const mproc__region *r)
+{
+    const struct layout *l = (const struct layout *)(void *)r->base;
+    bool locked =
+        l->lock_kind == MPROC_LOCK_RLOCK || l->lock_kind == MPROC_LOCK_LOCK;
+    return (locked || l->lock_kind == MPROC_LOCK_NONE) &&
+           l->lock_off == (locked ? LOCK_OFF : 0) && l->data_off == DATA_OFF &&
+           l->elem_size != 0 && l->count <= (r->len - DATA_OFF) / l->elem_size;
+}
+
+int mproc_array_open(mproc_array **out, mproc_ref ref)
+{
+    if (!out)
+        return MPROC_EINVAL;
+    static const mproc__region_layout layout = {
+        MPROC__REF_ARRAY, LAYOUT_MAGIC, LAYOUT_VERSION, DATA_OFF, layout_sound};
+    mproc_array *a = calloc(1, sizeof *a);
+    if (!a)
+        return MPROC_ENOMEM;
+    int rc = mproc__region_open(&a->map, ref, &layout);
+    if (rc < 0) {
+        free(a);
+        return rc;
+    }
+    *out = setup(a);
     return 0;
 }
 
@@ -156,8 +195,17 @@ static void check_array(const mproc_array *a)
 {
     MPROC__CHECK(a && a->magic == ARRAY_MAGIC,
                  "mproc_array used after destroy");
-    MPROC__CHECK(((const struct layout *)a->base)->magic == LAYOUT_MAGIC,
+    MPROC__CHECK(((const struct layout *)(void *)a->map.base)->magic ==
+                     LAYOUT_MAGIC,
                  "mproc_array layout overwritten");
+}
+
+int mproc_array_ref(mproc_array *a, mproc_ref *out)
+{
+    check_array(a);
+    if (!out)
+        return MPROC_EINVAL;
+    return mproc__region_ref(&a->map, MPROC__REF_ARRAY, out);
 }
 
 void *mproc_array_data(mproc_array *a)
@@ -204,7 +252,7 @@ void mproc_array_destroy(mproc_array *a)
         return;
     check_array(a);
     a->magic = 0;
-    mproc__shared_unmap(a->base, a->map_size);
+    mproc__region_unmap(&a->map);
     free(a);
 }
 

@@ -51,34 +51,59 @@ MPROC__SYNC_LAYOUT(struct barrier_shm, lock);
 MPROC__SYNC_LAYOUT(struct barrier_shm, gen);
 
 struct mproc_barrier {
-    uint32_t magic;
-    size_t size;
-    struct barrier_shm *shm;
+    mproc__sync_head h;
 };
+
+/* The bytes of the page of a barrier of that many parties. */
+static size_t barrier_size(uint32_t parties)
+{
+    return sizeof(struct barrier_shm) + parties * sizeof(uint64_t);
+}
 
 int mproc_barrier_create(mproc_barrier **out, unsigned parties)
 {
     if (!out || parties == 0 || parties > MAX_PARTIES)
         return MPROC_EINVAL;
-    size_t size = sizeof(struct barrier_shm) + parties * sizeof(uint64_t);
-    void *h, *shm;
-    int rc = mproc__sync_new(sizeof(mproc_barrier), size, "mproc-barrier",
-                             BARRIER_SHM_MAGIC, &h, &shm);
+    mproc__sync_head *h;
+    int rc = mproc__sync_new(sizeof(mproc_barrier), barrier_size(parties),
+                             "mproc-barrier", BARRIER_SHM_MAGIC, &h);
     if (rc != 0)
         return rc;
-    mproc_barrier *b = h;
-    b->size = size;
-    b->shm = shm;
-    b->shm->parties = parties; /* the rest is zero-filled: empty, whole */
-    *out = b;
+    struct barrier_shm *m = mproc__sync_shm(h);
+    m->parties = parties; /* the rest is zero-filled: empty, whole */
+    *out = (mproc_barrier *)h;
+    return 0;
+}
+
+int mproc_barrier_open(mproc_barrier **out, mproc_ref ref)
+{
+    mproc__sync_head *h;
+    int rc = mproc__sync_open(ref, MPROC__REF_BARRIER, BARRIER_SHM_MAGIC,
+                              sizeof(mproc_barrier), sizeof(struct barrier_shm),
+                              out ? &h : NULL);
+    if (rc != 0)
+        return rc;
+    const struct barrier_shm *m = mproc__sync_shm(h);
+    if (m->parties == 0 || m->parties > MAX_PARTIES ||
+        h->map.len < barrier_size(m->parties)) {
+        mproc__sync_free(h);
+        return MPROC_EINVAL;
+    }
+    *out = (mproc_barrier *)h;
     return 0;
 }
 
 static struct barrier_shm *barrier_shm(const mproc_barrier *b)
 {
-    MPROC__CHECK(b && b->magic == MPROC__SYNC_LIVE,
+    MPROC__CHECK(b && b->h.magic == MPROC__SYNC_LIVE,
                  "invalid or destroyed Barrier");
-    return b->shm;
+    return mproc__sync_shm(&b->h);
+}
+
+int mproc_barrier_ref(mproc_barrier *b, mproc_ref *out)
+{
+    barrier_shm(b); /* validates b */
+    return mproc__sync_ref(&b->h, MPROC__REF_BARRIER, out);
 }
 
 /* Ends generation g with the given outcome; the caller holds the lock. */
@@ -218,6 +243,8 @@ bool mproc_barrier_broken(mproc_barrier *b)
 
 void mproc_barrier_destroy(mproc_barrier *b)
 {
-    if (b)
-        mproc__sync_free(b, barrier_shm(b), b->size);
+    if (!b)
+        return;
+    barrier_shm(b); /* validates b */
+    mproc__sync_free(&b->h);
 }

@@ -3,6 +3,7 @@
  *
  * Layout of the page (memfd "mproc-condition"):
  *   header    magic, version
+ *   lock_id   the id of the RLock it was made on (0: its own lock)
  *   own_lock  the Condition's own RLock, when none was given (own line)
  *   gen       notify generation: the futex word waiters sleep on (own line)
  *   signals   wake-up tokens not yet taken
@@ -56,6 +57,12 @@
  * a re-check). A process killed
  * holding the lock is the RLock's owner death: MPROC_EOWNERDEAD to the next
  * holder.
+ *
+ * References. A Condition made on a given RLock uses that RLock's page,
+ * which is another memfd: its page records the RLock's id (lock_id), its
+ * reference brings the RLock along (mproc_condition_ref takes the RLock's
+ * reference too), and opening it opens the RLock as well, as a handle the
+ * opened Condition owns and destroys with itself.
  */
 #include "sync.h"
 
@@ -65,6 +72,7 @@
 
 struct cond_shm {
     mproc__sync_header hdr;
+    uint64_t lock_id; /* the given RLock's id (kit/handoff.h); 0: own lock */
     alignas(MPROC__CACHE_LINE) mproc__rlock own_lock;
     alignas(MPROC__CACHE_LINE) _Atomic uint32_t gen;
     _Atomic uint32_t signals;
@@ -76,40 +84,87 @@ MPROC__SYNC_LAYOUT(struct cond_shm, own_lock);
 MPROC__SYNC_LAYOUT(struct cond_shm, gen);
 
 struct mproc_condition {
-    uint32_t magic;
-    struct cond_shm *shm;
+    mproc__sync_head h;
     mproc__rlock *lock; /* &shm->own_lock, or the given RLock's */
+    mproc_rlock *given; /* the given RLock's handle, or NULL */
     bool own;           /* lock is the Condition's own */
+    bool opened_lock;   /* given was opened with this handle, and goes
+                           with it */
 };
+
+/* Sets up the handle h of a Condition: over its page's own lock, or over
+ * given (opened: a handle opened with it, destroyed with it). */
+static mproc_condition *setup(mproc__sync_head *h, mproc_rlock *given,
+                              bool opened)
+{
+    mproc_condition *c = (mproc_condition *)h;
+    struct cond_shm *m = mproc__sync_shm(h);
+    c->lock = given ? mproc__rlock_of(given) : &m->own_lock;
+    c->given = given;
+    c->own = !given;
+    c->opened_lock = opened && given;
+    return c;
+}
 
 int mproc_condition_create(mproc_condition **out, mproc_rlock *lock)
 {
     if (!out)
         return MPROC_EINVAL;
-    mproc__rlock *given = lock ? mproc__rlock_of(lock) : NULL;
-    void *h, *shm;
-    int rc = mproc__sync_new(sizeof(mproc_condition), sizeof(struct cond_shm),
-                             "mproc-condition", COND_SHM_MAGIC, &h, &shm);
+    uint64_t lock_id = 0;
+    int rc = lock ? mproc__rlock_id(lock, &lock_id) : 0;
     if (rc != 0)
         return rc;
-    mproc_condition *c = h;
-    c->shm = shm;
-    mproc__rlock_init(&c->shm->own_lock);
-    atomic_init(&c->shm->gen, 0);
-    atomic_init(&c->shm->signals, 0);
-    atomic_init(&c->shm->waiting, 0);
-    atomic_init(&c->shm->pending, 0);
-    c->lock = given ? given : &c->shm->own_lock;
-    c->own = !given;
-    *out = c;
+    mproc__sync_head *h;
+    rc = mproc__sync_new(sizeof(mproc_condition), sizeof(struct cond_shm),
+                         "mproc-condition", COND_SHM_MAGIC, &h);
+    if (rc != 0)
+        return rc;
+    struct cond_shm *m = mproc__sync_shm(h);
+    m->lock_id = lock_id;
+    mproc__rlock_init(&m->own_lock);
+    atomic_init(&m->gen, 0);
+    atomic_init(&m->signals, 0);
+    atomic_init(&m->waiting, 0);
+    atomic_init(&m->pending, 0);
+    *out = setup(h, lock, false);
+    return 0;
+}
+
+int mproc_condition_open(mproc_condition **out, mproc_ref ref)
+{
+    mproc__sync_head *h;
+    int rc = mproc__sync_open(ref, MPROC__REF_CONDITION, COND_SHM_MAGIC,
+                              sizeof(mproc_condition), sizeof(struct cond_shm),
+                              out ? &h : NULL);
+    if (rc != 0)
+        return rc;
+    struct cond_shm *m = mproc__sync_shm(h);
+    mproc_rlock *lock = NULL;
+    if (m->lock_id != 0) {
+        mproc_ref lock_ref = {{m->lock_id, MPROC__REF_RLOCK}};
+        rc = mproc_rlock_open(&lock, lock_ref);
+        if (rc != 0) {
+            mproc__sync_free(h);
+            return rc;
+        }
+    }
+    *out = setup(h, lock, true);
     return 0;
 }
 
 static struct cond_shm *cond_shm(const mproc_condition *c)
 {
-    MPROC__CHECK(c && c->magic == MPROC__SYNC_LIVE,
+    MPROC__CHECK(c && c->h.magic == MPROC__SYNC_LIVE,
                  "invalid or destroyed Condition");
-    return c->shm;
+    return mproc__sync_shm(&c->h);
+}
+
+int mproc_condition_ref(mproc_condition *c, mproc_ref *out)
+{
+    cond_shm(c); /* validates c */
+    mproc_ref lock_ref;
+    int rc = c->given ? mproc_rlock_ref(c->given, &lock_ref) : 0;
+    return rc != 0 ? rc : mproc__sync_ref(&c->h, MPROC__REF_CONDITION, out);
 }
 
 int mproc_condition_acquire(mproc_condition *c, double timeout)
@@ -225,6 +280,10 @@ int mproc_condition_notify_all(mproc_condition *c)
 
 void mproc_condition_destroy(mproc_condition *c)
 {
-    if (c)
-        mproc__sync_free(c, cond_shm(c), sizeof(struct cond_shm));
+    if (!c)
+        return;
+    cond_shm(c); /* validates c */
+    if (c->opened_lock)
+        mproc_rlock_destroy(c->given);
+    mproc__sync_free(&c->h);
 }

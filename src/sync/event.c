@@ -37,31 +37,47 @@ struct event_shm {
 MPROC__SYNC_LAYOUT(struct event_shm, word);
 
 struct mproc_event {
-    uint32_t magic;
-    struct event_shm *shm;
+    mproc__sync_head h;
 };
 
 int mproc_event_create(mproc_event **out)
 {
     if (!out)
         return MPROC_EINVAL;
-    void *h, *shm;
+    mproc__sync_head *h;
     int rc = mproc__sync_new(sizeof(mproc_event), sizeof(struct event_shm),
-                             "mproc-event", EVENT_SHM_MAGIC, &h, &shm);
+                             "mproc-event", EVENT_SHM_MAGIC, &h);
     if (rc != 0)
         return rc;
-    mproc_event *e = h;
-    e->shm = shm;
-    atomic_init(&e->shm->word, 0);
-    *out = e;
+    struct event_shm *shm = mproc__sync_shm(h);
+    atomic_init(&shm->word, 0);
+    *out = (mproc_event *)h;
     return 0;
+}
+
+int mproc_event_open(mproc_event **out, mproc_ref ref)
+{
+    mproc__sync_head *h;
+    int rc = mproc__sync_open(ref, MPROC__REF_EVENT, EVENT_SHM_MAGIC,
+                              sizeof(mproc_event), sizeof(struct event_shm),
+                              out ? &h : NULL);
+    if (rc == 0)
+        *out = (mproc_event *)h;
+    return rc;
 }
 
 static _Atomic uint32_t *event_word(const mproc_event *e)
 {
-    MPROC__CHECK(e && e->magic == MPROC__SYNC_LIVE,
+    MPROC__CHECK(e && e->h.magic == MPROC__SYNC_LIVE,
                  "invalid or destroyed Event");
-    return &e->shm->word;
+    struct event_shm *shm = mproc__sync_shm(&e->h);
+    return &shm->word;
+}
+
+int mproc_event_ref(mproc_event *e, mproc_ref *out)
+{
+    event_word(e); /* validates e */
+    return mproc__sync_ref(&e->h, MPROC__REF_EVENT, out);
 }
 
 int mproc_event_set(mproc_event *e)
@@ -126,5 +142,5 @@ void mproc_event_destroy(mproc_event *e)
     if (!e)
         return;
     event_word(e); /* validates e */
-    mproc__sync_free(e, e->shm, sizeof(struct event_shm));
+    mproc__sync_free(&e->h);
 }

@@ -38,34 +38,49 @@ struct sem_shm {
 MPROC__SYNC_LAYOUT(struct sem_shm, value);
 
 struct mproc_semaphore {
-    uint32_t magic;
-    struct sem_shm *shm;
+    mproc__sync_head h;
 };
 
 int mproc_semaphore_create(mproc_semaphore **out, unsigned value, bool bounded)
 {
     if (!out || value > INT_MAX)
         return MPROC_EINVAL;
-    void *h, *shm;
+    mproc__sync_head *h;
     int rc = mproc__sync_new(sizeof(mproc_semaphore), sizeof(struct sem_shm),
-                             "mproc-semaphore", SEM_SHM_MAGIC, &h, &shm);
+                             "mproc-semaphore", SEM_SHM_MAGIC, &h);
     if (rc != 0)
         return rc;
-    mproc_semaphore *s = h;
-    s->shm = shm;
-    s->shm->initial = value;
-    s->shm->bounded = bounded;
-    atomic_init(&s->shm->value, value);
-    atomic_init(&s->shm->waiters, 0);
-    *out = s;
+    struct sem_shm *m = mproc__sync_shm(h);
+    m->initial = value;
+    m->bounded = bounded;
+    atomic_init(&m->value, value);
+    atomic_init(&m->waiters, 0);
+    *out = (mproc_semaphore *)h;
     return 0;
+}
+
+int mproc_semaphore_open(mproc_semaphore **out, mproc_ref ref)
+{
+    mproc__sync_head *h;
+    int rc = mproc__sync_open(ref, MPROC__REF_SEMAPHORE, SEM_SHM_MAGIC,
+                              sizeof(mproc_semaphore), sizeof(struct sem_shm),
+                              out ? &h : NULL);
+    if (rc == 0)
+        *out = (mproc_semaphore *)h;
+    return rc;
 }
 
 static struct sem_shm *sem_shm(const mproc_semaphore *s)
 {
-    MPROC__CHECK(s && s->magic == MPROC__SYNC_LIVE,
+    MPROC__CHECK(s && s->h.magic == MPROC__SYNC_LIVE,
                  "invalid or destroyed Semaphore");
-    return s->shm;
+    return mproc__sync_shm(&s->h);
+}
+
+int mproc_semaphore_ref(mproc_semaphore *s, mproc_ref *out)
+{
+    sem_shm(s); /* validates s */
+    return mproc__sync_ref(&s->h, MPROC__REF_SEMAPHORE, out);
 }
 
 /* Takes a unit if one is there. */
@@ -126,6 +141,8 @@ bool mproc_semaphore_locked(mproc_semaphore *s)
 
 void mproc_semaphore_destroy(mproc_semaphore *s)
 {
-    if (s)
-        mproc__sync_free(s, sem_shm(s), sizeof(struct sem_shm));
+    if (!s)
+        return;
+    sem_shm(s); /* validates s */
+    mproc__sync_free(&s->h);
 }

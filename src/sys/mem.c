@@ -13,11 +13,17 @@
  * hole punch) while the mapping stays in place for the next use. A core
  * dump reads every page of a mapping, and reading a never-written page of
  * a memfd allocates it: MADV_DONTDUMP leaves such a range out.
+ *
+ * A process handed the memfd (a reference opened, kit/handoff.h) maps it
+ * whole with mproc__shared_attach. A shared mapping of a file reserves no
+ * memory when it is made - the pages are the file's, and a memfd takes
+ * them on touch - so it needs no MAP_NORESERVE to be sparse.
  */
 #include "sys.h"
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -30,6 +36,8 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
     if (size == 0)
         return MPROC_EINVAL;
     int mfd = memfd_create(name, MFD_CLOEXEC);
+    if (mfd < 0 && errno == EMFILE && mproc__nofile_raise())
+        mfd = memfd_create(name, MFD_CLOEXEC);
     if (mfd < 0)
         return -errno;
     if (ftruncate(mfd, (off_t)size) < 0) {
@@ -49,6 +57,24 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
     else
         close(mfd);
     *addr = p;
+    return 0;
+}
+
+int mproc__shared_attach(int fd, void **addr, size_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (st.st_size <= 0)
+        return MPROC_EINVAL;
+    if ((uint64_t)st.st_size > SIZE_MAX)
+        return MPROC_ENOMEM;
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   fd, 0);
+    if (p == MAP_FAILED)
+        return errno == EINVAL ? MPROC_ENOMEM : -errno;
+    *addr = p;
+    *size = (size_t)st.st_size;
     return 0;
 }
 

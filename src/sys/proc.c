@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ void mproc__exit(int code)
 pid_t mproc__getpid(void)
 {
     return getpid();
+}
+
+pid_t mproc__getppid(void)
+{
+    return getppid();
 }
 
 pid_t mproc__fork(void)
@@ -103,4 +109,29 @@ int mproc__cpu_count(void)
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+int mproc__spawn(const char *path, char *const argv[], char *const envp[],
+                 const int *keep, size_t nkeep, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0)
+        return -rc;
+    for (size_t k = 0; k < nkeep && rc == 0; k++)
+        rc = posix_spawn_file_actions_adddup2(&fa, keep[k], keep[k]);
+    if (rc == 0)
+        rc = posix_spawn(pid, path, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    return -rc;
+}
+
+void mproc__set_name(const char *name)
+{
+    prctl(PR_SET_NAME, name);
+}
+
+uid_t mproc__getuid(void)
+{
+    return getuid();
 }

@@ -24,9 +24,10 @@
 
 int mproc__socketpair(int sv[2])
 {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
-    return 0;
+    int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    if (rc < 0 && errno == EMFILE && mproc__nofile_raise())
+        rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    return rc < 0 ? -errno : 0;
 }
 
 int mproc__send_all(int fd, struct iovec *iov, int iovcnt, size_t *sent)
@@ -315,4 +316,89 @@ int mproc__sock_resolve(const char *host, const char *port, struct sockaddr *sa,
     }
     freeaddrinfo(res);
     return rc;
+}
+
+int mproc__send_fds(int fd, const int *fds, size_t n)
+{
+    if (n > MPROC__FDS_PER_SEND)
+        return -EINVAL;
+    char byte = 0;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(MPROC__FDS_PER_SEND * sizeof(int))];
+    } u;
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (n) {
+        m.msg_control = u.buf;
+        m.msg_controllen = CMSG_SPACE(n * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(n * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+    }
+    ssize_t r;
+    while ((r = sendmsg(fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return r < 0 ? -errno : 0;
+}
+
+int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline)
+{
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(MPROC__FDS_PER_SEND * sizeof(int))];
+    } u;
+    for (;;) {
+        struct msghdr m = {.msg_iov = &iov,
+                           .msg_iovlen = 1,
+                           .msg_control = u.buf,
+                           .msg_controllen = sizeof u.buf};
+        ssize_t r = recvmsg(fd, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN) {
+            int w = wait_one(fd, POLLIN, deadline);
+            if (w > 0)
+                continue;
+            return w == 0 ? -ETIMEDOUT : w;
+        }
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return -EPIPE;
+        size_t got = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                continue;
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int *in = (int *)(void *)CMSG_DATA(c);
+            for (size_t j = 0; j < k; j++) {
+                if (got < n)
+                    fds[got++] = in[j];
+                else
+                    close(in[j]);
+            }
+        }
+        if ((m.msg_flags & MSG_CTRUNC) || got != n) {
+            for (size_t j = 0; j < got; j++)
+                close(fds[j]);
+            return -EPROTO;
+        }
+        return 0;
+    }
+}
+
+int mproc__peer_cred(int fd, pid_t *pid, uid_t *uid)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return -errno;
+    *pid = cr.pid;
+    *uid = cr.uid;
+    return 0;
 }

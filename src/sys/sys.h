@@ -98,11 +98,21 @@ int mproc__futex_requeue(_Atomic uint32_t *from, uint32_t expected,
  * backed by a memfd named name (shown in /proc/PID/maps), zero-filled.
  * *addr receives the mapping; *fd the close-on-exec memfd, or it is closed
  * when fd is NULL. Returns 0, MPROC_EINVAL for size 0, MPROC_ENOMEM when
- * the size cannot be backed or mapped, or another negative errno (EMFILE).
- * Nothing is left open or mapped on failure.
+ * the size cannot be backed or mapped, or another negative errno (-EMFILE
+ * when even the raised limit is reached: mproc__nofile_raise). Nothing is
+ * left open or mapped on failure.
  */
 int mproc__shared_map(const char *name, size_t size, unsigned flags,
                       void **addr, int *fd);
+
+/*
+ * mproc__shared_attach - map the whole of the memfd fd (one that
+ * mproc__shared_map made, here or in another process) shared, read and
+ * write: *addr the mapping, *size its length. fd stays open and the
+ * caller's. Returns 0; MPROC_EINVAL for an empty file; MPROC_ENOMEM when
+ * it cannot be mapped; another negative errno value (-EBADF).
+ */
+int mproc__shared_attach(int fd, void **addr, size_t *size);
 
 /* mproc__shared_unmap - unmap what mproc__shared_map mapped (NULL: no-op). */
 void mproc__shared_unmap(void *addr, size_t size);
@@ -171,6 +181,9 @@ _Noreturn void mproc__exit(int code);
 /* mproc__getpid - the calling process's PID (a system call each time). */
 pid_t mproc__getpid(void);
 
+/* mproc__getppid - the calling process's parent's PID. */
+pid_t mproc__getppid(void);
+
 /*
  * mproc__fork - fork the calling process. Returns the child's PID in the
  * parent, 0 in the child, or a negative errno value.
@@ -202,6 +215,23 @@ bool mproc__proc_stat(pid_t pid, char *state, uint64_t *start);
  * pid: false only when the kernel says there is none (ESRCH).
  */
 bool mproc__pid_exists(pid_t pid);
+
+/*
+ * mproc__spawn - start the program at path in a new process (posix_spawn:
+ * no copy of the caller's page tables) with argv and envp. The fds in keep
+ * stay open in it under the same numbers (every other close-on-exec fd is
+ * closed). Returns 0 and sets *pid, or a negative errno value (-ENOENT:
+ * no program at path; -EAGAIN: out of processes).
+ */
+int mproc__spawn(const char *path, char *const argv[], char *const envp[],
+                 const int *keep, size_t nkeep, pid_t *pid);
+
+/* mproc__set_name - the calling thread's name as ps and top show it (the
+ * kernel keeps its first 15 bytes). */
+void mproc__set_name(const char *name);
+
+/* mproc__getuid - the calling process's real user ID. */
+uid_t mproc__getuid(void);
 
 /* mproc__cpu_count - the CPUs this process may run on (its affinity
  * mask), else the CPUs online; at least 1. */
@@ -277,6 +307,39 @@ void mproc__close(int fd);
 /* mproc__unlink - remove the file path; 0 or a negative errno value. */
 int mproc__unlink(const char *path);
 
+/* mproc__memfd - a new, empty, close-on-exec memory file named name (shown
+ * in /proc/PID/fd); the fd or a negative errno value. */
+int mproc__memfd(const char *name);
+
+/* mproc__pwrite_all - write n bytes at offset off of fd, whole (EINTR and
+ * short writes retried); 0 or a negative errno value. */
+int mproc__pwrite_all(int fd, const void *buf, size_t n, uint64_t off);
+
+/* mproc__pread_all - read n bytes at offset off of fd, whole; 0, -EPROTO
+ * when the file ends first, or a negative errno value. */
+int mproc__pread_all(int fd, void *buf, size_t n, uint64_t off);
+
+/* mproc__fd_id - the inode number of the file fd names (unique on the
+ * machine while the file exists); 0 or a negative errno value. */
+int mproc__fd_id(int fd, uint64_t *id);
+
+/*
+ * mproc__dup - a close-on-exec duplicate of fd (the lowest free number).
+ * Returns it, or a negative errno value (-EBADF; -EMFILE when even the
+ * raised limit is reached).
+ */
+int mproc__dup(int fd);
+
+/*
+ * mproc__nofile_raise - after a call that creates a descriptor failed with
+ * EMFILE: raise this process's soft RLIMIT_NOFILE to its hard limit (as
+ * Go's runtime does at start). Returns true when the limit rose, so that
+ * one more try may succeed; false when it was at the hard limit already
+ * or could not be raised. The calls here that create descriptors for
+ * shared objects (memfd, dup, socketpair) call it themselves.
+ */
+bool mproc__nofile_raise(void);
+
 /*
  * mproc__write_stderr - write the len bytes at buf to standard error, whole
  * (EINTR and short writes retried), for the event log. A closed pipe gives
@@ -292,7 +355,8 @@ int mproc__write_stderr(const void *buf, size_t len);
 struct iovec;
 struct sockaddr;
 
-/* mproc__socketpair - a connected AF_UNIX stream pair; 0 or -errno. */
+/* mproc__socketpair - a connected AF_UNIX stream pair; 0 or -errno (the
+ * soft descriptor limit is raised once on EMFILE, mproc__nofile_raise). */
 int mproc__socketpair(int sv[2]);
 
 /*
@@ -360,5 +424,28 @@ int mproc__sock_nodelay(int fd);
 
 /* mproc__shutdown - shutdown(fd, how); 0 or -errno. */
 int mproc__shutdown(int fd, int how);
+
+/* How many descriptors one mproc__send_fds may carry (the kernel's
+ * SCM_MAX_FD is 253). */
+#define MPROC__FDS_PER_SEND 250
+
+/*
+ * mproc__send_fds - send n (<= MPROC__FDS_PER_SEND) descriptors over a
+ * unix stream socket, with one byte of data. Returns 0, -EINVAL for too
+ * many, or -errno (-EPIPE: the peer is gone).
+ */
+int mproc__send_fds(int fd, const int *fds, size_t n);
+
+/*
+ * mproc__recv_fds - receive what one mproc__send_fds of exactly n
+ * descriptors sent, until the deadline; they arrive close-on-exec.
+ * Returns 0; -EPIPE at end of stream; -EPROTO when not exactly n came
+ * (none is left open); -ETIMEDOUT; or -errno.
+ */
+int mproc__recv_fds(int fd, int *fds, size_t n, int64_t deadline);
+
+/* mproc__peer_cred - the PID and user of a unix socket's peer, as of its
+ * connect; 0 or -errno. */
+int mproc__peer_cred(int fd, pid_t *pid, uid_t *uid);
 
 #endif /* MPROC_SYS_H */
