@@ -432,6 +432,40 @@ START_TEST(log_has_the_forkserver_restarted_event)
 }
 END_TEST
 
+/* Takes the Lock its argument names (a reference) and returns 0 when it
+ * was recovered from a dead holder. */
+static int take_ref_lock(void *arg, size_t len)
+{
+    mproc_ref ref;
+    mproc_lock *l;
+    if (len != sizeof ref)
+        return 2;
+    memcpy(&ref, arg, sizeof ref);
+    if (mproc_lock_open(&l, ref) != 0)
+        return 3;
+    return mproc_lock_acquire(l, MPROC_FOREVER) == MPROC_EOWNERDEAD ? 0 : 1;
+}
+
+START_TEST(log_lines_of_a_spawned_child_carry_its_name)
+{
+    setenv("MPROC_DEBUG", "1", 1);
+    mproc_lock *l;
+    ck_assert_int_eq(mproc_lock_create(&l), 0);
+    capture_start();
+    ck_assert_int_eq(run_process(hold_lock_and_return, &l, sizeof l), 0);
+    mproc_ref ref;
+    ck_assert_int_eq(mproc_lock_ref(l, &ref), 0);
+    ck_assert_int_eq(mproc_set_start_method(MPROC_START_SPAWN, true), 0);
+    struct ran r = run_named(take_ref_lock, &ref, sizeof ref);
+    ck_assert_int_eq(r.code, 0);
+    char *text = capture_end();
+    ck_assert_lines(text);
+    ck_assert_logged(text, "mproc[%d %s]: lock 0x", (int)r.pid, r.name);
+    free(text);
+    mproc_lock_destroy(l);
+}
+END_TEST
+
 /* The one child of the test process that it did not start itself: the
  * forkserver, once the process's children are joined. */
 static pid_t only_child(void)
@@ -543,10 +577,12 @@ int main(int argc, char **argv)
     tcase_add_test(tc, log_shows_a_pool_worker_replaced_and_why);
     tcase_add_test(tc, log_shows_a_queue_repaired_after_a_producer_died);
     tcase_add_test(tc, log_has_the_forkserver_restarted_event);
-    /* the forkserver does not start under valgrind (its exec of the
-     * program under valgrind fails), as no forkserver case runs there */
-    if (!under_valgrind())
+    /* spawn and the forkserver exec the program, which fails under
+     * valgrind; no spawn or forkserver case runs there */
+    if (!under_valgrind()) {
+        tcase_add_test(tc, log_lines_of_a_spawned_child_carry_its_name);
         tcase_add_test(tc, log_shows_the_forkserver_restarted);
+    }
     tcase_add_test(tc, log_cuts_a_long_line_and_ends_it);
     tcase_add_test(tc, log_to_a_closed_pipe_raises_no_sigpipe_and_keeps_errno);
     suite_add_tcase(s, tc);

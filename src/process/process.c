@@ -324,6 +324,7 @@ _Noreturn void mproc__run_child(const mproc__child *c, mproc_target fn,
     p->daemon = c->daemon;
     p->parent = c->parent;
     p->pidfd = p->statusfd = -1;
+    mproc__log_set_namer(mproc_current_process_name); /* a fresh program */
     run_child(p, c->parent, real_parent);
 }
 
