@@ -1,3 +1,4 @@
+// clang-format off
 /*
  * joinable_queue - the task_done/join pattern of Python's queue docs, with
  * a JoinableQueue and worker processes.
@@ -5,18 +6,24 @@
  *     def worker(q):
  *         while True:
  *             item = q.get()
- *             print(f'Working on {item}'); print(f'Finished {item}')
+ *             print(f'Working on {item}')
+ *             print(f'Finished {item}')
  *             q.task_done()
+ *
  *     q = JoinableQueue()
- *     for i in range(WORKERS): Process(target=worker, args=(q,),
- * daemon=True).start() for item in range(30): q.put(item) q.join() print('All
- * work completed')
+ *     for i in range(WORKERS):
+ *         Process(target=worker, args=(q,), daemon=True).start()
+ *     for item in range(30):
+ *         q.put(item)
+ *     q.join()
+ *     print('All work completed')
  *
  * Here the workers end cleanly: after join the queue is shut down, each
  * worker's get fails with MPROC_ESHUTDOWN and it returns.
  *
  * Build: cc joinable_queue.c $(pkg-config --cflags --libs mproc)
  */
+// clang-format on
 #include <mproc.h>
 
 #include <stdio.h>

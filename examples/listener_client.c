@@ -1,3 +1,4 @@
+// clang-format off
 /*
  * listener_client - the Python docs' Listener and Client example, in C.
  *
@@ -11,8 +12,7 @@
  *         print(conn.recv_bytes())            # => 'hello'
  *         arr = array('i', [0, 0, 0, 0, 0])
  *         print(conn.recv_bytes_into(arr))    # => 8
- *         print(arr)                          # => array('i', [42, 1729, 0, 0,
- * 0])
+ *         print(arr)                          # => array('i', [42, 1729, 0, 0, 0])
  *
  * Here the listener takes port 0 (the kernel picks a free one) and the
  * client runs in a child process. Both sides authenticate each other with
@@ -20,6 +20,7 @@
  *
  * Build: cc listener_client.c $(pkg-config --cflags --libs mproc)
  */
+// clang-format on
 #include <mproc.h>
 
 #include <stdio.h>

@@ -14,6 +14,10 @@
  * C has no pickle: the message is bytes, here the text Python would print.
  * The child inherits both ends through fork, so the target gets the
  * connection as its argument bytes (the pointer, valid in the child).
+ * Once the child has started, the parent closes its own copy of the
+ * child's end: a child that died before sending is then end of file
+ * (MPROC_EOF) for the parent's receive, which would otherwise wait for
+ * ever on an end the parent itself keeps open.
  *
  * Build: cc pipe.c $(pkg-config --cflags --libs mproc)
  */
@@ -46,6 +50,7 @@ int main(void)
         fprintf(stderr, "pipe: %s\n", mproc_strerror(rc));
         return 1;
     }
+    mproc_conn_close(child_conn); /* the child has its copy */
     char buf[64];
     size_t len;
     rc = mproc_conn_recv_bytes(parent_conn, buf, sizeof buf, &len);
@@ -59,6 +64,5 @@ int main(void)
     mproc_process_exitcode(p, &code);
     mproc_process_destroy(p);
     mproc_conn_close(parent_conn);
-    mproc_conn_close(child_conn);
     return code == 0 ? 0 : 1;
 }

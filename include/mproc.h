@@ -16,5 +16,6 @@
 #include "mproc/connection.h"
 #include "mproc/buf.h"
 #include "mproc/pool.h"
+#include "mproc/log.h"
 
 #endif /* MPROC_H */

@@ -64,6 +64,14 @@ START_TEST(unknown_codes_have_placeholder_names)
 }
 END_TEST
 
+START_TEST(enomem_text_names_the_address_space)
+{
+    /* many unbounded queues use up the address space, not the memory */
+    ck_assert_ptr_nonnull(
+        strstr(mproc_strerror(MPROC_ENOMEM), "address space"));
+}
+END_TEST
+
 START_TEST(version_matches_header)
 {
     ck_assert_uint_eq(mproc_version(), MPROC_VERSION_HEX);
@@ -82,6 +90,7 @@ int main(void)
     tcase_add_test(tc, errno_codes_are_negative_errno);
     tcase_add_test(tc, unlisted_errno_uses_c_library_names);
     tcase_add_test(tc, unknown_codes_have_placeholder_names);
+    tcase_add_test(tc, enomem_text_names_the_address_space);
     tcase_add_test(tc, version_matches_header);
     suite_add_tcase(s, tc);
     return run_suite(s);

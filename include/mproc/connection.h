@@ -30,7 +30,10 @@
  *   mproc_conn_open).
  * - Fork: valid in a forked child (the fds are inherited; close-on-exec).
  * - Crash: if the peer dies, receive returns MPROC_EOF at a message boundary
- *   or MPROC_EPROTO mid-message, send returns MPROC_EOF; never SIGPIPE.
+ *   or MPROC_EPROTO mid-message, send returns MPROC_EOF; never SIGPIPE. A
+ *   dead peer is EOF only once every copy of its end is closed, this
+ *   process's own included: after starting a child that took one end of a
+ *   pipe, close your copy of that end (docs/api/connection.md).
  *
  * Safety facts of mproc_listener: not thread-safe (one accepting thread);
  * meaningful in the process that created it (a forked child may close its
@@ -209,8 +212,9 @@ typedef struct {
 MPROC_API int mproc_listener_create(mproc_listener **out, const char *address,
                                     const void *authkey, size_t keylen);
 
-/* mproc_listener_create_with - mproc_listener_create with options (an
- * extension of DESIGN.md's signature: handshake bound and digest). */
+/* mproc_listener_create_with - mproc_listener_create with options: the
+ * handshake bound and the digest (an extension; Python's Listener takes
+ * neither). */
 MPROC_API int mproc_listener_create_with(mproc_listener **out,
                                          const char *address,
                                          const void *authkey, size_t keylen,
@@ -258,8 +262,8 @@ MPROC_API void mproc_listener_close(mproc_listener *l);
 MPROC_API int mproc_client(mproc_conn **out, const char *address,
                            const void *authkey, size_t keylen);
 
-/* mproc_client_with - mproc_client with options (an extension of
- * DESIGN.md's signature: handshake bound and digest). */
+/* mproc_client_with - mproc_client with options: the handshake bound and
+ * the digest (an extension; Python's Client takes neither). */
 MPROC_API int mproc_client_with(mproc_conn **out, const char *address,
                                 const void *authkey, size_t keylen,
                                 const mproc_conn_opts *opts);

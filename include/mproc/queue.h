@@ -92,8 +92,12 @@ typedef struct {
  * opts: NULL or zeroed for Python's defaults; see mproc_queue_opts.
  *
  * Returns 0; MPROC_EINVAL if out is NULL or capacity exceeds 2^40;
- * MPROC_ENOMEM when the mapping cannot be made; another negative errno value
- * (-EMFILE) from memfd_create. Nothing leaks on failure. Thread-safe.
+ * MPROC_ENOMEM when the mapping cannot be made - for an unbounded queue
+ * also when the address space runs out: each reserves a range the size of
+ * its ring (RAM rounded up to a power of two by default), so a process
+ * holds at most about 128 TiB / that size of them at once (4096 with 32
+ * GiB rings; docs/api/queue.md); another negative errno value (-EMFILE)
+ * from memfd_create. Nothing leaks on failure. Thread-safe.
  */
 MPROC_API int mproc_queue_create(mproc_queue **out,
                                  const mproc_queue_opts *opts);

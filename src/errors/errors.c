@@ -1,8 +1,8 @@
 /*
  * errors.c - names and descriptions of mproc's result codes.
  *
- * One table holds every code of DESIGN.md §3 with its name and text, so the
- * two lookups cannot disagree. Codes outside the table that are negative
+ * One table holds every code of mproc/errors.h with its name and text, so
+ * the two lookups cannot disagree. Codes outside the table that are negative
  * errno values (a call may pass one through, such as -EEXIST or -EMFILE)
  * are described by the C library.
  */
@@ -24,7 +24,7 @@ static const struct code_info codes[] = {
     {MPROC_EAGAIN, "MPROC_EAGAIN", "operation would block"},
     {MPROC_ETIMEDOUT, "MPROC_ETIMEDOUT", "timeout expired"},
     {MPROC_EINVAL, "MPROC_EINVAL", "invalid argument or misuse"},
-    {MPROC_ENOMEM, "MPROC_ENOMEM", "out of memory"},
+    {MPROC_ENOMEM, "MPROC_ENOMEM", "out of memory or address space"},
     {MPROC_EBADF, "MPROC_EBADF", "object closed or wrong end"},
     {MPROC_EMSGSIZE, "MPROC_EMSGSIZE", "buffer too small for the message"},
     {MPROC_ESHUTDOWN, "MPROC_ESHUTDOWN", "queue shut down"},

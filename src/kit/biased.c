@@ -108,6 +108,8 @@ static int revoke_bias(mproc__biased *b, uint64_t v, int64_t deadline)
         return rc;
     if (!cas_word(b, &v, mproc__self_token() | W))
         return MPROC_EAGAIN;
+    if (rc == 1)
+        mproc__lock_log_recovered(&b->lock, v & ~(B | X | W));
     return rc == 1 ? MPROC_EOWNERDEAD : 0;
 }
 

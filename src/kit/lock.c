@@ -61,6 +61,7 @@
 #include "lock.h"
 
 #include "check.h"
+#include "log.h"
 
 #include <limits.h>
 #include <math.h>
@@ -121,9 +122,10 @@ static bool take_over(mproc__lock *l, uint64_t v, uint64_t me)
 {
     uint64_t owner = v & ~W;
     if ((v & MPROC__LOCK_BIASED) || owner == 0 || owner == me ||
-        mproc__token_alive(owner))
+        mproc__token_alive(owner) || !cas(l, &v, me | W))
         return false;
-    return cas(l, &v, me | W);
+    mproc__lock_log_recovered(l, owner);
+    return true;
 }
 
 /* Acquires l for me, the free word becoming me | mark; spins first.
@@ -193,6 +195,12 @@ int mproc__lock_acquire_slow(mproc__lock *l, double timeout)
     int64_t deadline;
     mproc__deadline(timeout, &deadline);
     return acquire_slow(l, me, 0, deadline);
+}
+
+void mproc__lock_log_recovered(const mproc__lock *l, uint64_t dead)
+{
+    MPROC__LOG(MPROC_LOG_INFO, "lock %p recovered from dead holder pid %d",
+               (const void *)l, (int)(dead & MPROC__LOCK_PID_MASK));
 }
 
 void mproc__lock_wake(mproc__lock *l)

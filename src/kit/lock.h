@@ -45,6 +45,9 @@
 #define MPROC__LOCK_BIASED ((uint64_t)1 << 30)
 #define MPROC__LOCK_REVOKING ((uint64_t)1 << 29)
 
+/* The holder's PID in a lock word (PIDs stay below bit 22). */
+#define MPROC__LOCK_PID_MASK (((uint64_t)1 << 22) - 1)
+
 /* What mproc__lock_acquire_until returns, leaving the word untouched, when
  * it finds the lock biased (only an mproc__biased's word ever is). */
 #define MPROC__LOCK_MET_BIAS 1
@@ -136,6 +139,13 @@ static inline int mproc__lock_release(mproc__lock *l)
         mproc__lock_wake(l);
     return old != 0 ? 0 : MPROC_EINVAL;
 }
+
+/*
+ * mproc__lock_log_recovered - log (kit/log.h) that the caller took l over
+ * from dead, the token of a holder that died: the event "lock recovered
+ * from a dead owner", for every lock built on this word.
+ */
+void mproc__lock_log_recovered(const mproc__lock *l, uint64_t dead);
 
 /* mproc__lock_locked - whether anyone (alive or not) holds the lock. */
 bool mproc__lock_locked(const mproc__lock *l);

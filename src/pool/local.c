@@ -100,6 +100,7 @@
 #include "../kit/buf.h"
 #include "../kit/eventcount.h"
 #include "../kit/handoff.h"
+#include "../kit/log.h"
 #include "../kit/region.h"
 #include "../kit/spin.h"
 #include "mproc/process.h"
@@ -944,6 +945,35 @@ static int fail_queued(mproc__tp *t)
     return n;
 }
 
+/* Whether workers that end are replaced: the pool still runs, or is
+ * closed with tasks left. */
+static bool replacing(const mproc__tp *t)
+{
+    return !t->terminated && !t->broken && (!t->closed || t->inflight);
+}
+
+/* Logs why worker k ended (its exit code is code; ran: it died running a
+ * task) and whether it is replaced: MPROC_LOG_INFO, or MPROC_LOG_DEBUG for
+ * a worker that left a closed pool in the normal way. */
+static void log_worker_end(const mproc__tp *t, const struct wk *k, int code,
+                           bool ran)
+{
+    char how[64];
+    const char *why = ran ? " running a task"
+                      : atomic_load(&t->ws[k - t->w].init_failed)
+                          ? ": its initializer failed, the pool is broken"
+                      : code == 0 && t->o.maxtasksperchild && !t->closed
+                          ? " after maxtasksperchild tasks"
+                          : "";
+    /* a worker leaving a closed pool with its work done is no news */
+    bool news = ran || code != 0 || replacing(t);
+    MPROC__LOG(news ? MPROC_LOG_INFO : MPROC_LOG_DEBUG,
+               "pool worker %s (pid %d) %s%s; %s", mproc_process_name(k->proc),
+               (int)mproc_process_pid(k->proc),
+               mproc__log_exit_text(code, how, sizeof how), why,
+               replacing(t) ? "replacing it" : "not replaced");
+}
+
 static int check_workers(mproc__tp *t)
 {
     int n = 0;
@@ -963,17 +993,22 @@ static int check_workers(mproc__tp *t)
             t->broken_detail = atomic_load(&w->init_status);
         }
         uint64_t cur = atomic_load(&w->current);
+        bool ran = false;
         if (cur) {
             uint64_t seq = cur - 1;
-            if (atomic_load(&t->slots[seq & MASK].state) == RUNNING(k->serial))
+            ran =
+                atomic_load(&t->slots[seq & MASK].state) == RUNNING(k->serial);
+            if (ran)
                 n += died(t, seq, code, atomic_load(&w->item));
         }
+        if (mproc__log_on(MPROC_LOG_INFO))
+            log_worker_end(t, k, code, ran);
         mproc_process_destroy(k->proc);
         k->proc = NULL;
     }
     if (t->broken && live_workers(t) == 0)
         n += fail_queued(t);
-    bool want = !t->terminated && !t->broken && (!t->closed || t->inflight);
+    bool want = replacing(t);
     for (unsigned i = 0; want && i < t->o.processes; i++)
         if (!t->w[i].proc)
             spawn(t, i);
@@ -1038,6 +1073,10 @@ static void local_sleep(void *tp, int64_t deadline)
 static void local_close(void *tp)
 {
     mproc__tp *t = tp;
+    MPROC__LOG(MPROC_LOG_DEBUG,
+               "pool %p closed: its workers exit once "
+               "its tasks are done",
+               tp);
     t->closed = true;
     pump(t);
 }
@@ -1048,6 +1087,7 @@ static void local_terminate(void *tp)
     if (t->terminated)
         return;
     t->terminated = true;
+    MPROC__LOG(MPROC_LOG_DEBUG, "pool %p terminated: stopping its workers", tp);
     set_state(t, POOL_TERMINATED);
     for (unsigned i = 0; i < t->o.processes; i++)
         if (t->w[i].proc)
@@ -1209,6 +1249,8 @@ static int local_create(void **out, const mproc__transport_opts *o,
             goto fail;
     }
     t->next_check = mproc__now() + CHECK_NS;
+    MPROC__LOG(MPROC_LOG_DEBUG, "pool %p created with %u workers", (void *)t,
+               np);
     *out = t;
     return 0;
 fail:

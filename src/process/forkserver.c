@@ -38,6 +38,7 @@
  */
 #include "start.h"
 
+#include "../kit/log.h"
 #include "../sys/sys.h"
 
 #include <errno.h>
@@ -122,16 +123,20 @@ static void forget_server(void)
  * there was is gone. Mutex held. */
 static int connect_server(void)
 {
+    pid_t gone = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!fs.addrlen) {
             int rc = start_server();
             if (rc != 0)
                 return rc;
+            if (gone)
+                mproc__log_forkserver_restarted((int)gone, (int)fs.server);
         }
         int fd = mproc__sock_connect((struct sockaddr *)&fs.addr, fs.addrlen,
                                      mproc__now() + REQUEST_NS);
         if (fd != -ECONNREFUSED)
             return fd;
+        gone = fs.server;
         forget_server();
     }
     return MPROC_EAGAIN;

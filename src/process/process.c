@@ -38,6 +38,7 @@
  * active_children or destroy reaps.
  */
 #include "../kit/check.h"
+#include "../kit/log.h"
 #include "../sys/sys.h"
 #include "start.h"
 
@@ -107,6 +108,14 @@ static bool ours(const mproc_process *p)
     return p->state != CREATED && p->parent == mproc__getpid();
 }
 
+/* Logs the end of p, just reaped. */
+static void log_end(const mproc_process *p)
+{
+    char how[64];
+    MPROC__LOG(MPROC_LOG_INFO, "%s (pid %d) %s", p->name, (int)p->pid,
+               mproc__log_exit_text(p->exitcode, how, sizeof how));
+}
+
 /* Reaps p if it has ended; returns whether it has. Mutex held. */
 static bool reap(mproc_process *p, bool block)
 {
@@ -116,8 +125,10 @@ static bool reap(mproc_process *p, bool block)
     int ended = p->statusfd >= 0
                     ? mproc__forkserver_status(p->statusfd, block, &p->exitcode)
                     : mproc__child_reap(p->pidfd, p->pid, block, &p->exitcode);
-    if (ended == 1)
+    if (ended == 1) {
         p->state = REAPED;
+        log_end(p);
+    }
     return p->state == REAPED;
 }
 
@@ -186,14 +197,27 @@ static void finish_children(void)
 {
     lock();
     for (mproc_process *c = self.children; c; c = c->next)
-        if (c->daemon && !reap(c, false))
+        if (c->daemon && !reap(c, false)) {
+            MPROC__LOG(MPROC_LOG_DEBUG,
+                       "at exit: terminating daemon %s (pid %d)", c->name,
+                       (int)c->pid);
             mproc__child_signal(c->pidfd, c->pid, SIGTERM);
+        }
     int64_t grace = mproc__now() + DAEMON_GRACE_NS;
     for (mproc_process *c = self.children; c; c = c->next)
-        if (c->daemon && !reap_by(c, grace))
+        if (c->daemon && !reap_by(c, grace)) {
+            MPROC__LOG(MPROC_LOG_DEBUG,
+                       "at exit: daemon %s (pid %d) outlived its SIGTERM by "
+                       "1 s: killing it",
+                       c->name, (int)c->pid);
             mproc__child_signal(c->pidfd, c->pid, SIGKILL);
+        }
     for (mproc_process *c = self.children; c; c = c->next)
-        reap(c, true);
+        if (!reap(c, false)) {
+            MPROC__LOG(MPROC_LOG_DEBUG, "at exit: joining %s (pid %d)", c->name,
+                       (int)c->pid);
+            reap(c, true);
+        }
     unlock();
 }
 
@@ -240,6 +264,7 @@ int mproc_process_create(mproc_process **out, mproc_target target,
     p->pidfd = -1;
     p->statusfd = -1;
     p->method = opts ? opts->start_method : MPROC_START_DEFAULT;
+    mproc__log_set_namer(mproc_current_process_name);
     *out = p;
     return 0;
 }
@@ -299,6 +324,7 @@ _Noreturn void mproc__run_child(const mproc__child *c, mproc_target fn,
     p->daemon = c->daemon;
     p->parent = c->parent;
     p->pidfd = p->statusfd = -1;
+    mproc__log_set_namer(mproc_current_process_name); /* a fresh program */
     run_child(p, c->parent, real_parent);
 }
 
@@ -391,6 +417,8 @@ int mproc_process_start(mproc_process *p)
     p->statusfd = statusfd;
     p->state = STARTED;
     link_child(p);
+    MPROC__LOG(MPROC_LOG_INFO, "started %s (pid %d)%s", p->name, (int)pid,
+               p->daemon ? ", a daemon" : "");
 out:
     unlock();
     return rc;

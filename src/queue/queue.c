@@ -132,6 +132,7 @@
 #include "../kit/check.h"
 #include "../kit/eventcount.h"
 #include "../kit/handoff.h"
+#include "../kit/log.h"
 #include "../kit/region.h"
 #include "mproc/queue.h"
 
@@ -454,6 +455,7 @@ static void p_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
     assert(mproc__biased_mine(&s->plock));
+    MPROC__LOG(MPROC_LOG_INFO, "queue %p: producer died; repairing", (void *)s);
     if (p_tail(s) != RELAXED(&s->tail))
         p_apply(s);
     if (RELAXED(&s->pflags) & P_STREAMING)
@@ -747,6 +749,7 @@ static void c_repair(mproc_queue *q)
 {
     struct shared *s = q->s;
     assert(mproc__biased_mine(&s->clock));
+    MPROC__LOG(MPROC_LOG_INFO, "queue %p: consumer died; repairing", (void *)s);
     if (RELAXED(&s->cj_head) != RELAXED(&s->head))
         c_apply(s);
     release_room(q, RELAXED(&s->head));

@@ -376,6 +376,15 @@ int mproc__dup(int fd);
  */
 bool mproc__nofile_raise(void);
 
+/*
+ * mproc__write_stderr - write the len bytes at buf to standard error, whole
+ * (EINTR and short writes retried), for the event log. A closed pipe gives
+ * -EPIPE and raises no SIGPIPE (it is blocked in the calling thread for the
+ * write, and a SIGPIPE the write left pending is taken back). Keeps errno.
+ * Returns 0 or a negative errno value.
+ */
+int mproc__write_stderr(const void *buf, size_t len);
+
 /* socket.c - connections (area: connection). Every fd is close-on-exec;
  * every send uses MSG_NOSIGNAL, so no call here can raise SIGPIPE. */
 
