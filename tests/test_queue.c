@@ -1206,6 +1206,270 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 }
 END_TEST
 
+/*
+ * A producer killed at a random instant inside put, and nobody putting
+ * after it: a consumer that waits settles what it left. Each round a
+ * producer puts numbered messages of random sizes as fast as it can while
+ * a consumer takes them; the producer is SIGKILLed at a random moment,
+ * and the consumer drains with a 200 ms timeout, checking that each
+ * message is whole and comes in order, and that every put that returned
+ * arrived. Then qsize and empty say the queue is empty, and a probe put
+ * and got back is the probe itself: nothing the dead producer committed
+ * turns up after the drain (it once did, repaired only by the probe's put).
+ * kept: one producer thread, which keeps the producers' lock between its
+ * puts; else two threads putting through one handle, so the lock is
+ * taken plainly. fresh: a new queue each round, the dead producer the only
+ * one it ever had; else one queue for all of a worker's rounds. The
+ * rounds run KS_WORKERS at a time, as a round mostly waits.
+ */
+#define KS_ROUNDS 200
+#define KS_WORKERS 8
+#define KS_MAX 2000 /* the largest payload */
+#define KS_POOL (KS_MAX + 8192)
+#define KS_WARM 100 /* puts of each thread before the kill may come */
+#define KS_DRAIN_S (0.2 * TIME_SCALE)
+
+static unsigned char ks_pool[KS_POOL]; /* payloads are slices of it */
+
+struct ks_hdr {
+    uint32_t thread, seq, len, unused;
+};
+
+/* What a producer and its consumer share in a round. */
+struct ks_board {
+    _Atomic uint32_t returned[2]; /* puts that returned, per thread */
+    _Atomic uint32_t failed_round, failed_code;
+};
+
+struct ks_plan {
+    bool kept, fresh;
+    int worker;
+    struct ks_board *board;
+};
+
+/* The payload of message seq of a thread: its length and its slice. */
+static size_t ks_len(uint32_t thread, uint32_t seq, size_t *off)
+{
+    uint64_t x = ((uint64_t)thread << 32 | seq) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    *off = (size_t)(x >> 40) % (KS_POOL - KS_MAX);
+    return x % 8 == 0 ? (size_t)(x >> 8) % (KS_MAX + 1)
+                      : (size_t)(x >> 8) % 200;
+}
+
+struct ks_putter {
+    mproc_queue *q;
+    struct ks_board *board;
+    uint32_t thread;
+};
+
+static void *ks_put_forever(void *arg)
+{
+    struct ks_putter *p = arg;
+    unsigned char *buf = malloc(sizeof(struct ks_hdr) + KS_MAX);
+    for (uint32_t seq = 0;; seq++) {
+        size_t off, n = ks_len(p->thread, seq, &off);
+        struct ks_hdr h = {p->thread, seq, (uint32_t)n, 0};
+        memcpy(buf, &h, sizeof h);
+        memcpy(buf + sizeof h, ks_pool + off, n);
+        if (mproc_queue_put(p->q, buf, sizeof h + n, MPROC_FOREVER) != 0)
+            _exit(30);
+        atomic_store(&p->board->returned[p->thread], seq + 1);
+    }
+    return NULL;
+}
+
+/* The producer, until it is killed. */
+static int ks_produce(mproc_queue *q, struct ks_board *bd, bool kept)
+{
+    static struct ks_putter p[2];
+    p[0] = (struct ks_putter){q, bd, 0};
+    p[1] = (struct ks_putter){q, bd, 1};
+    pthread_t th;
+    if (!kept && pthread_create(&th, NULL, ks_put_forever, &p[1]) != 0)
+        return 31;
+    ks_put_forever(&p[0]);
+    return 32;
+}
+
+/* Kills the producer at a random moment once it is warm, and reaps it. */
+struct ks_kill {
+    pid_t pid;
+    bool kept;
+    struct ks_board *board;
+    useconds_t delay;
+    int status;
+    _Atomic bool done;
+};
+
+static void *ks_killer(void *arg)
+{
+    struct ks_kill *k = arg;
+    double t0 = now_s();
+    while ((atomic_load(&k->board->returned[0]) < KS_WARM ||
+            (!k->kept && atomic_load(&k->board->returned[1]) < KS_WARM)) &&
+           now_s() - t0 < WAIT_S)
+        usleep(50);
+    usleep(k->delay);
+    kill(k->pid, SIGKILL);
+    k->status = child_exit_status(k->pid);
+    atomic_store(&k->done, true);
+    return NULL;
+}
+
+/* Takes messages until a get begun after the producer's death times out;
+ * returns 0 or what went wrong. */
+static int ks_drain(mproc_queue *q, struct ks_kill *k)
+{
+    unsigned char *buf = malloc(sizeof(struct ks_hdr) + KS_MAX);
+    uint32_t next[2] = {0, 0};
+    int rc = 0;
+    for (;;) {
+        bool dead = atomic_load(&k->done);
+        size_t len;
+        int got = mproc_queue_get(q, buf, sizeof(struct ks_hdr) + KS_MAX, &len,
+                                  KS_DRAIN_S);
+        if (got == MPROC_ETIMEDOUT && dead)
+            break;
+        if (got == MPROC_ETIMEDOUT)
+            continue;
+        struct ks_hdr h;
+        size_t off;
+        if (got != 0 || len < sizeof h) {
+            rc = 40;
+            break;
+        }
+        memcpy(&h, buf, sizeof h);
+        if (h.thread > 1 || h.seq != next[h.thread]) {
+            rc = 41; /* out of order, repeated or from nowhere */
+            break;
+        }
+        if (h.len != ks_len(h.thread, h.seq, &off) || len != sizeof h + h.len ||
+            memcmp(buf + sizeof h, ks_pool + off, h.len) != 0) {
+            rc = 42; /* torn */
+            break;
+        }
+        next[h.thread]++;
+    }
+    for (uint32_t t = 0; rc == 0 && t < 2; t++) {
+        uint32_t returned = atomic_load(&k->board->returned[t]);
+        if (next[t] < returned)
+            rc = 43; /* a put that returned never arrived */
+    }
+    free(buf);
+    return rc;
+}
+
+/* One round; returns 0 or what went wrong. */
+static int ks_round(mproc_queue *q, const struct ks_plan *plan, uint64_t *x)
+{
+    struct ks_board *bd = plan->board;
+    atomic_store(&bd->returned[0], 0);
+    atomic_store(&bd->returned[1], 0);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 50;
+    if (pid == 0)
+        _exit(ks_produce(q, bd, plan->kept));
+    struct ks_kill k = {pid, plan->kept, bd, (useconds_t)(st_rand(x) % 3000),
+                        0,   false};
+    pthread_t killer;
+    if (pthread_create(&killer, NULL, ks_killer, &k) != 0)
+        return 51;
+    int rc = ks_drain(q, &k);
+    pthread_join(killer, NULL);
+    if (rc)
+        return rc;
+    if (k.status != 128 + SIGKILL)
+        return 52;
+    if (mproc_queue_qsize(q) != 0 || !mproc_queue_empty(q))
+        return 53;
+    char probe[64];
+    size_t len;
+    if (mproc_queue_put(q, "probe", 5, 1.0 * TIME_SCALE) != 0 ||
+        mproc_queue_get(q, probe, sizeof probe, &len, 1.0 * TIME_SCALE) != 0)
+        return 54;
+    if (len != 5 || memcmp(probe, "probe", 5) != 0)
+        return 55; /* something of the dead producer's came first */
+    return mproc_queue_get_nowait(q, probe, sizeof probe, &len) == MPROC_EAGAIN
+               ? 0
+               : 56;
+}
+
+static mproc_queue *ks_queue(const struct ks_plan *plan)
+{
+    mproc_queue_opts o = {.maxsize = plan->fresh ? 0 : 1024};
+    mproc_queue *q = NULL;
+    return mproc_queue_create(&q, &o) == 0 ? q : NULL;
+}
+
+static int ks_worker(void *arg)
+{
+    const struct ks_plan *plan = arg;
+    uint64_t x = (uint64_t)getpid() * 2654435761u + 1;
+    mproc_queue *q = plan->fresh ? NULL : ks_queue(plan);
+    for (int round = plan->worker; round < KS_ROUNDS; round += KS_WORKERS) {
+        if (plan->fresh)
+            q = ks_queue(plan);
+        if (!q)
+            return 60;
+        child_q = q;
+        int rc = ks_round(q, plan, &x);
+        if (rc) {
+            atomic_store(&plan->board->failed_round, (uint32_t)round);
+            atomic_store(&plan->board->failed_code, (uint32_t)rc);
+            return rc;
+        }
+        if (plan->fresh)
+            mproc_queue_destroy(q);
+    }
+    if (!plan->fresh)
+        mproc_queue_destroy(q);
+    return 0;
+}
+
+static void kill_storm(bool kept, bool fresh)
+{
+    fill(ks_pool, KS_POOL, 1);
+    struct ks_board *boards = shared_mem(KS_WORKERS * sizeof *boards);
+    pid_t pid[KS_WORKERS];
+    for (int w = 0; w < KS_WORKERS; w++) {
+        struct ks_plan plan = {kept, fresh, w, &boards[w]};
+        pid[w] = spawn(ks_worker, &plan);
+    }
+    for (int w = 0; w < KS_WORKERS; w++) {
+        int status = child_exit_status(pid[w]);
+        ck_assert_msg(status == 0, "round %u: failure %d (exit %d)",
+                      atomic_load(&boards[w].failed_round),
+                      (int)atomic_load(&boards[w].failed_code), status);
+    }
+    munmap(boards, KS_WORKERS * sizeof *boards);
+}
+
+START_TEST(queue_waiting_consumer_settles_a_killed_keepers_last_put)
+{
+    kill_storm(true, false);
+}
+END_TEST
+
+START_TEST(queue_waiting_consumer_settles_a_killed_producers_last_put)
+{
+    kill_storm(false, false);
+}
+END_TEST
+
+START_TEST(queue_killed_only_producer_keeping_its_lock_still_delivers)
+{
+    kill_storm(true, true);
+}
+END_TEST
+
+START_TEST(queue_killed_only_producer_still_delivers)
+{
+    kill_storm(false, true);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("queue");
@@ -1267,6 +1531,13 @@ int main(void)
     tcase_set_timeout(stress, 60);
     tcase_add_test(stress,
                    queue_survives_random_sigkill_of_producers_and_consumers);
+    tcase_add_test(stress,
+                   queue_waiting_consumer_settles_a_killed_keepers_last_put);
+    tcase_add_test(stress,
+                   queue_waiting_consumer_settles_a_killed_producers_last_put);
+    tcase_add_test(stress,
+                   queue_killed_only_producer_keeping_its_lock_still_delivers);
+    tcase_add_test(stress, queue_killed_only_producer_still_delivers);
     suite_add_tcase(s, stress);
     return run_suite(s);
 }
