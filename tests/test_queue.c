@@ -1233,7 +1233,7 @@ END_TEST
  * plus at most one in flight per thread; then the probe.
  */
 #define KS_ROUNDS 200
-#define KS_WORKERS 8
+#define KS_WORKERS 16
 #define KS_MAX 2000 /* the largest payload */
 #define KS_POOL (KS_MAX + 8192)
 #define KS_WARM 100 /* calls of each victim thread before the kill may come */
