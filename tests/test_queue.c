@@ -1218,15 +1218,18 @@ END_TEST
  *
  * A killed producer: the survivor drains with a 200 ms timeout, checking
  * that each message is whole and comes in order, and that every put that
- * returned arrived. Then qsize and empty say the queue is empty, and a
- * probe put and got back is the probe itself: nothing the dead producer
- * committed turns up after the drain (it once did, shown only by the
- * probe's put taking the lock over). fresh: a new queue each round, the
+ * returned arrived. Once the victim is dead it gets with a 20 ms timeout
+ * (less than a slice) until one times out; a 200 ms get must then time
+ * out too: a wait settles before it times out. Then qsize and empty say the
+ * queue is empty, and a probe put and got back is the probe itself: nothing the
+ * dead producer committed turns up after the drain (it once did, shown only by
+ * the probe's put taking the lock over). fresh: a new queue each round, the
  * dead producer the only one it ever had; else one queue for all of a
  * worker's rounds.
  *
  * A killed consumer: the survivor puts into a queue of KS_HOLD items until
- * a put times out after 200 ms; the queue must then be full: the room of
+ * a put times out (20 ms once the victim is dead; then a 200 ms put must
+ * time out too); the queue must then be full: the room of
  * a get the dead consumer committed was given back. It drains the queue
  * and checks that it held the last KS_HOLD messages put, whole and in
  * order, and that the dead consumer took what its returned gets took,
@@ -1238,6 +1241,7 @@ END_TEST
 #define KS_POOL (KS_MAX + 8192)
 #define KS_WARM 100 /* calls of each victim thread before the kill may come */
 #define KS_WAIT_S (0.2 * TIME_SCALE)
+#define KS_SHORT_S 0.02
 #define KS_HOLD 1024 /* maxsize of a killed consumer's queue */
 
 static unsigned char ks_pool[KS_POOL]; /* payloads are slices of it */
@@ -1363,6 +1367,13 @@ static void *ks_killer(void *arg)
     return NULL;
 }
 
+/* The survivor's timeout: KS_WAIT_S while the victim may live, then
+ * KS_SHORT_S, less than a slice: a wait settles before it times out. */
+static double ks_timeout(bool dead)
+{
+    return dead ? KS_SHORT_S : KS_WAIT_S;
+}
+
 /* The victim's calls that returned, over its threads. */
 static uint32_t ks_returned(const struct ks_kill *k)
 {
@@ -1377,11 +1388,11 @@ static int ks_drain(mproc_queue *q, struct ks_kill *k)
     unsigned char *buf = malloc(KS_BUF);
     uint32_t next[2] = {0, 0};
     int rc = 0;
+    size_t len;
     for (;;) {
         bool dead = atomic_load(&k->done);
-        size_t len;
         struct ks_hdr h;
-        int got = mproc_queue_get(q, buf, KS_BUF, &len, KS_WAIT_S);
+        int got = mproc_queue_get(q, buf, KS_BUF, &len, ks_timeout(dead));
         if (got == MPROC_ETIMEDOUT && dead)
             break;
         if (got == MPROC_ETIMEDOUT)
@@ -1398,6 +1409,9 @@ static int ks_drain(mproc_queue *q, struct ks_kill *k)
     for (uint32_t t = 0; rc == 0 && t < 2; t++)
         if (next[t] < atomic_load(&k->board->returned[t]))
             rc = 42; /* a put that returned never arrived */
+    if (rc == 0 &&
+        mproc_queue_get(q, buf, KS_BUF, &len, KS_WAIT_S) != MPROC_ETIMEDOUT)
+        rc = 47; /* a short get timed out without settling */
     free(buf);
     return rc;
 }
@@ -1412,7 +1426,8 @@ static int ks_fill(mproc_queue *q, struct ks_kill *k)
     int rc = 0;
     for (;;) {
         bool dead = atomic_load(&k->done);
-        int put = mproc_queue_put(q, buf, ks_message(buf, 0, sent), KS_WAIT_S);
+        int put =
+            mproc_queue_put(q, buf, ks_message(buf, 0, sent), ks_timeout(dead));
         if (put == MPROC_ETIMEDOUT && dead)
             break;
         if (put != 0 && put != MPROC_ETIMEDOUT) {
@@ -1421,6 +1436,9 @@ static int ks_fill(mproc_queue *q, struct ks_kill *k)
         }
         sent += put == 0;
     }
+    if (rc == 0 && mproc_queue_put(q, buf, ks_message(buf, 0, sent),
+                                   KS_WAIT_S) != MPROC_ETIMEDOUT)
+        rc = 47; /* a short put timed out without settling */
     if (rc == 0 && (mproc_queue_qsize(q) != KS_HOLD || !mproc_queue_full(q)))
         rc = 44; /* room a dead consumer took and never gave back */
     size_t len;

@@ -100,13 +100,13 @@
  * Settling. A takeover repairs when the next process of the same side
  * needs the lock, but there may be none (a pipeline's only producer was
  * killed), so the processes waiting on the other side settle it too. A
- * waiter whose sleep ran out a slice (below) looks at the other side's
- * journal, on its own line: for the producers a commit under way
- * (pj_tail != tail) or a stream open; for the consumers a commit under way
- * or, on a bounded queue, freed behind cj_head (room a dead consumer took
- * but never gave back). Only then does it look at the lock's holder: if
- * the word names a dead process, a plain holder or a keeper
- * (mproc__biased_take_dead: one read of /proc, no waiting, a live holder
+ * waiter whose sleep ran out a slice (below), or whose wait is about to
+ * time out, looks at the other side's journal, on its own line: for the
+ * producers a commit under way (pj_tail != tail) or a stream open; for the
+ * consumers a commit under way or, on a bounded queue, freed behind cj_head
+ * (room a dead consumer took but never gave back). Only then does it look at
+ * the lock's holder: if the word names a dead process, a plain holder or a
+ * keeper (mproc__biased_take_dead: one read of /proc, no waiting, a live holder
  * left untouched), it takes the lock over, runs the takeover's repair and
  * gives the lock back. Consumers waiting for data or in a stream settle
  * the producers (settle_producers: the committed message appears, a dead
@@ -116,7 +116,10 @@
  * the rest of its stream) needs no settling: consumers waiting for data
  * see a record there and take the lock over. So after a death everything
  * the dead process committed is visible to every waiter within one slice,
- * 50 ms, of the death or of the start of its wait, whichever is later.
+ * 50 ms, of the death or of the start of its wait, whichever is later, and
+ * to a wait of any timeout before it times out. A call with timeout 0 does
+ * not wait and does not settle: a get_nowait that polls an empty queue
+ * must not pull the producers' line across at each look.
  *
  * Sleeping. Producers wait for room and item slots, consumers for data,
  * joiners for done, each on an eventcount (kit/eventcount.h): no syscall
@@ -371,9 +374,10 @@ typedef int (*look_fn)(mproc_queue *q, const void *arg);
  * The sleeping half of a wait on ec, after its spin: announces itself,
  * looks, and sleeps until look finds what it waits for or a code to
  * return, or the budget is spent. Each sleep lasts at most
- * MPROC__SYNC_SLICE_NS; when one runs out, settle repairs what a dead
- * process of the other side may have left (see Settling), and the wait
- * looks again on the same announcement.
+ * MPROC__SYNC_SLICE_NS. When one runs out, and once more before the wait
+ * reports a timeout, settle repairs what a dead process of the other side
+ * may have left (see Settling) and the wait looks again; after a slice it
+ * sleeps on the same announcement.
  */
 static int sleep_until(mproc_queue *q, mproc__ec *ec, look_fn look,
                        const void *arg, void (*settle)(mproc_queue *),
@@ -385,20 +389,21 @@ static int sleep_until(mproc_queue *q, mproc__ec *ec, look_fn look,
         int rc = look(q, arg);
         if (rc != WAIT_MORE)
             return rc;
-        if (spent(b))
-            return expired(b);
-        rc = mproc__ec_sleep_sliced(ec, &w, deadline_of(b),
-                                    MPROC__SYNC_SLICE_NS);
-        if (rc == MPROC_ETIMEDOUT)
-            return expired(b);
-        if (rc == 1) {
-            settle(q);
+        rc = spent(b) ? MPROC_ETIMEDOUT
+                      : mproc__ec_sleep_sliced(ec, &w, deadline_of(b),
+                                               MPROC__SYNC_SLICE_NS);
+        if (rc == 0) {
+            rc = look(q, arg); /* woken: look before announcing again */
+            if (rc != WAIT_MORE)
+                return rc;
+            mproc__ec_prepare(ec, &w);
             continue;
         }
-        rc = look(q, arg); /* woken: look before announcing again */
-        if (rc != WAIT_MORE)
-            return rc;
-        mproc__ec_prepare(ec, &w);
+        settle(q);
+        if (rc == MPROC_ETIMEDOUT) {
+            rc = look(q, arg);
+            return rc != WAIT_MORE ? rc : expired(b);
+        }
     }
 }
 
@@ -517,7 +522,7 @@ static void p_repair(mproc_queue *q)
 }
 
 /*
- * For a consumer or joiner whose sleep ran out a slice: if a producers'
+ * For a consumer whose sleep ran out a slice or its budget: if a producers'
  * commit is under way or a stream open, and the producers' lock is held by
  * a dead process (plainly or kept), takes it over and repairs: the
  * committed message appears, the stream is withdrawn. Never waits, and
@@ -835,11 +840,11 @@ static void c_repair(mproc_queue *q)
 }
 
 /*
- * For a producer or joiner whose sleep ran out a slice: if a consumers'
- * commit is under way or the room it freed not yet given back (a bounded
- * queue's freed trails head only then), and the consumers' lock is held
- * by a dead process (plainly or kept), takes it over and repairs. Never
- * waits, and leaves a live holder alone.
+ * For a producer or joiner whose sleep ran out a slice or its budget: if a
+ * consumers' commit is under way or the room it freed not yet given back
+ * (a bounded queue's freed trails head only then), and the consumers' lock
+ * is held by a dead process (plainly or kept), takes it over and repairs.
+ * Never waits, and leaves a live holder alone.
  */
 static void settle_consumers(mproc_queue *q)
 {
