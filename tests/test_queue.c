@@ -1371,6 +1371,384 @@ START_TEST(queue_survives_random_sigkill_of_producers_and_consumers)
 }
 END_TEST
 
+/*
+ * Kill storms: one side killed at a random instant inside its calls, and
+ * nobody of that side calling after it; the other side, waiting, settles
+ * what it left. Each round a victim process (one thread, which keeps its
+ * side's lock between calls, or two threads on one handle, so the lock is
+ * taken plainly) puts or gets numbered messages of random sizes as fast as
+ * it can while the survivor (a worker process) gets or puts them; the
+ * victim is SIGKILLed at a random moment, once warm, and reaped. The
+ * rounds run KS_WORKERS at a time, as a round mostly waits.
+ *
+ * A killed producer: the survivor drains with a 200 ms timeout, checking
+ * that each message is whole and comes in order, and that every put that
+ * returned arrived. Once the victim is dead it gets with a 20 ms timeout
+ * (less than a slice) until one times out; a 200 ms get must then time
+ * out too: a wait settles before it times out. Then qsize and empty say the
+ * queue is empty, and a probe put and got back is the probe itself: nothing the
+ * dead producer committed turns up after the drain (it once did, shown only by
+ * the probe's put taking the lock over). fresh: a new queue each round, the
+ * dead producer the only one it ever had; else one queue for all of a
+ * worker's rounds.
+ *
+ * A killed consumer: the survivor puts into a queue of KS_HOLD items until
+ * a put times out (20 ms once the victim is dead; then a 200 ms put must
+ * time out too); the queue must then be full: the room of
+ * a get the dead consumer committed was given back. It drains the queue
+ * and checks that it held the last KS_HOLD messages put, whole and in
+ * order, and that the dead consumer took what its returned gets took,
+ * plus at most one in flight per thread; then the probe.
+ */
+#define KS_ROUNDS 200
+#define KS_WORKERS 16
+#define KS_MAX 2000 /* the largest payload */
+#define KS_POOL (KS_MAX + 8192)
+#define KS_WARM 100 /* calls of each victim thread before the kill may come */
+#define KS_WAIT_S (0.2 * TIME_SCALE)
+#define KS_SHORT_S 0.02
+#define KS_HOLD 1024 /* maxsize of a killed consumer's queue */
+
+static unsigned char ks_pool[KS_POOL]; /* payloads are slices of it */
+
+struct ks_hdr {
+    uint32_t thread, seq, len, unused;
+};
+
+#define KS_BUF (sizeof(struct ks_hdr) + KS_MAX)
+
+/* What a victim and its survivor share in a round. */
+struct ks_board {
+    _Atomic uint32_t returned[2]; /* the victim's calls that returned */
+    _Atomic uint32_t failed_round, failed_code;
+};
+
+struct ks_plan {
+    bool consumer_dies, kept, fresh;
+    int worker;
+    struct ks_board *board;
+};
+
+/* The payload of message seq of a thread: its length and its slice. */
+static size_t ks_len(uint32_t thread, uint32_t seq, size_t *off)
+{
+    uint64_t x = ((uint64_t)thread << 32 | seq) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    *off = (size_t)(x >> 40) % (KS_POOL - KS_MAX);
+    return x % 8 == 0 ? (size_t)(x >> 8) % (KS_MAX + 1)
+                      : (size_t)(x >> 8) % 200;
+}
+
+/* Writes message seq of a thread into buf; returns its length. */
+static size_t ks_message(unsigned char *buf, uint32_t thread, uint32_t seq)
+{
+    size_t off, n = ks_len(thread, seq, &off);
+    struct ks_hdr h = {thread, seq, (uint32_t)n, 0};
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, ks_pool + off, n);
+    return sizeof h + n;
+}
+
+/* Whether the len bytes in buf are a whole message; its header in *h. */
+static bool ks_whole(const unsigned char *buf, size_t len, struct ks_hdr *h)
+{
+    size_t off;
+    if (len < sizeof *h)
+        return false;
+    memcpy(h, buf, sizeof *h);
+    return h->thread <= 1 && h->len == ks_len(h->thread, h->seq, &off) &&
+           len == sizeof *h + h->len &&
+           memcmp(buf + sizeof *h, ks_pool + off, h->len) == 0;
+}
+
+struct ks_thread {
+    mproc_queue *q;
+    struct ks_board *board;
+    uint32_t thread;
+};
+
+static void *ks_put_forever(void *arg)
+{
+    struct ks_thread *t = arg;
+    unsigned char *buf = malloc(KS_BUF);
+    for (uint32_t seq = 0;; seq++) {
+        size_t len = ks_message(buf, t->thread, seq);
+        if (mproc_queue_put(t->q, buf, len, MPROC_FOREVER) != 0)
+            _exit(30);
+        atomic_store(&t->board->returned[t->thread], seq + 1);
+    }
+    return NULL;
+}
+
+static void *ks_get_forever(void *arg)
+{
+    struct ks_thread *t = arg;
+    unsigned char *buf = malloc(KS_BUF);
+    for (uint32_t n = 1;; n++) {
+        size_t len;
+        if (mproc_queue_get(t->q, buf, KS_BUF, &len, MPROC_FOREVER) != 0)
+            _exit(31);
+        atomic_store(&t->board->returned[t->thread], n);
+    }
+    return NULL;
+}
+
+/* The victim, until it is killed: fn in one thread, or two. */
+static int ks_victim(mproc_queue *q, struct ks_board *bd, bool kept,
+                     void *(*fn)(void *))
+{
+    static struct ks_thread t[2];
+    t[0] = (struct ks_thread){q, bd, 0};
+    t[1] = (struct ks_thread){q, bd, 1};
+    pthread_t th;
+    if (!kept && pthread_create(&th, NULL, fn, &t[1]) != 0)
+        return 32;
+    fn(&t[0]);
+    return 33;
+}
+
+/* Kills the victim at a random moment once it is warm, and reaps it. */
+struct ks_kill {
+    pid_t pid;
+    bool kept;
+    struct ks_board *board;
+    useconds_t delay;
+    int status;
+    _Atomic bool done;
+};
+
+static void *ks_killer(void *arg)
+{
+    struct ks_kill *k = arg;
+    double t0 = now_s();
+    while ((atomic_load(&k->board->returned[0]) < KS_WARM ||
+            (!k->kept && atomic_load(&k->board->returned[1]) < KS_WARM)) &&
+           now_s() - t0 < WAIT_S)
+        usleep(50);
+    usleep(k->delay);
+    kill(k->pid, SIGKILL);
+    k->status = child_exit_status(k->pid);
+    atomic_store(&k->done, true);
+    return NULL;
+}
+
+/* The survivor's timeout: KS_WAIT_S while the victim may live, then
+ * KS_SHORT_S, less than a slice: a wait settles before it times out. */
+static double ks_timeout(bool dead)
+{
+    return dead ? KS_SHORT_S : KS_WAIT_S;
+}
+
+/* The victim's calls that returned, over its threads. */
+static uint32_t ks_returned(const struct ks_kill *k)
+{
+    return atomic_load(&k->board->returned[0]) +
+           atomic_load(&k->board->returned[1]);
+}
+
+/* A killed producer's survivor: takes messages until a get begun after
+ * the death times out; returns 0 or what went wrong. */
+static int ks_drain(mproc_queue *q, struct ks_kill *k)
+{
+    unsigned char *buf = malloc(KS_BUF);
+    uint32_t next[2] = {0, 0};
+    int rc = 0;
+    size_t len;
+    for (;;) {
+        bool dead = atomic_load(&k->done);
+        struct ks_hdr h;
+        int got = mproc_queue_get(q, buf, KS_BUF, &len, ks_timeout(dead));
+        if (got == MPROC_ETIMEDOUT && dead)
+            break;
+        if (got == MPROC_ETIMEDOUT)
+            continue;
+        if (got != 0 || !ks_whole(buf, len, &h)) {
+            rc = 40; /* torn */
+            break;
+        }
+        if (h.seq != next[h.thread]++) {
+            rc = 41; /* out of order or repeated */
+            break;
+        }
+    }
+    for (uint32_t t = 0; rc == 0 && t < 2; t++)
+        if (next[t] < atomic_load(&k->board->returned[t]))
+            rc = 42; /* a put that returned never arrived */
+    if (rc == 0 &&
+        mproc_queue_get(q, buf, KS_BUF, &len, KS_WAIT_S) != MPROC_ETIMEDOUT)
+        rc = 47; /* a short get timed out without settling */
+    free(buf);
+    return rc;
+}
+
+/* A killed consumer's survivor: puts messages until a put begun after the
+ * death times out, then takes what the queue holds and checks it; returns
+ * 0 or what went wrong. */
+static int ks_fill(mproc_queue *q, struct ks_kill *k)
+{
+    unsigned char *buf = malloc(KS_BUF);
+    uint32_t sent = 0, held = 0;
+    int rc = 0;
+    for (;;) {
+        bool dead = atomic_load(&k->done);
+        int put =
+            mproc_queue_put(q, buf, ks_message(buf, 0, sent), ks_timeout(dead));
+        if (put == MPROC_ETIMEDOUT && dead)
+            break;
+        if (put != 0 && put != MPROC_ETIMEDOUT) {
+            rc = 43;
+            break;
+        }
+        sent += put == 0;
+    }
+    if (rc == 0 && mproc_queue_put(q, buf, ks_message(buf, 0, sent),
+                                   KS_WAIT_S) != MPROC_ETIMEDOUT)
+        rc = 47; /* a short put timed out without settling */
+    if (rc == 0 && (mproc_queue_qsize(q) != KS_HOLD || !mproc_queue_full(q)))
+        rc = 44; /* room a dead consumer took and never gave back */
+    size_t len;
+    while (rc == 0 && mproc_queue_get_nowait(q, buf, KS_BUF, &len) == 0) {
+        struct ks_hdr h;
+        if (!ks_whole(buf, len, &h) || h.seq != sent - KS_HOLD + held++)
+            rc = 45; /* torn, out of order or lost */
+    }
+    uint32_t taken = sent - held, returned = ks_returned(k);
+    if (rc == 0 && (held != KS_HOLD || taken < returned ||
+                    taken > returned + (k->kept ? 1 : 2)))
+        rc = 46;
+    free(buf);
+    return rc;
+}
+
+/* After a round: the queue is empty, and a probe comes back itself. */
+static int ks_probe(mproc_queue *q)
+{
+    char probe[64];
+    size_t len;
+    if (mproc_queue_qsize(q) != 0 || !mproc_queue_empty(q))
+        return 50;
+    if (mproc_queue_put(q, "probe", 5, 1.0 * TIME_SCALE) != 0 ||
+        mproc_queue_get(q, probe, sizeof probe, &len, 1.0 * TIME_SCALE) != 0)
+        return 51;
+    if (len != 5 || memcmp(probe, "probe", 5) != 0)
+        return 52; /* something of the dead process's came first */
+    return mproc_queue_get_nowait(q, probe, sizeof probe, &len) == MPROC_EAGAIN
+               ? 0
+               : 53;
+}
+
+/* One round; returns 0 or what went wrong. */
+static int ks_round(mproc_queue *q, const struct ks_plan *plan, uint64_t *x)
+{
+    struct ks_board *bd = plan->board;
+    atomic_store(&bd->returned[0], 0);
+    atomic_store(&bd->returned[1], 0);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 60;
+    if (pid == 0)
+        _exit(ks_victim(q, bd, plan->kept,
+                        plan->consumer_dies ? ks_get_forever : ks_put_forever));
+    struct ks_kill k = {pid, plan->kept, bd, (useconds_t)(st_rand(x) % 3000),
+                        0,   false};
+    pthread_t killer;
+    if (pthread_create(&killer, NULL, ks_killer, &k) != 0)
+        return 61;
+    int rc = plan->consumer_dies ? ks_fill(q, &k) : ks_drain(q, &k);
+    pthread_join(killer, NULL);
+    if (rc == 0 && k.status != 128 + SIGKILL)
+        rc = 62;
+    return rc ? rc : ks_probe(q);
+}
+
+static mproc_queue *ks_queue(const struct ks_plan *plan)
+{
+    mproc_queue_opts o = {.maxsize = plan->consumer_dies ? KS_HOLD
+                                     : plan->fresh       ? 0
+                                                         : 1024};
+    mproc_queue *q = NULL;
+    return mproc_queue_create(&q, &o) == 0 ? q : NULL;
+}
+
+static int ks_worker(void *arg)
+{
+    const struct ks_plan *plan = arg;
+    uint64_t x = (uint64_t)getpid() * 2654435761u + 1;
+    mproc_queue *q = plan->fresh ? NULL : ks_queue(plan);
+    for (int round = plan->worker; round < KS_ROUNDS; round += KS_WORKERS) {
+        if (plan->fresh)
+            q = ks_queue(plan);
+        if (!q)
+            return 63;
+        child_q = q;
+        int rc = ks_round(q, plan, &x);
+        if (rc) {
+            atomic_store(&plan->board->failed_round, (uint32_t)round);
+            atomic_store(&plan->board->failed_code, (uint32_t)rc);
+            return rc;
+        }
+        if (plan->fresh)
+            mproc_queue_destroy(q);
+    }
+    if (!plan->fresh)
+        mproc_queue_destroy(q);
+    return 0;
+}
+
+static void kill_storm(bool consumer_dies, bool kept, bool fresh)
+{
+    fill(ks_pool, KS_POOL, 1);
+    struct ks_board *boards = shared_mem(KS_WORKERS * sizeof *boards);
+    pid_t pid[KS_WORKERS];
+    for (int w = 0; w < KS_WORKERS; w++) {
+        struct ks_plan plan = {consumer_dies, kept, fresh, w, &boards[w]};
+        pid[w] = spawn(ks_worker, &plan);
+    }
+    for (int w = 0; w < KS_WORKERS; w++) {
+        int status = child_exit_status(pid[w]);
+        ck_assert_msg(status == 0, "round %u: failure %d (exit %d)",
+                      atomic_load(&boards[w].failed_round),
+                      (int)atomic_load(&boards[w].failed_code), status);
+    }
+    munmap(boards, KS_WORKERS * sizeof *boards);
+}
+
+START_TEST(queue_waiting_consumer_settles_a_killed_keepers_last_put)
+{
+    kill_storm(false, true, false);
+}
+END_TEST
+
+START_TEST(queue_waiting_consumer_settles_a_killed_producers_last_put)
+{
+    kill_storm(false, false, false);
+}
+END_TEST
+
+START_TEST(queue_killed_only_producer_keeping_its_lock_still_delivers)
+{
+    kill_storm(false, true, true);
+}
+END_TEST
+
+START_TEST(queue_killed_only_producer_still_delivers)
+{
+    kill_storm(false, false, true);
+}
+END_TEST
+
+START_TEST(queue_waiting_producer_settles_a_killed_keepers_last_get)
+{
+    kill_storm(true, true, false);
+}
+END_TEST
+
+START_TEST(queue_waiting_producer_settles_a_killed_consumers_last_get)
+{
+    kill_storm(true, false, false);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     test_init(&argc, &argv, NULL);
@@ -1439,6 +1817,17 @@ int main(int argc, char **argv)
     tcase_set_timeout(stress, 60);
     tcase_add_test(stress,
                    queue_survives_random_sigkill_of_producers_and_consumers);
+    tcase_add_test(stress,
+                   queue_waiting_consumer_settles_a_killed_keepers_last_put);
+    tcase_add_test(stress,
+                   queue_waiting_consumer_settles_a_killed_producers_last_put);
+    tcase_add_test(stress,
+                   queue_killed_only_producer_keeping_its_lock_still_delivers);
+    tcase_add_test(stress, queue_killed_only_producer_still_delivers);
+    tcase_add_test(stress,
+                   queue_waiting_producer_settles_a_killed_keepers_last_get);
+    tcase_add_test(stress,
+                   queue_waiting_producer_settles_a_killed_consumers_last_get);
     suite_add_tcase(s, stress);
     return run_suite(s);
 }

@@ -39,7 +39,14 @@
  *   their holder's process token; a process waiting for a lock re-checks
  *   the holder's life every 50 ms while it waits and, if it died, takes the
  *   lock over and completes or rolls back the dead holder's operation. A
- *   blocked call otherwise sleeps on a futex until the first change.
+ *   call blocked for data, room or join sleeps on a futex until the first
+ *   change, or 50 ms; then, and before it times out, it looks again and, if
+ *   a process of the other side died halfway through a put or get,
+ *   completes what that process committed. So a message whose producer
+ *   died after committing it is there for a waiting get within 50 ms, and
+ *   for any get with a timeout above 0, even if no producer ever calls
+ *   again; a call with timeout 0 does not settle (docs/api/queue.md: who
+ *   repairs what, and when).
  * - Kept locks: a process that makes many calls in a row on one side keeps
  *   that side's lock between them, so a put or get needs no atomic
  *   read-modify-write; another process or thread that calls takes it back

@@ -37,6 +37,16 @@
  * nap while it waits) and returns MPROC_EOWNERDEAD so the caller repairs,
  * as after a plain holder's death. A revoker killed after marking REVOKING
  * leaves the mark for the next one, which repeats the same steps.
+ *
+ * Taking over from the dead without a revocation (mproc__biased_take_dead).
+ * A process that finds the word naming a dead process needs neither the mark
+ * nor the membarrier: the dead enter no critical section again, and their
+ * stores are all in memory. It replaces the word it read, whatever its
+ * flags, with its own token (and WAITERS) in one compare-and-swap; a revoker
+ * waiting on the same dead owner then sees the word change and looks again,
+ * and of two such takers one wins. The dead owner's slot keeps its busy word
+ * set until claim_slot reclaims the slot; nothing reads it before then, as
+ * only a word with BIASED names a slot to look at.
  */
 #include "biased.h"
 
@@ -138,6 +148,14 @@ int mproc__biased_try(mproc__biased *b)
         if (rc != MPROC_EAGAIN)
             return rc == MPROC_ETIMEDOUT ? MPROC_EAGAIN : rc;
     }
+}
+
+int mproc__biased_take_dead(mproc__biased *b)
+{
+    uint64_t v = word(b), owner = v & ~(B | X | W), me = mproc__self_token();
+    if (owner == 0 || owner == me || mproc__token_alive(owner))
+        return MPROC_EAGAIN;
+    return cas_word(b, &v, me | W) ? MPROC_EOWNERDEAD : MPROC_EAGAIN;
 }
 
 /* Whether the calling thread is the only one that has used view v (the

@@ -117,6 +117,19 @@ int mproc__biased_acquire_until(mproc__biased *b, int64_t deadline);
 int mproc__biased_try(mproc__biased *b);
 
 /*
+ * mproc__biased_take_dead - take b's lock over if the process its word names
+ * is dead: a plain holder, or the bias owner, inside its critical section or
+ * not. Never waits, and leaves the word of a live holder as it is (no
+ * revocation is begun). For a process that waits on what the lock guards
+ * without needing the lock itself, and settles what a dead holder left.
+ * Returns MPROC_EOWNERDEAD (the caller holds the lock plainly: it repairs,
+ * then gives the lock up with mproc__lock_release), or MPROC_EAGAIN (the lock
+ * is free, or held by a live process, or another took it over first).
+ * Reads /proc when the word names another process: for slow paths only.
+ */
+int mproc__biased_take_dead(mproc__biased *b);
+
+/*
  * mproc__biased_release - give up a lock taken by mproc__biased_acquire_until
  * or mproc__biased_try. When v is enabled, the caller has taken the lock
  * MPROC__BIASED_RUN times in a row through it, nobody waits for it and a

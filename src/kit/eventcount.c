@@ -46,6 +46,15 @@ int mproc__ec_sleep(mproc__ec *ec, mproc__ec_wait *w, int64_t deadline)
     return mproc__futex_wait(&ec->seq, w->seq, deadline);
 }
 
+int mproc__ec_sleep_sliced(mproc__ec *ec, mproc__ec_wait *w, int64_t deadline,
+                           int64_t slice_ns)
+{
+    int64_t now = mproc__now();
+    if (deadline - now <= slice_ns)
+        return mproc__ec_sleep(ec, w, deadline);
+    return mproc__ec_sleep(ec, w, now + slice_ns) == MPROC_ETIMEDOUT ? 1 : 0;
+}
+
 /* handled is stored only after the wake call, so a waker killed before it
  * leaves the wake to the next one. */
 void mproc__ec_wake_slow(mproc__ec *ec, uint32_t announce)

@@ -19,8 +19,10 @@
  *
  * Crashes. A waker killed before its wake call leaves handled behind, so
  * the next waker wakes instead; a sleeper that died costs one needless
- * wake. Nothing here depends on another process's life: a sleep that must
- * notice a dead peer is bounded by its caller's deadline.
+ * wake. A waker killed after publishing its change but before its wake
+ * leaves the sleepers asleep until the next waker: a wait that must not
+ * depend on there being one sleeps in slices (mproc__ec_sleep_sliced) and
+ * looks again, and repairs what a dead peer left, at the end of each.
  *
  * The asymmetric variant (asym), for processes registered with
  * mproc__membarrier_register: the waker leaves out its fence (a compiler
@@ -90,6 +92,20 @@ void mproc__ec_prepare(mproc__ec *ec, mproc__ec_wait *w);
  * MPROC_ETIMEDOUT once the deadline has passed on a sure sleep.
  */
 int mproc__ec_sleep(mproc__ec *ec, mproc__ec_wait *w, int64_t deadline);
+
+/*
+ * mproc__ec_sleep_sliced - mproc__ec_sleep for a wait that must notice what
+ * a dead process left (a change it published without the wake, or half an
+ * operation for the waiter to repair): it sleeps at most slice_ns at a time.
+ * Returns as mproc__ec_sleep, or 1 when a slice ran out before the
+ * deadline. The caller then re-checks its condition, repairs what it may,
+ * and calls this again with the same w and no new mproc__ec_prepare: its
+ * announcement stands until a wake bumps the sequence, and such a wake
+ * ends the sleep at once (so a sure wait stays sure without another
+ * membarrier). Reads the clock on each call.
+ */
+int mproc__ec_sleep_sliced(mproc__ec *ec, mproc__ec_wait *w, int64_t deadline,
+                           int64_t slice_ns);
 
 /* The slow half of mproc__ec_wake: a sleeper announced itself. */
 void mproc__ec_wake_slow(mproc__ec *ec, uint32_t announce);

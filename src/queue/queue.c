@@ -38,11 +38,13 @@
  * Waiters poll with growing pauses (kit/spin.h), and a producer that ran
  * out of room waits, while it spins, until a batch of messages fits, so
  * that two processes running flat out do not hand each slot across alone.
- * Only consumers ever take both locks, consumers' first, and never wait
- * for the producers' lock (they take it only when it is free or its
- * holder is dead), so there is no lock-order cycle; a streaming producer
- * waits for room while holding its lock, which is how chunks of one
- * message stay contiguous.
+ * A process holding one side's lock takes the other side's only without
+ * waiting for it: a consumer takes the producers' lock when it is free or
+ * kept by an idle keeper (the jump to the ring's start) or held by a dead
+ * process (in a stream), and a streaming producer takes the consumers'
+ * lock only from a dead holder (Settling), so there is no lock-order
+ * cycle; a streaming producer waits for room while holding its lock, which
+ * is how chunks of one message stay contiguous.
  *
  * Each lock is the kit's robust lock word (src/kit/lock.c): 0 when
  * free, else the holder's process token
@@ -54,7 +56,8 @@
  * (mproc__token_alive) and if not takes the lock over with a
  * compare-and-swap (one winner): mproc__lock_acquire_until then returns
  * MPROC_EOWNERDEAD and the queue repairs what the holder left. So a
- * process polls only while a lock is held by another for over 50 ms.
+ * process waiting for a lock reads /proc only while another has held it
+ * for over 50 ms.
  * Whatever a call's timeout, it waits at least LOCK_GRACE_NS for a lock
  * (a lock is held only for a copy, so timeout 0 means "no waiting for
  * room or data", not "fail if another process is mid-put").
@@ -94,15 +97,42 @@
  * other processes pair their acquire loads of tail / freed with them, so bytes
  * are written before they are published and read before they are freed.
  *
+ * Settling. A takeover repairs when the next process of the same side
+ * needs the lock, but there may be none (a pipeline's only producer was
+ * killed), so the processes waiting on the other side settle it too. A
+ * waiter whose sleep ran out a slice (below), or whose wait is about to
+ * time out, looks at the other side's journal, on its own line: for the
+ * producers a commit under way (pj_tail != tail) or a stream open; for the
+ * consumers a commit under way or, on a bounded queue, freed behind cj_head
+ * (room a dead consumer took but never gave back). Only then does it look at
+ * the lock's holder: if the word names a dead process, a plain holder or a
+ * keeper (mproc__biased_take_dead: one read of /proc, no waiting, a live holder
+ * left untouched), it takes the lock over, runs the takeover's repair and
+ * gives the lock back. Consumers waiting for data or in a stream settle
+ * the producers (settle_producers: the committed message appears, a dead
+ * stream ends with ABORT); producers waiting for room and joiners settle
+ * the consumers (settle_consumers: head, nget, nabort, then freed and got
+ * catch up). What a dead consumer left at the head (an uncommitted take,
+ * the rest of its stream) needs no settling: consumers waiting for data
+ * see a record there and take the lock over. So after a death everything
+ * the dead process committed is visible to every waiter within one slice,
+ * 50 ms, of the death or of the start of its wait, whichever is later, and
+ * to a wait of any timeout before it times out. A call with timeout 0 does
+ * not wait and does not settle: a get_nowait that polls an empty queue
+ * must not pull the producers' line across at each look.
+ *
  * Sleeping. Producers wait for room and item slots, consumers for data,
  * joiners for done, each on an eventcount (kit/eventcount.h): no syscall
- * when nobody sleeps, no lost wake-up, and a waker or sleeper killed at
- * any point costs at most one needless wake. Sleeps on data and room are
- * not bounded: nothing there depends on another process's life, except a
- * consumer that waits in the middle of a stream, which re-checks the
- * producers' lock every 50 ms. On an asym queue the wakers leave their
- * fence to the sleepers (the eventcount's asymmetric variant), so a put
- * or get that wakes nobody runs no locked instruction.
+ * when nobody sleeps, no lost wake-up, and a sleeper killed at any point
+ * costs at most one needless wake. Every sleep lasts at most
+ * MPROC__SYNC_SLICE_NS (50 ms, sleep_until): a waker killed between its
+ * change and its wake left the change there for the waiter's next look,
+ * and the end of each slice is when it settles. The next slice sleeps on
+ * the same announcement, so an idle waiter costs a timer wake-up, a clock
+ * read and two or three loads 20 times a second, and no membarrier. On an
+ * asym queue the wakers leave their fence to the sleepers (the
+ * eventcount's asymmetric variant), so a put or get that wakes nobody runs
+ * no locked instruction.
  *
  * Unbounded queues. The ring is a sparse mapping of (by default) the
  * machine's RAM, rounded up to a power of two. A producer takes the pages
@@ -348,6 +378,48 @@ static inline mproc__ec_wait wait_begin(mproc_queue *q)
     return mproc__ec_begin(q->s->asym);
 }
 
+/* A waiter's look at what it waits for: 0 when it is there, a negative
+ * code to return at once (a shutdown), or WAIT_MORE. */
+#define WAIT_MORE 1
+typedef int (*look_fn)(mproc_queue *q, const void *arg);
+
+/*
+ * The sleeping half of a wait on ec, after its spin: announces itself,
+ * looks, and sleeps until look finds what it waits for or a code to
+ * return, or the budget is spent. Each sleep lasts at most
+ * MPROC__SYNC_SLICE_NS. When one runs out, and once more before the wait
+ * reports a timeout, settle repairs what a dead process of the other side
+ * may have left (see Settling) and the wait looks again; after a slice it
+ * sleeps on the same announcement.
+ */
+static int sleep_until(mproc_queue *q, mproc__ec *ec, look_fn look,
+                       const void *arg, void (*settle)(mproc_queue *),
+                       struct budget *b)
+{
+    mproc__ec_wait w = wait_begin(q);
+    mproc__ec_prepare(ec, &w);
+    for (;;) {
+        int rc = look(q, arg);
+        if (rc != WAIT_MORE)
+            return rc;
+        rc = spent(b) ? MPROC_ETIMEDOUT
+                      : mproc__ec_sleep_sliced(ec, &w, deadline_of(b),
+                                               MPROC__SYNC_SLICE_NS);
+        if (rc == 0) {
+            rc = look(q, arg); /* woken: look before announcing again */
+            if (rc != WAIT_MORE)
+                return rc;
+            mproc__ec_prepare(ec, &w);
+            continue;
+        }
+        settle(q);
+        if (rc == MPROC_ETIMEDOUT) {
+            rc = look(q, arg);
+            return rc != WAIT_MORE ? rc : expired(b);
+        }
+    }
+}
+
 /* ---- the ring --------------------------------------------------------- */
 
 static inline uint64_t *rec_at(mproc_queue *q, uint64_t pos)
@@ -464,6 +536,25 @@ static void p_repair(mproc_queue *q)
 }
 
 /*
+ * For a consumer whose sleep ran out a slice or its budget: if a producers'
+ * commit is under way or a stream open, and the producers' lock is held by
+ * a dead process (plainly or kept), takes it over and repairs: the
+ * committed message appears, the stream is withdrawn. Never waits, and
+ * leaves a live holder alone.
+ */
+static void settle_producers(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    if (LOAD(&s->pj_tail) == LOAD(&s->tail) &&
+        !(LOAD(&s->pflags) & P_STREAMING))
+        return;
+    if (mproc__biased_take_dead(&s->plock) != MPROC_EOWNERDEAD)
+        return;
+    p_repair(q);
+    mproc__lock_release(&s->plock.lock);
+}
+
+/*
  * A hold of one side's lock: a critical section of the process that keeps
  * the lock biased to itself (entered and left with plain stores), or a
  * plain hold.
@@ -560,6 +651,21 @@ static bool room_for(mproc_queue *q, uint64_t need, bool items, uint64_t batch)
            (!items || has_item_room(q, LOAD(&s->nput) + batch));
 }
 
+struct want_room {
+    uint64_t need;
+    bool items;
+};
+
+static int look_room(mproc_queue *q, const void *arg)
+{
+    const struct want_room *want = arg;
+    if (RELAXED(&q->s->state) != Q_OPEN)
+        return MPROC_ESHUTDOWN;
+    return room_for(q, want->need, want->items, 0) ? 0 : WAIT_MORE;
+}
+
+static void settle_consumers(mproc_queue *q);
+
 /*
  * Waits, without the producers' lock (or with it, streaming), until need
  * bytes are free and, if items, a message may begin. While it spins it
@@ -572,26 +678,18 @@ static int wait_room(mproc_queue *q, uint64_t need, bool items,
 {
     struct shared *s = q->s;
     mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
-    mproc__ec_wait w = wait_begin(q);
     for (;;) {
         if (RELAXED(&s->state) != Q_OPEN)
             return MPROC_ESHUTDOWN;
         if (b->timeout == 0)
             return room_for(q, need, items, 0) ? 0 : MPROC_EAGAIN;
-        if (mproc__spin_more(&sp)) {
-            if (room_for(q, need, items, BATCH))
-                return 0;
-            continue;
-        }
-        mproc__ec_prepare(&s->room, &w);
-        if (RELAXED(&s->state) != Q_OPEN)
-            return MPROC_ESHUTDOWN;
-        if (room_for(q, need, items, 0))
+        if (!mproc__spin_more(&sp))
+            break;
+        if (room_for(q, need, items, BATCH))
             return 0;
-        if (spent(b) ||
-            mproc__ec_sleep(&s->room, &w, deadline_of(b)) == MPROC_ETIMEDOUT)
-            return expired(b);
     }
+    struct want_room want = {need, items};
+    return sleep_until(q, &s->room, look_room, &want, settle_consumers, b);
 }
 
 /* Puts a message that fits the ring as one record. */
@@ -756,65 +854,74 @@ static void c_repair(mproc_queue *q)
     wake(q, &s->done);
 }
 
+/*
+ * For a producer or joiner whose sleep ran out a slice or its budget: if a
+ * consumers' commit is under way or the room it freed not yet given back
+ * (a bounded queue's freed trails head only then), and the consumers' lock
+ * is held by a dead process (plainly or kept), takes it over and repairs.
+ * Never waits, and leaves a live holder alone.
+ */
+static void settle_consumers(mproc_queue *q)
+{
+    struct shared *s = q->s;
+    uint64_t settled = s->unbounded ? LOAD(&s->head) : LOAD(&s->freed);
+    if (LOAD(&s->cj_head) == settled)
+        return;
+    if (mproc__biased_take_dead(&s->clock) != MPROC_EOWNERDEAD)
+        return;
+    c_repair(q);
+    mproc__lock_release(&s->clock.lock);
+}
+
 static int c_lock(mproc_queue *q, struct hold *h, struct budget *b)
 {
     *h = (struct hold){&q->s->clock, &q->cview, false};
     return side_lock(q, h, c_repair, b, true);
 }
 
+static int look_data(mproc_queue *q, const void *unused)
+{
+    (void)unused;
+    if (data_at(q, LOAD(&q->s->head)))
+        return 0;
+    return RELAXED(&q->s->state) != Q_OPEN ? MPROC_ESHUTDOWN : WAIT_MORE;
+}
+
 /* Waits, without the consumers' lock, until a record seems to be there. */
 static int wait_data(mproc_queue *q, struct budget *b)
 {
-    struct shared *s = q->s;
     mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
-    mproc__ec_wait w = wait_begin(q);
     for (;;) {
-        if (data_at(q, LOAD(&s->head)))
-            return 0;
-        if (RELAXED(&s->state) != Q_OPEN)
-            return MPROC_ESHUTDOWN;
+        int rc = look_data(q, NULL);
+        if (rc != WAIT_MORE)
+            return rc;
         if (b->timeout == 0)
             return MPROC_EAGAIN;
-        if (mproc__spin_more(&sp))
-            continue;
-        mproc__ec_prepare(&s->data, &w);
-        if (data_at(q, LOAD(&s->head)))
-            return 0;
-        if (RELAXED(&s->state) != Q_OPEN)
-            return MPROC_ESHUTDOWN;
-        if (spent(b) ||
-            mproc__ec_sleep(&s->data, &w, deadline_of(b)) == MPROC_ETIMEDOUT)
-            return expired(b);
+        if (!mproc__spin_more(&sp))
+            return sleep_until(q, &q->s->data, look_data, NULL,
+                               settle_producers, b);
     }
 }
 
+static int look_record(mproc_queue *q, const void *head)
+{
+    return data_at(q, *(const uint64_t *)head) ? 0 : WAIT_MORE;
+}
+
 /*
- * In the middle of a stream, with the consumers' lock: waits up to 50 ms
- * for the next record, then, if the producers' lock is held by a dead
- * process, takes it over so that the repair ends the stream.
+ * In the middle of a stream, with the consumers' lock: waits for the next
+ * record at head for as long as its producer lives; when the producer is
+ * found dead (at the end of a slice), the repair ends the stream.
  */
 static void wait_stream(mproc_queue *q, uint64_t head)
 {
-    struct shared *s = q->s;
     mproc__spin sp = mproc__spin_start(SPIN, SPIN_STEP);
     while (mproc__spin_more(&sp))
         if (data_at(q, head))
             return;
-    mproc__ec_wait w = wait_begin(q);
-    w.sure = true;
-    mproc__ec_prepare(&s->data, &w);
-    if (data_at(q, head))
-        return;
-    if (mproc__ec_sleep(&s->data, &w, mproc__now() + MPROC__SYNC_SLICE_NS) !=
-        MPROC_ETIMEDOUT)
-        return;
-    /* A try that never waits: it takes over a dead holder's lock (repair
-     * ends the stream); a lock it finds free it just gives back. */
-    int rc = mproc__lock_acquire(&s->plock.lock, 0);
-    if (rc == MPROC_EOWNERDEAD)
-        p_repair(q);
-    if (rc == 0 || rc == MPROC_EOWNERDEAD)
-        mproc__lock_release(&s->plock.lock);
+    struct budget forever;
+    budget_init(&forever, MPROC_FOREVER);
+    sleep_until(q, &q->s->data, look_record, &head, settle_producers, &forever);
 }
 
 /*
@@ -1046,6 +1153,12 @@ static bool all_done(struct shared *s)
     return atomic_load(&s->ndone) + LOAD(&s->nabort) >= put;
 }
 
+static int look_done(mproc_queue *q, const void *unused)
+{
+    (void)unused;
+    return all_done(q->s) ? 0 : WAIT_MORE;
+}
+
 int mproc_queue_join(mproc_queue *q, double timeout)
 {
     struct budget b;
@@ -1054,17 +1167,9 @@ int mproc_queue_join(mproc_queue *q, double timeout)
     struct shared *s = shared_of(q);
     if (!s->joinable)
         return MPROC_EINVAL;
-    mproc__ec_wait w = wait_begin(q);
-    for (;;) {
-        if (all_done(s))
-            return 0;
-        mproc__ec_prepare(&s->done, &w);
-        if (all_done(s))
-            return 0;
-        if (spent(&b) ||
-            mproc__ec_sleep(&s->done, &w, deadline_of(&b)) == MPROC_ETIMEDOUT)
-            return expired(&b);
-    }
+    if (all_done(s))
+        return 0;
+    return sleep_until(q, &s->done, look_done, NULL, settle_consumers, &b);
 }
 
 /* ---- lifetime --------------------------------------------------------- */
