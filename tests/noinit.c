@@ -1,7 +1,8 @@
 /*
  * noinit.c - a program that never calls mproc_init: its spawn and
- * forkserver starts fail with MPROC_ENOINIT and start no child, while fork
- * still works. Exits 0 when all of that holds.
+ * forkserver starts (of a process or of a pool's workers) fail with
+ * MPROC_ENOINIT and start no child, while fork still works. Exits 0 when
+ * all of that holds.
  */
 #include "mproc.h"
 
@@ -32,8 +33,27 @@ static int start_by(mproc_start_method m)
     return rc;
 }
 
+/* Creates a pool whose workers start by method m; the create's result. */
+static int pool_by(mproc_start_method m)
+{
+    mproc_pool_opts opts = {.processes = 1, .start_method = m};
+    mproc_pool *p = NULL;
+    int rc = mproc_pool_create(&p, &opts);
+    if (rc == 0)
+        mproc_pool_destroy(p);
+    else if (p || mproc_active_children(NULL, 0) != 0)
+        rc = 2; /* a pool or a worker left behind */
+    return rc;
+}
+
 int main(void)
 {
+    if (pool_by(MPROC_START_SPAWN) != MPROC_ENOINIT ||
+        pool_by(MPROC_START_FORKSERVER) != MPROC_ENOINIT ||
+        pool_by(MPROC_START_FORK) != 0) {
+        printf("a pool's workers did not start as they should\n");
+        return 1;
+    }
     int spawn = start_by(MPROC_START_SPAWN);
     int forkserver = start_by(MPROC_START_FORKSERVER);
     int fork = start_by(MPROC_START_FORK);
