@@ -958,6 +958,19 @@ START_TEST(process_target_outside_any_object_is_einval_at_start)
 }
 END_TEST
 
+START_TEST(process_init_again_does_nothing_and_bad_arguments_are_einval)
+{
+    char prog[] = "prog", *args[] = {prog, NULL}, **argv = args;
+    int argc = 1, fds = open_fds();
+    ck_assert_int_eq(mproc_init(&argc, &argv), 0); /* test_init called it */
+    ck_assert_int_eq(open_fds(), fds);
+    ck_assert_int_eq(mproc_init(NULL, &argv), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_init(&argc, NULL), MPROC_EINVAL);
+    argc = 0;
+    ck_assert_int_eq(mproc_init(&argc, &argv), MPROC_EINVAL);
+}
+END_TEST
+
 START_TEST(process_start_method_is_set_once_unless_forced)
 {
     mproc_start_method m = mproc_get_start_method();
@@ -1028,6 +1041,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc,
                    process_mutex_held_by_a_thread_wedges_only_a_forked_child);
     tcase_add_test(tc, process_start_method_is_set_once_unless_forced);
+    tcase_add_test(
+        tc, process_init_again_does_nothing_and_bad_arguments_are_einval);
     if (!fork_only()) /* under fork the child would run the page */
         tcase_add_test(tc,
                        process_target_outside_any_object_is_einval_at_start);

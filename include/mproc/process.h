@@ -94,8 +94,9 @@ typedef struct {
  * A spawned child whose target cannot be found (its shared object no
  * longer loads) writes why on stderr and exits with 255.
  *
- * Returns 0; MPROC_EINVAL if argc or argv is NULL or argc < 1;
- * MPROC_ENOMEM. Call it once, from the main thread.
+ * Returns 0 (also when called again, which does nothing); MPROC_EINVAL if
+ * argc or argv is NULL or argc < 1; MPROC_ENOMEM. Call it from the main
+ * thread.
  */
 MPROC_API int mproc_init(int *argc, char ***argv);
 

@@ -260,7 +260,9 @@ int mproc_init(int *argc, char ***argv)
 {
     if (!argc || !argv || !*argv || *argc < 1)
         return MPROC_EINVAL;
-    if (!saved_argv && !(saved_argv = copy_argv(*argc, *argv)))
+    if (saved_argv) /* called again: nothing more to do */
+        return 0;
+    if (!(saved_argv = copy_argv(*argc, *argv)))
         return MPROC_ENOMEM;
     int exe = mproc__open_self_exe();
     if (exe >= 0)
