@@ -76,7 +76,19 @@ static struct {
     char key[MPROC__FORKSERVER_KEY + 1];
     pid_t server;  /* the server, when this process started it */
     pid_t starter; /* who started it: only it may reap it */
+    pid_t gone;    /* a server of ours given up, not yet reaped */
 } fs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* What request returns when the server went away during it. */
+#define SERVER_GONE 1
+
+/* Reaps the server given up last, if it has ended by now. Mutex held. */
+static void reap_gone(void)
+{
+    int code;
+    if (fs.gone > 0 && mproc__child_reap(-1, fs.gone, false, &code) != 0)
+        fs.gone = 0;
+}
 
 /* Starts a server: its socket, its key, its process. Mutex held. */
 static int start_server(void)
@@ -111,11 +123,20 @@ static int start_server(void)
     return 0;
 }
 
-/* Forgets a server that is gone, reaping it if this process started it. */
+/*
+ * Forgets the server, which refused a connection or closed one without an
+ * answer. If this process started it, it is reaped once it has ended
+ * (it may still be exiting); it is never killed: a server that merely
+ * turned a request away still owes its other children's exit codes.
+ */
 static void forget_server(void)
 {
-    if (fs.starter == mproc__getpid())
-        mproc__kill_and_reap(fs.server);
+    if (fs.starter == mproc__getpid()) {
+        reap_gone();
+        if (!fs.gone)
+            fs.gone = fs.server;
+        reap_gone();
+    }
     fs.addrlen = 0;
 }
 
@@ -172,7 +193,7 @@ static int request(int fd, const void *rec, size_t len, const mproc__handoff *h,
     if (rc == 0) /* the answer, with the child's pidfd when it started */
         rc = mproc__recv_fds(fd, &r, sizeof r, pidfd, 1, MPROC__NO_DEADLINE);
     if (rc < 0) /* the server went away mid-request */
-        return rc == -EMFILE || rc == -ENFILE ? rc : MPROC_EAGAIN;
+        return rc == -EMFILE || rc == -ENFILE ? rc : SERVER_GONE;
     if (r.rc == 0 && rc == 1) {
         *pid = r.pid;
         return 0;
@@ -210,8 +231,10 @@ int mproc__forkserver_child(const void *rec, size_t len,
     int ok = pidfds_work();
     int fd = ok == 0 ? connect_server() : ok;
     int rc = fd < 0 ? fd : request(fd, rec, len, h, nh, pid, pidfd);
-    if (rc == MPROC_EAGAIN)
+    if (rc == SERVER_GONE) {
         forget_server();
+        rc = MPROC_EAGAIN;
+    }
     pthread_mutex_unlock(&fs.mu);
     if (rc != 0 && fd >= 0)
         mproc__close(fd);
