@@ -229,34 +229,109 @@ START_TEST(pool_imap_unordered_yields_every_item_once)
 }
 END_TEST
 
-START_TEST(pool_imap_reports_failed_item_and_goes_on)
+static int fail_at_7(const void *in, void *out)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    return x == 7 ? 9 : 0;
+}
+
+/*
+ * An imap (or imap_unordered) of 20 items in chunks of cs where item 7
+ * fails, on one worker (chunks finish in order): the items before the
+ * failed chunk come once each, none of that chunk, then the failure at
+ * index 7, then MPROC_EOF for good. Python's
+ * _TestPool.test_imap_handle_iterable_exception, at chunksizes 1, 2, 4.
+ */
+static void imap_fails_at_7(bool ordered, size_t cs)
+{
+    mproc_pool *p = make_pool(1);
+    size_t n = 20, before = 7 / cs * cs;
+    int64_t *in = iota(n), y;
+    mproc_iter *it;
+    ck_assert_int_eq(
+        ordered ? mproc_pool_imap(p, fail_at_7, in, 8, 8, n, cs, &it)
+                : mproc_pool_imap_unordered(p, fail_at_7, in, 8, 8, n, cs, &it),
+        0);
+    size_t index, k = 0;
+    int rc;
+    while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0) {
+        ck_assert_uint_eq(index, k); /* one worker: in order either way */
+        ck_assert_int_eq(y, (int64_t)(k * k));
+        k++;
+    }
+    ck_assert_uint_eq(k, before);
+    ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 7);
+    size_t at = 0;
+    int detail = 0;
+    ck_assert_int_eq(mproc_iter_error(it, &at, &detail), MPROC_ETASKFAILED);
+    ck_assert_uint_eq(at, 7);
+    ck_assert_int_eq(detail, 9);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 0), MPROC_EOF);
+    ck_assert_int_eq(mproc_iter_error(it, NULL, NULL), MPROC_ETASKFAILED);
+    mproc_iter_destroy(it);
+    map_squares(p, 100, 0); /* the pool goes on */
+    free(in);
+    mproc_pool_destroy(p);
+}
+
+START_TEST(pool_imap_failure_ends_the_iteration_at_chunksize_1)
+{
+    imap_fails_at_7(true, 1);
+}
+END_TEST
+
+START_TEST(pool_imap_failure_ends_the_iteration_at_chunksize_2)
+{
+    imap_fails_at_7(true, 2);
+}
+END_TEST
+
+START_TEST(pool_imap_failure_ends_the_iteration_at_chunksize_4)
+{
+    imap_fails_at_7(true, 4);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_at_chunksize_1)
+{
+    imap_fails_at_7(false, 1);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_at_chunksize_2)
+{
+    imap_fails_at_7(false, 2);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_at_chunksize_4)
+{
+    imap_fails_at_7(false, 4);
+}
+END_TEST
+
+/* Two workers, chunks finishing in any order: whatever came before the
+ * failure is outside the failed chunk and right, and nothing after it. */
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_on_many_workers)
 {
     mproc_pool *p = make_pool(2);
     size_t n = 100;
     int64_t *in = iota(n), y;
     mproc_iter *it;
-    ck_assert_int_eq(mproc_pool_imap(p, fail_at_42, in, 8, 8, n, 1, &it), 0);
-    size_t index, k = 0;
-    int rc, failures = 0;
-    while ((rc = mproc_iter_next(it, &y, &index, MPROC_FOREVER)) != MPROC_EOF) {
-        if (rc == MPROC_ETASKFAILED) {
-            ck_assert_uint_eq(index, 42);
-            int detail;
-            size_t at;
-            ck_assert_int_eq(mproc_iter_error(it, &at, &detail),
-                             MPROC_ETASKFAILED);
-            ck_assert_uint_eq(at, 42);
-            ck_assert_int_eq(detail, 7);
-            failures++;
-        } else {
-            ck_assert_int_eq(rc, 0);
-            ck_assert_uint_eq(index, k);
-            ck_assert_int_eq(y, (int64_t)k);
-        }
-        k++;
+    ck_assert_int_eq(
+        mproc_pool_imap_unordered(p, fail_at_42, in, 8, 8, n, 4, &it), 0);
+    size_t index;
+    int rc;
+    while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0) {
+        ck_assert(index < 40 || index >= 44);
+        ck_assert_int_eq(y, (int64_t)index);
     }
-    ck_assert_int_eq(failures, 1);
-    ck_assert_uint_eq(k, n);
+    ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 42);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
     mproc_iter_destroy(it);
     free(in);
     mproc_pool_destroy(p);
@@ -1099,7 +1174,17 @@ int main(int argc, char **argv)
     tcase_add_test(tc, pool_map_async_result_is_ready_after_get);
     tcase_add_test(tc, pool_imap_yields_in_order);
     tcase_add_test(tc, pool_imap_unordered_yields_every_item_once);
-    tcase_add_test(tc, pool_imap_reports_failed_item_and_goes_on);
+    tcase_add_test(tc, pool_imap_failure_ends_the_iteration_at_chunksize_1);
+    tcase_add_test(tc, pool_imap_failure_ends_the_iteration_at_chunksize_2);
+    tcase_add_test(tc, pool_imap_failure_ends_the_iteration_at_chunksize_4);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_at_chunksize_1);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_at_chunksize_2);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_at_chunksize_4);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_on_many_workers);
     tcase_add_test(tc, pool_imap_does_not_run_ahead_of_its_consumer);
     tcase_add_test(tc, pool_apply_returns_variable_size_results);
     tcase_add_test(tc, pool_apply_large_results_wrap_the_result_ring);

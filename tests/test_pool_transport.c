@@ -499,6 +499,61 @@ START_TEST(pool_imap_unordered_yields_in_completion_order)
 }
 END_TEST
 
+static int square_fail_at_7(const void *in, void *out)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    return x == 7 ? 9 : 0;
+}
+
+/* An imap of 20 items in chunks of 2, item 7 failing, the window's four
+ * chunks (items 0-7) delivered last first: how many items come before the
+ * failure, which must be item 7 and end the iteration. */
+static size_t imap_fail_reversed(bool ordered)
+{
+    plan_reset();
+    plan.reversed = true;
+    mproc_pool *p = fake_pool(0);
+    int64_t in[20], y;
+    iota_n(in, 20);
+    mproc_iter *it;
+    ck_assert_int_eq(
+        ordered ? mproc_pool_imap(p, square_fail_at_7, in, 8, 8, 20, 2, &it)
+                : mproc_pool_imap_unordered(p, square_fail_at_7, in, 8, 8, 20,
+                                            2, &it),
+        0);
+    size_t index, k = 0;
+    int rc;
+    while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0) {
+        ck_assert_uint_eq(index, k);
+        ck_assert_int_eq(y, (int64_t)(k * k));
+        k++;
+    }
+    ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 7);
+    unsigned sent = plan.submitted;
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 0), MPROC_EOF);
+    ck_assert_uint_eq(plan.submitted, sent); /* nothing sent after it */
+    mproc_iter_destroy(it);
+    mproc_pool_destroy(p);
+    return k;
+}
+
+START_TEST(pool_imap_failure_ends_the_iteration_after_the_chunks_before_it)
+{
+    ck_assert_uint_eq(imap_fail_reversed(true), 6);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_that_finishes_first_ends_at_once)
+{
+    /* the failed chunk was delivered first: nothing comes before it */
+    ck_assert_uint_eq(imap_fail_reversed(false), 0);
+    ck_assert_uint_eq(plan.submitted, 4);
+}
+END_TEST
+
 START_TEST(pool_retry_reruns_a_dead_chunk_from_the_dead_item)
 {
     plan_reset();
@@ -655,6 +710,10 @@ int main(void)
                    pool_map_fills_out_in_order_when_results_arrive_reversed);
     tcase_add_test(tc, pool_imap_yields_in_order_when_results_arrive_reversed);
     tcase_add_test(tc, pool_imap_unordered_yields_in_completion_order);
+    tcase_add_test(
+        tc, pool_imap_failure_ends_the_iteration_after_the_chunks_before_it);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_that_finishes_first_ends_at_once);
     tcase_add_test(tc, pool_retry_reruns_a_dead_chunk_from_the_dead_item);
     tcase_add_test(tc, pool_retry_budget_spent_fails_the_map);
     tcase_add_test(tc, pool_does_not_rerun_a_death_in_a_broken_transport);

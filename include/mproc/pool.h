@@ -189,12 +189,25 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_map_fn fn,
  * mproc_iter_next - the next result of an imap: copies out_size bytes to
  * out (may be NULL to skip) and its item number to *index (may be NULL).
  *
- * Returns 0; MPROC_EOF after the last item; MPROC_ETIMEDOUT (MPROC_EAGAIN
- * for timeout 0) if none is ready in time; MPROC_ETASKFAILED or
- * MPROC_EWORKERDIED (or MPROC_ENOENT, see above) for an item that failed
- * (*index names it; the items of its chunk after it are skipped, as in
- * Python; iteration may go on); MPROC_ECANCELED once the pool is
- * terminated; MPROC_EINVAL for a NULL it.
+ * A failure ends the iteration. A chunk is yielded only once all of it is
+ * in, and a chunk in which an item failed yields none of its items (it
+ * fails as a whole, as Python's chunks do): next returns the failure once,
+ * with *index naming the failed item, then MPROC_EOF; the chunks still
+ * running finish in the workers and are discarded. So with chunksize 2 and
+ * item 7 of 20 failing, imap yields items 0-5, the failure at index 7,
+ * then MPROC_EOF, as CPython's imap does; imap_unordered yields the chunks
+ * that finished before the failed one, then the failure, then MPROC_EOF.
+ * CPython ends there only for chunksize > 1 and goes on past a failed item
+ * at chunksize 1; mproc ends at every chunksize, so that what the caller
+ * sees does not depend on the chunking (chunksize 0 chooses it).
+ *
+ * Returns 0; MPROC_EOF after the last item, and after a failure;
+ * MPROC_ETIMEDOUT (MPROC_EAGAIN for timeout 0) if none is ready in time;
+ * MPROC_ETASKFAILED or MPROC_EWORKERDIED (or MPROC_ENOENT, see above) for a
+ * failed item
+ * (mproc_iter_error tells more); MPROC_ECANCELED once the pool is
+ * terminated; MPROC_ENOMEM when the next chunks do not fit the pool's
+ * arena; MPROC_EINVAL for a NULL it.
  */
 MPROC_API int mproc_iter_next(mproc_iter *it, void *out, size_t *index,
                               double timeout);

@@ -34,6 +34,10 @@
  * - Map results are copied into the caller's out array chunk by chunk, as
  *   the chunks are delivered (inside pool calls) and in whatever order,
  *   each at its own items, never after the result is ready or destroyed.
+ * - An iterator yields a chunk's items only once the whole chunk is in;
+ *   a failed chunk yields none of them (Python's chunks fail whole), and
+ *   the failure it returns ends the iteration (`ended`): no chunk is sent
+ *   after it, the chunks still out are freed as they come in.
  *
  * Waiting: a call loops { poll the transport; test its condition; sleep on
  * the transport without the mutex }, so other threads may use the pool
@@ -99,6 +103,7 @@ struct mproc_iter {
     const char *in;
     size_t in_size, out_size, n, chunk;
     bool ordered, canceled;
+    bool ended; /* a failure was returned: nothing more is yielded */
     size_t submitted, next_first, count, cap;
     uint64_t order;
     struct chunk *c;
@@ -267,7 +272,7 @@ static void on_done(void *ctx, const mproc__done *d)
             c->detail = d->detail;
             c->fail_at = d->code ? (size_t)d->index : c->end;
             c->order = ++it->order;
-            if (j->orphan)
+            if (j->orphan || it->ended)
                 release_chunk(it, c);
         }
     }
@@ -683,7 +688,7 @@ void mproc_async_destroy(mproc_async *r)
 static int refill(mproc_iter *it)
 {
     mproc_pool *p = it->j.pool;
-    while (p && p->state == RUN && it->count < it->cap &&
+    while (p && p->state == RUN && !it->ended && it->count < it->cap &&
            it->submitted < it->n) {
         struct chunk *c = NULL;
         for (size_t k = 0; k < it->cap && !c; k++)
@@ -797,6 +802,16 @@ static struct chunk *next_chunk(mproc_iter *it)
     return best;
 }
 
+/* Ends the iteration at a failure: the done chunks are freed now, those
+ * still out as they come in (on_done); refill sends no more. */
+static void end_iter(mproc_iter *it)
+{
+    it->ended = true;
+    for (size_t k = 0; k < it->cap; k++)
+        if (it->c[k].used && it->c[k].done)
+            release_chunk(it, &it->c[k]);
+}
+
 static bool iter_ready(void *arg)
 {
     mproc_iter *it = arg;
@@ -810,11 +825,16 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
     MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
     mproc_pool *p = it->j.pool;
     if (!p)
-        return it->submitted == it->n && it->count == 0 ? MPROC_EOF
-                                                        : MPROC_ECANCELED;
+        return it->ended || (it->submitted == it->n && it->count == 0)
+                   ? MPROC_EOF
+                   : MPROC_ECANCELED;
     lock(p);
     int rc;
     for (;;) {
+        if (it->ended) {
+            rc = MPROC_EOF;
+            break;
+        }
         if (it->canceled) {
             rc = MPROC_ECANCELED;
             break;
@@ -832,7 +852,7 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
         struct chunk *c = next_chunk(it);
         if (!c)
             continue;
-        if (c->pos < c->fail_at) {
+        if (!c->code) {
             size_t k = c->pos++ - c->first;
             if (out && it->out_size)
                 memcpy(out,
@@ -848,17 +868,15 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
             rc = 0;
             break;
         }
-        it->next_first = c->end;
-        if (c->code) {
-            it->last_err = rc = c->code;
-            it->last_detail = c->detail;
-            it->last_index = c->fail_at;
-            if (index)
-                *index = c->fail_at;
-            release_chunk(it, c);
-            break;
-        }
-        release_chunk(it, c);
+        /* A failed chunk yields none of its items (it fails as a whole,
+         * as Python's), and the failure ends the iteration. */
+        it->last_err = rc = c->code;
+        it->last_detail = c->detail;
+        it->last_index = c->fail_at;
+        if (index)
+            *index = c->fail_at;
+        end_iter(it);
+        break;
     }
     unlock(p);
     return rc;
