@@ -120,6 +120,30 @@ typedef struct {
  * created works too. Spawn and forkserver workers see none of the caller's
  * memory: items and arguments are all they get.
  *
+ * What a worker sees (data pointers). Under fork a worker is a copy of the
+ * caller as it was when that worker was forked: at create, or later for a
+ * replacement. A task may follow a pointer into memory that existed then,
+ * and reads it as it was then (a private copy: what the caller writes
+ * afterwards does not show). A pointer into memory allocated later
+ * (malloc, mmap, a Value or Array created after the pool) reads whatever
+ * the worker's copy holds at that address, or crashes the worker: the task
+ * fails with MPROC_EWORKERDIED, and the same call may then succeed on the
+ * replacement, forked after the allocation. Rely on neither. Under spawn
+ * and forkserver a task sees none of the caller's memory. Ways to hand
+ * tasks data made after create, under every start method:
+ * - the item or argument bytes themselves, copied at the call;
+ * - a SharedMemory block (mproc_shm_create) whose name travels in the
+ *   item or argument bytes: a task opens it by name (mproc_shm_open) in
+ *   any worker, at any time;
+ * - a Value or Array created before the pool, whose contents the caller
+ *   writes later: its memory is shared. Under fork the workers inherit its
+ *   handle; under spawn and forkserver take its reference (mproc_array_ref)
+ *   before create and open it (mproc_array_open) in the initializer or a
+ *   task. A worker cannot open a reference taken after it started
+ *   (MPROC_ENOENT);
+ * - the initializer, which sets up what every task of a worker needs from
+ *   its own copy of the initarg bytes.
+ *
  * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
  * processes, initarg NULL with initarglen > 0, or a calling process that
  * is itself a daemon (daemons may not have children, as in Python);
