@@ -69,17 +69,52 @@ typedef struct mproc_iter mproc_iter;
 /*
  * A map function: reads one input item at in, writes one output item at
  * out (in_size and out_size bytes, as given to the map call). Returns 0,
- * or a non-zero status that fails the map with MPROC_ETASKFAILED.
+ * or a non-zero status that fails the map with MPROC_ETASKFAILED; it has
+ * no mproc_buf, and says why with mproc_task_error.
  */
 typedef int (*mproc_map_fn)(const void *in, void *out);
 
 /*
  * An apply task: reads arglen bytes at arg and appends its result to
  * result (mproc_buf_append, mproc_buf_reserve: mproc/buf.h). Returns 0,
- * or a non-zero status (MPROC_ETASKFAILED; the bytes appended are then
- * discarded).
+ * or a non-zero status (MPROC_ETASKFAILED): the bytes appended are then
+ * its words, Python's exception text, for mproc_async_error_text (unless
+ * it called mproc_task_error).
  */
 typedef int (*mproc_task_fn)(const void *arg, size_t arglen, mproc_buf *result);
+
+/* Lets the compiler check a printf-like call's format and arguments. */
+#if defined(__GNUC__)
+#define MPROC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MPROC_PRINTF(fmt, args)
+#endif
+
+/* The most bytes of a failing task's words that reach the caller. */
+#define MPROC_ERROR_TEXT_MAX 1024
+/* What ends words that were cut to MPROC_ERROR_TEXT_MAX bytes. */
+#define MPROC_ERROR_TEXT_CUT "...[truncated]"
+
+/*
+ * mproc_task_error - say why the running task fails, as Python's exception
+ * text does: called by a map function or an apply task in a worker before
+ * it returns non-zero. printf's format and arguments; a later call
+ * replaces the text, fmt NULL forgets it. For an apply task the text
+ * replaces what it appended to its mproc_buf as its words.
+ *
+ * The words of a task that returns non-zero reach the caller through
+ * mproc_async_error_text (apply, map) or mproc_iter_error_text (imap):
+ * at most MPROC_ERROR_TEXT_MAX bytes; longer words keep their first
+ * MPROC_ERROR_TEXT_MAX - 14 bytes followed by the 14 bytes of
+ * MPROC_ERROR_TEXT_CUT, so that cut words are exactly
+ * MPROC_ERROR_TEXT_MAX bytes long and end with the marker. Words of a
+ * task that succeeds are dropped; a task whose worker dies has none.
+ *
+ * Thread-local: the text belongs to the calling thread, and is forgotten
+ * before each task. Called outside a pool worker it does nothing useful
+ * and no harm. Async-signal-unsafe (it formats).
+ */
+MPROC_API void mproc_task_error(const char *fmt, ...) MPROC_PRINTF(1, 2);
 
 /* Options of mproc_pool_create; a zeroed struct or NULL is Python's
  * defaults. */
@@ -243,6 +278,16 @@ MPROC_API int mproc_iter_next(mproc_iter *it, void *out, size_t *index,
  */
 MPROC_API int mproc_iter_error(mproc_iter *it, size_t *index, int *detail);
 
+/*
+ * mproc_iter_error_text - the words of the task whose failure
+ * mproc_iter_next returned (see mproc_task_error): NUL-terminated, owned by
+ * the iterator, valid until it is destroyed; *len (may be NULL) their
+ * length without the NUL. NULL (and *len 0) when there is no such failure,
+ * the failure was not a task's (a worker died, the pool was terminated,
+ * the function was not found), the task said nothing, or it is NULL.
+ */
+MPROC_API const char *mproc_iter_error_text(mproc_iter *it, size_t *len);
+
 /* mproc_iter_destroy - release an iterator; chunks still running finish
  * in the workers and are discarded. Accepts NULL. */
 MPROC_API void mproc_iter_destroy(mproc_iter *it);
@@ -250,7 +295,11 @@ MPROC_API void mproc_iter_destroy(mproc_iter *it);
 /*
  * mproc_pool_apply - Pool.apply: run fn(arg) in a worker and wait.
  * *result receives the bytes the task appended (malloc'd: free() it;
- * NULL when empty) and *len their count; either may be NULL.
+ * NULL when empty) and *len their count; either may be NULL. When the
+ * task fails (MPROC_ETASKFAILED), *result receives its words instead, as
+ * Python's apply raises the task's exception: malloc'd, NUL-terminated,
+ * at most MPROC_ERROR_TEXT_MAX bytes (see mproc_task_error), NULL when it
+ * said nothing; *len their length.
  * Returns 0 or any error of mproc_pool_apply_async / mproc_async_get.
  */
 MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
@@ -302,6 +351,18 @@ MPROC_API int mproc_async_successful(mproc_async *r);
  * for MPROC_EWORKERDIED, 0 otherwise.
  */
 MPROC_API int mproc_async_error(mproc_async *r, size_t *index, int *detail);
+
+/*
+ * mproc_async_error_text - the words of the task that failed a ready
+ * result (an apply task, or a map's failed item; see mproc_task_error):
+ * NUL-terminated, owned by r, valid until mproc_async_destroy; *len (may
+ * be NULL) their length without the NUL. Collects what has finished first,
+ * as mproc_async_ready does. NULL (and *len 0) while the result is not
+ * ready, when it succeeded, when the failure was not a task's
+ * (MPROC_EWORKERDIED, MPROC_ECANCELED, MPROC_ENOENT, MPROC_EMSGSIZE), when
+ * the task said nothing, or for a NULL r.
+ */
+MPROC_API const char *mproc_async_error_text(mproc_async *r, size_t *len);
 
 /* mproc_async_destroy - release a result. A pending one is abandoned: its
  * tasks finish in the workers and are discarded; out is not written after
