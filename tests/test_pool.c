@@ -229,35 +229,342 @@ START_TEST(pool_imap_unordered_yields_every_item_once)
 }
 END_TEST
 
-START_TEST(pool_imap_reports_failed_item_and_goes_on)
+static int fail_at_7(const void *in, void *out)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    return x == 7 ? 9 : 0;
+}
+
+/*
+ * An imap (or imap_unordered) of 20 items in chunks of cs where item 7
+ * fails, on one worker (chunks finish in order): the items before the
+ * failed chunk come once each, none of that chunk, then the failure at
+ * index 7, then MPROC_EOF for good. Python's
+ * _TestPool.test_imap_handle_iterable_exception, at chunksizes 1, 2, 4.
+ */
+static void imap_fails_at_7(bool ordered, size_t cs)
+{
+    mproc_pool *p = make_pool(1);
+    size_t n = 20, before = 7 / cs * cs;
+    int64_t *in = iota(n), y;
+    mproc_iter *it;
+    ck_assert_int_eq(
+        ordered ? mproc_pool_imap(p, fail_at_7, in, 8, 8, n, cs, &it)
+                : mproc_pool_imap_unordered(p, fail_at_7, in, 8, 8, n, cs, &it),
+        0);
+    size_t index, k = 0;
+    int rc;
+    while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0) {
+        ck_assert_uint_eq(index, k); /* one worker: in order either way */
+        ck_assert_int_eq(y, (int64_t)(k * k));
+        k++;
+    }
+    ck_assert_uint_eq(k, before);
+    ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 7);
+    size_t at = 0;
+    int detail = 0;
+    ck_assert_int_eq(mproc_iter_error(it, &at, &detail), MPROC_ETASKFAILED);
+    ck_assert_uint_eq(at, 7);
+    ck_assert_int_eq(detail, 9);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 0), MPROC_EOF);
+    ck_assert_int_eq(mproc_iter_error(it, NULL, NULL), MPROC_ETASKFAILED);
+    mproc_iter_destroy(it);
+    map_squares(p, 100, 0); /* the pool goes on */
+    free(in);
+    mproc_pool_destroy(p);
+}
+
+START_TEST(pool_imap_failure_ends_the_iteration_at_chunksize_1)
+{
+    imap_fails_at_7(true, 1);
+}
+END_TEST
+
+START_TEST(pool_imap_failure_ends_the_iteration_at_chunksize_2)
+{
+    imap_fails_at_7(true, 2);
+}
+END_TEST
+
+START_TEST(pool_imap_failure_ends_the_iteration_at_chunksize_4)
+{
+    imap_fails_at_7(true, 4);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_at_chunksize_1)
+{
+    imap_fails_at_7(false, 1);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_at_chunksize_2)
+{
+    imap_fails_at_7(false, 2);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_at_chunksize_4)
+{
+    imap_fails_at_7(false, 4);
+}
+END_TEST
+
+/* Two workers, chunks finishing in any order: whatever came before the
+ * failure is outside the failed chunk and right, and nothing after it. */
+START_TEST(pool_imap_unordered_failure_ends_the_iteration_on_many_workers)
 {
     mproc_pool *p = make_pool(2);
     size_t n = 100;
     int64_t *in = iota(n), y;
     mproc_iter *it;
-    ck_assert_int_eq(mproc_pool_imap(p, fail_at_42, in, 8, 8, n, 1, &it), 0);
-    size_t index, k = 0;
-    int rc, failures = 0;
-    while ((rc = mproc_iter_next(it, &y, &index, MPROC_FOREVER)) != MPROC_EOF) {
-        if (rc == MPROC_ETASKFAILED) {
-            ck_assert_uint_eq(index, 42);
-            int detail;
-            size_t at;
-            ck_assert_int_eq(mproc_iter_error(it, &at, &detail),
-                             MPROC_ETASKFAILED);
-            ck_assert_uint_eq(at, 42);
-            ck_assert_int_eq(detail, 7);
-            failures++;
-        } else {
-            ck_assert_int_eq(rc, 0);
-            ck_assert_uint_eq(index, k);
-            ck_assert_int_eq(y, (int64_t)k);
-        }
-        k++;
+    ck_assert_int_eq(
+        mproc_pool_imap_unordered(p, fail_at_42, in, 8, 8, n, 4, &it), 0);
+    size_t index;
+    int rc;
+    while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0) {
+        ck_assert(index < 40 || index >= 44);
+        ck_assert_int_eq(y, (int64_t)index);
     }
-    ck_assert_int_eq(failures, 1);
-    ck_assert_uint_eq(k, n);
+    ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 42);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
     mproc_iter_destroy(it);
+    free(in);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+/* ---- a failing task's words ---------------------------------------- */
+
+/* arg: how many bytes of words to write before failing (0: none). */
+static int fail_saying(const void *arg, size_t arglen, mproc_buf *result)
+{
+    uint32_t n;
+    if (arglen != sizeof n)
+        return 1;
+    memcpy(&n, arg, sizeof n);
+    if (n) {
+        char *d = mproc_buf_reserve(result, n);
+        if (!d)
+            return 2;
+        for (uint32_t i = 0; i < n; i++)
+            d[i] = (char)('a' + i % 26);
+    }
+    return 5;
+}
+
+static void check_cut(const char *text, size_t len)
+{
+    size_t marker = strlen(MPROC_ERROR_TEXT_CUT);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_eq(len, MPROC_ERROR_TEXT_MAX);
+    ck_assert_uint_eq(strlen(text), len);
+    ck_assert_str_eq(text + len - marker, MPROC_ERROR_TEXT_CUT);
+    for (size_t i = 0; i < len - marker; i++)
+        ck_assert_int_eq(text[i], 'a' + (int)(i % 26));
+}
+
+START_TEST(pool_apply_failure_returns_the_words_the_task_wrote)
+{
+    mproc_pool *p = make_pool(2);
+    uint32_t n = 11;
+    mproc_async *r;
+    ck_assert_int_eq(mproc_pool_apply_async(p, fail_saying, &n, 4, &r), 0);
+    ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 10.0), MPROC_ETASKFAILED);
+    size_t len = 99;
+    const char *text = mproc_async_error_text(r, &len);
+    ck_assert_str_eq(text, "abcdefghijk");
+    ck_assert_uint_eq(len, 11);
+    ck_assert_ptr_eq(mproc_async_error_text(r, NULL), text); /* owned by r */
+    mproc_async_destroy(r);
+    /* apply hands the words over in place of the result */
+    void *res = NULL;
+    len = 0;
+    ck_assert_int_eq(mproc_pool_apply(p, fail_saying, &n, 4, &res, &len),
+                     MPROC_ETASKFAILED);
+    ck_assert_str_eq(res, "abcdefghijk");
+    ck_assert_uint_eq(len, 11);
+    free(res);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_apply_failure_words_over_the_bound_are_cut_and_marked)
+{
+    mproc_pool *p = make_pool(2);
+    uint32_t sizes[] = {MPROC_ERROR_TEXT_MAX + 1, 1 << 20};
+    for (int k = 0; k < 2; k++) {
+        mproc_async *r;
+        ck_assert_int_eq(
+            mproc_pool_apply_async(p, fail_saying, &sizes[k], 4, &r), 0);
+        ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+        size_t len = 0;
+        const char *text = mproc_async_error_text(r, &len);
+        check_cut(text, len);
+        mproc_async_destroy(r);
+    }
+    /* exactly the bound: kept whole, no marker */
+    uint32_t n = MPROC_ERROR_TEXT_MAX;
+    void *res = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(mproc_pool_apply(p, fail_saying, &n, 4, &res, &len),
+                     MPROC_ETASKFAILED);
+    ck_assert_uint_eq(len, MPROC_ERROR_TEXT_MAX);
+    ck_assert_int_eq(((char *)res)[len - 1], 'a' + (int)((len - 1) % 26));
+    free(res);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+static int say_and_succeed(const void *arg, size_t arglen, mproc_buf *result)
+{
+    (void)arg;
+    (void)arglen;
+    (void)result;
+    mproc_task_error("not a failure");
+    return 0;
+}
+
+static int fail_with_task_error(const void *arg, size_t arglen,
+                                mproc_buf *result)
+{
+    (void)arg;
+    (void)arglen;
+    mproc_buf_append(result, "the buffer", 10);
+    mproc_task_error("bad argument %d of %s", 3, "f");
+    return 1;
+}
+
+START_TEST(pool_failure_without_words_has_no_text)
+{
+    mproc_pool *p = make_pool(1); /* one worker: the tasks share a thread */
+    mproc_async *r;
+    uint32_t zero = 0;
+    ck_assert_int_eq(mproc_pool_apply(p, say_and_succeed, NULL, 0, NULL, NULL),
+                     0);
+    ck_assert_int_eq(mproc_pool_apply_async(p, fail_saying, &zero, 4, &r), 0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    ck_assert_int_eq(mproc_async_error(r, NULL, NULL), MPROC_ETASKFAILED);
+    size_t len = 99;
+    /* the words of the task before are not this one's */
+    ck_assert_ptr_null(mproc_async_error_text(r, &len));
+    ck_assert_uint_eq(len, 0);
+    mproc_async_destroy(r);
+    void *res = &res;
+    ck_assert_int_eq(mproc_pool_apply(p, fail_saying, &zero, 4, &res, &len),
+                     MPROC_ETASKFAILED);
+    ck_assert_ptr_null(res);
+    ck_assert_uint_eq(len, 0);
+    /* a success has none, a pending result none yet, a dead worker none */
+    ck_assert_int_eq(mproc_pool_apply_async(p, say_and_succeed, NULL, 0, &r),
+                     0);
+    ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 10.0), 0);
+    ck_assert_ptr_null(mproc_async_error_text(r, &len));
+    mproc_async_destroy(r);
+    ck_assert_ptr_null(mproc_async_error_text(NULL, &len));
+    ck_assert_uint_eq(len, 0);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_task_error_text_replaces_the_buffer_as_the_words)
+{
+    mproc_pool *p = make_pool(2);
+    mproc_async *r;
+    ck_assert_int_eq(
+        mproc_pool_apply_async(p, fail_with_task_error, NULL, 0, &r), 0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    size_t len;
+    ck_assert_str_eq(mproc_async_error_text(r, &len), "bad argument 3 of f");
+    ck_assert_uint_eq(len, strlen("bad argument 3 of f"));
+    mproc_async_destroy(r);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+static int fail_at_42_saying(const void *in, void *out)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x;
+    if (x == 42)
+        mproc_task_error("item %lld: no answer", (long long)x);
+    if (x == 43) { /* words over the bound */
+        char long_words[2 * MPROC_ERROR_TEXT_MAX];
+        for (size_t i = 0; i < sizeof long_words - 1; i++)
+            long_words[i] = (char)('a' + i % 26);
+        long_words[sizeof long_words - 1] = 0;
+        mproc_task_error("%s", long_words);
+    }
+    return x == 42 || x == 43 ? 7 : 0;
+}
+
+START_TEST(pool_map_failure_returns_the_words_of_the_failed_item)
+{
+    mproc_pool *p = make_pool(2);
+    int64_t *in = iota(100), out[100];
+    mproc_async *r;
+    /* items 42 and 43 fail in one chunk: 42 is the map's failure */
+    ck_assert_int_eq(
+        mproc_pool_map_async(p, fail_at_42_saying, in, 8, out, 8, 100, 10, &r),
+        0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    size_t index = 0, len = 0;
+    ck_assert_int_eq(mproc_async_error(r, &index, NULL), MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 42);
+    ck_assert_str_eq(mproc_async_error_text(r, &len), "item 42: no answer");
+    ck_assert_uint_eq(len, strlen("item 42: no answer"));
+    mproc_async_destroy(r);
+    /* a map function that says nothing: no text */
+    ck_assert_int_eq(
+        mproc_pool_map_async(p, fail_at_42, in, 8, out, 8, 100, 10, &r), 0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    ck_assert_ptr_null(mproc_async_error_text(r, &len));
+    mproc_async_destroy(r);
+    /* words over the bound, from mproc_task_error: cut and marked */
+    ck_assert_int_eq(mproc_pool_map_async(p, fail_at_42_saying, in + 43, 8, out,
+                                          8, 10, 0, &r),
+                     0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    const char *text = mproc_async_error_text(r, &len);
+    check_cut(text, len);
+    mproc_async_destroy(r);
+    free(in);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_imap_failure_returns_the_words_of_the_failed_item)
+{
+    mproc_pool *p = make_pool(2);
+    int64_t *in = iota(100), y;
+    size_t len = 99;
+    for (int ordered = 0; ordered < 2; ordered++) {
+        mproc_iter *it;
+        ck_assert_int_eq(
+            ordered
+                ? mproc_pool_imap(p, fail_at_42_saying, in, 8, 8, 100, 3, &it)
+                : mproc_pool_imap_unordered(p, fail_at_42_saying, in, 8, 8, 100,
+                                            3, &it),
+            0);
+        ck_assert_ptr_null(mproc_iter_error_text(it, &len));
+        ck_assert_uint_eq(len, 0);
+        int rc;
+        size_t index;
+        while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0)
+            ;
+        ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+        ck_assert_uint_eq(index, 42);
+        ck_assert_str_eq(mproc_iter_error_text(it, &len), "item 42: no answer");
+        ck_assert_uint_eq(len, strlen("item 42: no answer"));
+        ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
+        ck_assert_str_eq(mproc_iter_error_text(it, NULL), "item 42: no answer");
+        mproc_iter_destroy(it);
+    }
+    ck_assert_ptr_null(mproc_iter_error_text(NULL, &len));
     free(in);
     mproc_pool_destroy(p);
 }
@@ -450,7 +757,8 @@ static int kill_self(const void *arg, size_t arglen, mproc_buf *result)
 {
     (void)arg;
     (void)arglen;
-    (void)result;
+    mproc_buf_append(result, "lost", 4);
+    mproc_task_error("lost with the worker");
     raise(SIGKILL);
     return 0;
 }
@@ -468,6 +776,7 @@ START_TEST(pool_task_that_kills_its_worker_fails_with_workerdied)
     ck_assert_int_eq(mproc_async_wait(r, MPROC_FOREVER), 0);
     ck_assert_int_eq(mproc_async_error(r, NULL, &detail), MPROC_EWORKERDIED);
     ck_assert_int_eq(detail, -SIGKILL);
+    ck_assert_ptr_null(mproc_async_error_text(r, NULL)); /* no words */
     mproc_async_destroy(r);
     map_squares(p, 1000, 0); /* the pool replaced its worker */
     mproc_pool_destroy(p);
@@ -1099,8 +1408,25 @@ int main(int argc, char **argv)
     tcase_add_test(tc, pool_map_async_result_is_ready_after_get);
     tcase_add_test(tc, pool_imap_yields_in_order);
     tcase_add_test(tc, pool_imap_unordered_yields_every_item_once);
-    tcase_add_test(tc, pool_imap_reports_failed_item_and_goes_on);
+    tcase_add_test(tc, pool_imap_failure_ends_the_iteration_at_chunksize_1);
+    tcase_add_test(tc, pool_imap_failure_ends_the_iteration_at_chunksize_2);
+    tcase_add_test(tc, pool_imap_failure_ends_the_iteration_at_chunksize_4);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_at_chunksize_1);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_at_chunksize_2);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_at_chunksize_4);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_ends_the_iteration_on_many_workers);
     tcase_add_test(tc, pool_imap_does_not_run_ahead_of_its_consumer);
+    tcase_add_test(tc, pool_apply_failure_returns_the_words_the_task_wrote);
+    tcase_add_test(tc,
+                   pool_apply_failure_words_over_the_bound_are_cut_and_marked);
+    tcase_add_test(tc, pool_failure_without_words_has_no_text);
+    tcase_add_test(tc, pool_task_error_text_replaces_the_buffer_as_the_words);
+    tcase_add_test(tc, pool_map_failure_returns_the_words_of_the_failed_item);
+    tcase_add_test(tc, pool_imap_failure_returns_the_words_of_the_failed_item);
     tcase_add_test(tc, pool_apply_returns_variable_size_results);
     tcase_add_test(tc, pool_apply_large_results_wrap_the_result_ring);
     tcase_add_test(tc, pool_apply_result_over_the_ring_fails_with_emsgsize);

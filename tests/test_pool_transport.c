@@ -226,6 +226,19 @@ static int fake_submit(void *tp, const mproc__task *task, int *detail)
     return 0;
 }
 
+/* A failed task's words, as a worker sends them with its failure. */
+static void take_words(struct outcome *r, const mproc_buf *buf)
+{
+    char words[MPROC_ERROR_TEXT_MAX];
+    size_t len = mproc__task_words(buf, words);
+    if (!len)
+        return;
+    r->data = malloc(len);
+    ck_assert_ptr_nonnull(r->data);
+    memcpy(r->data, words, len);
+    r->len = len;
+}
+
 /* Runs one task here, as a worker would, under the plan. */
 static void run_task(struct fake *f, struct outcome *r)
 {
@@ -239,6 +252,7 @@ static void run_task(struct fake *f, struct outcome *r)
     }
     pl->resolved++;
     pl->last_ref = t->fn;
+    mproc__task_words_clear();
     if (t->kind == MPROC__TASK_MAP) {
         mproc_map_fn map = (mproc_map_fn)fn;
         const char *in = (const char *)(uintptr_t)t->in_off;
@@ -257,6 +271,7 @@ static void run_task(struct fake *f, struct outcome *r)
                 r->code = MPROC_ETASKFAILED;
                 r->detail = st;
                 r->index = k;
+                take_words(r, NULL);
                 return;
             }
         }
@@ -269,6 +284,7 @@ static void run_task(struct fake *f, struct outcome *r)
     if (st) {
         r->code = MPROC_ETASKFAILED;
         r->detail = st;
+        take_words(r, &f->buf);
     } else if (f->buf.len) {
         r->data = malloc(f->buf.len);
         ck_assert_ptr_nonnull(r->data);
@@ -499,6 +515,117 @@ START_TEST(pool_imap_unordered_yields_in_completion_order)
 }
 END_TEST
 
+static int square_fail_at_7(const void *in, void *out)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    return x == 7 ? 9 : 0;
+}
+
+/* An imap of 20 items in chunks of 2, item 7 failing, the window's four
+ * chunks (items 0-7) delivered last first: how many items come before the
+ * failure, which must be item 7 and end the iteration. */
+static size_t imap_fail_reversed(bool ordered)
+{
+    plan_reset();
+    plan.reversed = true;
+    mproc_pool *p = fake_pool(0);
+    int64_t in[20], y;
+    iota_n(in, 20);
+    mproc_iter *it;
+    ck_assert_int_eq(
+        ordered ? mproc_pool_imap(p, square_fail_at_7, in, 8, 8, 20, 2, &it)
+                : mproc_pool_imap_unordered(p, square_fail_at_7, in, 8, 8, 20,
+                                            2, &it),
+        0);
+    size_t index, k = 0;
+    int rc;
+    while ((rc = mproc_iter_next(it, &y, &index, 10.0)) == 0) {
+        ck_assert_uint_eq(index, k);
+        ck_assert_int_eq(y, (int64_t)(k * k));
+        k++;
+    }
+    ck_assert_int_eq(rc, MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 7);
+    unsigned sent = plan.submitted;
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 10.0), MPROC_EOF);
+    ck_assert_int_eq(mproc_iter_next(it, &y, &index, 0), MPROC_EOF);
+    ck_assert_uint_eq(plan.submitted, sent); /* nothing sent after it */
+    mproc_iter_destroy(it);
+    mproc_pool_destroy(p);
+    return k;
+}
+
+START_TEST(pool_imap_failure_ends_the_iteration_after_the_chunks_before_it)
+{
+    ck_assert_uint_eq(imap_fail_reversed(true), 6);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_failure_that_finishes_first_ends_at_once)
+{
+    /* the failed chunk was delivered first: nothing comes before it */
+    ck_assert_uint_eq(imap_fail_reversed(false), 0);
+    ck_assert_uint_eq(plan.submitted, 4);
+}
+END_TEST
+
+static int square_fail_at_13_saying(const void *in, void *out)
+{
+    int64_t x = *(const int64_t *)in;
+    *(int64_t *)out = x * x;
+    if (x != 13)
+        return 0;
+    mproc_task_error("%lld is unlucky", (long long)x);
+    return 4;
+}
+
+static int fail_with_words(const void *arg, size_t arglen, mproc_buf *result)
+{
+    mproc_buf_append(result, arg, arglen);
+    return 1;
+}
+
+/* The words cross the transport with the failure, whichever transport:
+ * here the fake's, with deliveries reversed. */
+START_TEST(pool_failed_task_words_cross_the_transport)
+{
+    plan_reset();
+    plan.reversed = true;
+    mproc_pool *p = fake_pool(0);
+    int64_t in[N], out[N];
+    iota_n(in, N);
+    mproc_async *r;
+    ck_assert_int_eq(mproc_pool_map_async(p, square_fail_at_13_saying, in, 8,
+                                          out, 8, N, 8, &r),
+                     0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    size_t len = 0, index = 0;
+    ck_assert_int_eq(mproc_async_error(r, &index, NULL), MPROC_ETASKFAILED);
+    ck_assert_uint_eq(index, 13);
+    ck_assert_str_eq(mproc_async_error_text(r, &len), "13 is unlucky");
+    ck_assert_uint_eq(len, 13);
+    mproc_async_destroy(r);
+    void *res = NULL;
+    ck_assert_int_eq(
+        mproc_pool_apply(p, fail_with_words, "no disk", 7, &res, &len),
+        MPROC_ETASKFAILED);
+    ck_assert_str_eq(res, "no disk");
+    ck_assert_uint_eq(len, 7);
+    free(res);
+    mproc_iter *it;
+    ck_assert_int_eq(
+        mproc_pool_imap(p, square_fail_at_13_saying, in, 8, 8, N, 4, &it), 0);
+    int64_t y;
+    while (mproc_iter_next(it, &y, &index, 10.0) == 0)
+        ;
+    ck_assert_uint_eq(index, 13);
+    ck_assert_str_eq(mproc_iter_error_text(it, &len), "13 is unlucky");
+    mproc_iter_destroy(it);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(pool_retry_reruns_a_dead_chunk_from_the_dead_item)
 {
     plan_reset();
@@ -655,6 +782,11 @@ int main(void)
                    pool_map_fills_out_in_order_when_results_arrive_reversed);
     tcase_add_test(tc, pool_imap_yields_in_order_when_results_arrive_reversed);
     tcase_add_test(tc, pool_imap_unordered_yields_in_completion_order);
+    tcase_add_test(
+        tc, pool_imap_failure_ends_the_iteration_after_the_chunks_before_it);
+    tcase_add_test(
+        tc, pool_imap_unordered_failure_that_finishes_first_ends_at_once);
+    tcase_add_test(tc, pool_failed_task_words_cross_the_transport);
     tcase_add_test(tc, pool_retry_reruns_a_dead_chunk_from_the_dead_item);
     tcase_add_test(tc, pool_retry_budget_spent_fails_the_map);
     tcase_add_test(tc, pool_does_not_rerun_a_death_in_a_broken_transport);

@@ -69,17 +69,52 @@ typedef struct mproc_iter mproc_iter;
 /*
  * A map function: reads one input item at in, writes one output item at
  * out (in_size and out_size bytes, as given to the map call). Returns 0,
- * or a non-zero status that fails the map with MPROC_ETASKFAILED.
+ * or a non-zero status that fails the map with MPROC_ETASKFAILED; it has
+ * no mproc_buf, and says why with mproc_task_error.
  */
 typedef int (*mproc_map_fn)(const void *in, void *out);
 
 /*
  * An apply task: reads arglen bytes at arg and appends its result to
  * result (mproc_buf_append, mproc_buf_reserve: mproc/buf.h). Returns 0,
- * or a non-zero status (MPROC_ETASKFAILED; the bytes appended are then
- * discarded).
+ * or a non-zero status (MPROC_ETASKFAILED): the bytes appended are then
+ * its words, Python's exception text, for mproc_async_error_text (unless
+ * it called mproc_task_error).
  */
 typedef int (*mproc_task_fn)(const void *arg, size_t arglen, mproc_buf *result);
+
+/* Lets the compiler check a printf-like call's format and arguments. */
+#if defined(__GNUC__)
+#define MPROC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MPROC_PRINTF(fmt, args)
+#endif
+
+/* The most bytes of a failing task's words that reach the caller. */
+#define MPROC_ERROR_TEXT_MAX 1024
+/* What ends words that were cut to MPROC_ERROR_TEXT_MAX bytes. */
+#define MPROC_ERROR_TEXT_CUT "...[truncated]"
+
+/*
+ * mproc_task_error - say why the running task fails, as Python's exception
+ * text does: called by a map function or an apply task in a worker before
+ * it returns non-zero. printf's format and arguments; a later call
+ * replaces the text, fmt NULL forgets it. For an apply task the text
+ * replaces what it appended to its mproc_buf as its words.
+ *
+ * The words of a task that returns non-zero reach the caller through
+ * mproc_async_error_text (apply, map) or mproc_iter_error_text (imap):
+ * at most MPROC_ERROR_TEXT_MAX bytes; longer words keep their first
+ * MPROC_ERROR_TEXT_MAX - 14 bytes followed by the 14 bytes of
+ * MPROC_ERROR_TEXT_CUT, so that cut words are exactly
+ * MPROC_ERROR_TEXT_MAX bytes long and end with the marker. Words of a
+ * task that succeeds are dropped; a task whose worker dies has none.
+ *
+ * Thread-local: the text belongs to the calling thread, and is forgotten
+ * before each task. Called outside a pool worker it does nothing useful
+ * and no harm. Async-signal-unsafe (it formats).
+ */
+MPROC_API void mproc_task_error(const char *fmt, ...) MPROC_PRINTF(1, 2);
 
 /* Options of mproc_pool_create; a zeroed struct or NULL is Python's
  * defaults. */
@@ -119,6 +154,30 @@ typedef struct {
  * target, so a function in a shared object loaded after the pool was
  * created works too. Spawn and forkserver workers see none of the caller's
  * memory: items and arguments are all they get.
+ *
+ * What a worker sees (data pointers). Under fork a worker is a copy of the
+ * caller as it was when that worker was forked: at create, or later for a
+ * replacement. A task may follow a pointer into memory that existed then,
+ * and reads it as it was then (a private copy: what the caller writes
+ * afterwards does not show). A pointer into memory allocated later
+ * (malloc, mmap, a Value or Array created after the pool) reads whatever
+ * the worker's copy holds at that address, or crashes the worker: the task
+ * fails with MPROC_EWORKERDIED, and the same call may then succeed on the
+ * replacement, forked after the allocation. Rely on neither. Under spawn
+ * and forkserver a task sees none of the caller's memory. Ways to hand
+ * tasks data made after create, under every start method:
+ * - the item or argument bytes themselves, copied at the call;
+ * - a SharedMemory block (mproc_shm_create) whose name travels in the
+ *   item or argument bytes: a task opens it by name (mproc_shm_open) in
+ *   any worker, at any time;
+ * - a Value or Array created before the pool, whose contents the caller
+ *   writes later: its memory is shared. Under fork the workers inherit its
+ *   handle; under spawn and forkserver take its reference (mproc_array_ref)
+ *   before create and open it (mproc_array_open) in the initializer or a
+ *   task. A worker cannot open a reference taken after it started
+ *   (MPROC_ENOENT);
+ * - the initializer, which sets up what every task of a worker needs from
+ *   its own copy of the initarg bytes.
  *
  * Returns 0 and sets *out; MPROC_EINVAL for a NULL out, negative
  * processes, initarg NULL with initarglen > 0, or a calling process that
@@ -189,12 +248,25 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *p, mproc_map_fn fn,
  * mproc_iter_next - the next result of an imap: copies out_size bytes to
  * out (may be NULL to skip) and its item number to *index (may be NULL).
  *
- * Returns 0; MPROC_EOF after the last item; MPROC_ETIMEDOUT (MPROC_EAGAIN
- * for timeout 0) if none is ready in time; MPROC_ETASKFAILED or
- * MPROC_EWORKERDIED (or MPROC_ENOENT, see above) for an item that failed
- * (*index names it; the items of its chunk after it are skipped, as in
- * Python; iteration may go on); MPROC_ECANCELED once the pool is
- * terminated; MPROC_EINVAL for a NULL it.
+ * A failure ends the iteration. A chunk is yielded only once all of it is
+ * in, and a chunk in which an item failed yields none of its items (it
+ * fails as a whole, as Python's chunks do): next returns the failure once,
+ * with *index naming the failed item, then MPROC_EOF; the chunks still
+ * running finish in the workers and are discarded. So with chunksize 2 and
+ * item 7 of 20 failing, imap yields items 0-5, the failure at index 7,
+ * then MPROC_EOF, as CPython's imap does; imap_unordered yields the chunks
+ * that finished before the failed one, then the failure, then MPROC_EOF.
+ * CPython ends there only for chunksize > 1 and goes on past a failed item
+ * at chunksize 1; mproc ends at every chunksize, so that what the caller
+ * sees does not depend on the chunking (chunksize 0 chooses it).
+ *
+ * Returns 0; MPROC_EOF after the last item, and after a failure;
+ * MPROC_ETIMEDOUT (MPROC_EAGAIN for timeout 0) if none is ready in time;
+ * MPROC_ETASKFAILED or MPROC_EWORKERDIED (or MPROC_ENOENT, see above) for a
+ * failed item
+ * (mproc_iter_error tells more); MPROC_ECANCELED once the pool is
+ * terminated; MPROC_ENOMEM when the next chunks do not fit the pool's
+ * arena; MPROC_EINVAL for a NULL it.
  */
 MPROC_API int mproc_iter_next(mproc_iter *it, void *out, size_t *index,
                               double timeout);
@@ -206,6 +278,16 @@ MPROC_API int mproc_iter_next(mproc_iter *it, void *out, size_t *index,
  */
 MPROC_API int mproc_iter_error(mproc_iter *it, size_t *index, int *detail);
 
+/*
+ * mproc_iter_error_text - the words of the task whose failure
+ * mproc_iter_next returned (see mproc_task_error): NUL-terminated, owned by
+ * the iterator, valid until it is destroyed; *len (may be NULL) their
+ * length without the NUL. NULL (and *len 0) when there is no such failure,
+ * the failure was not a task's (a worker died, the pool was terminated,
+ * the function was not found), the task said nothing, or it is NULL.
+ */
+MPROC_API const char *mproc_iter_error_text(mproc_iter *it, size_t *len);
+
 /* mproc_iter_destroy - release an iterator; chunks still running finish
  * in the workers and are discarded. Accepts NULL. */
 MPROC_API void mproc_iter_destroy(mproc_iter *it);
@@ -213,7 +295,11 @@ MPROC_API void mproc_iter_destroy(mproc_iter *it);
 /*
  * mproc_pool_apply - Pool.apply: run fn(arg) in a worker and wait.
  * *result receives the bytes the task appended (malloc'd: free() it;
- * NULL when empty) and *len their count; either may be NULL.
+ * NULL when empty) and *len their count; either may be NULL. When the
+ * task fails (MPROC_ETASKFAILED), *result receives its words instead, as
+ * Python's apply raises the task's exception: malloc'd, NUL-terminated,
+ * at most MPROC_ERROR_TEXT_MAX bytes (see mproc_task_error), NULL when it
+ * said nothing; *len their length.
  * Returns 0 or any error of mproc_pool_apply_async / mproc_async_get.
  */
 MPROC_API int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
@@ -265,6 +351,18 @@ MPROC_API int mproc_async_successful(mproc_async *r);
  * for MPROC_EWORKERDIED, 0 otherwise.
  */
 MPROC_API int mproc_async_error(mproc_async *r, size_t *index, int *detail);
+
+/*
+ * mproc_async_error_text - the words of the task that failed a ready
+ * result (an apply task, or a map's failed item; see mproc_task_error):
+ * NUL-terminated, owned by r, valid until mproc_async_destroy; *len (may
+ * be NULL) their length without the NUL. Collects what has finished first,
+ * as mproc_async_ready does. NULL (and *len 0) while the result is not
+ * ready, when it succeeded, when the failure was not a task's
+ * (MPROC_EWORKERDIED, MPROC_ECANCELED, MPROC_ENOENT, MPROC_EMSGSIZE), when
+ * the task said nothing, or for a NULL r.
+ */
+MPROC_API const char *mproc_async_error_text(mproc_async *r, size_t *len);
 
 /* mproc_async_destroy - release a result. A pending one is abandoned: its
  * tasks finish in the workers and are discarded; out is not written after

@@ -29,10 +29,11 @@
  * producer single-consumer byte ring (kit/region.h; positions are 64-bit
  * byte counts: the worker advances `head`, the parent `rtail`). A record
  * is a 32-byte header (seq, code, detail, failed index, length) and the
- * result bytes. The worker publishes a record by storing head (seq_cst),
- * then wakes the parent through the `done` eventcount. Map
- * outputs are written straight into the arena; their records are empty.
- * The parent frees a task's slot when it consumes its record.
+ * result bytes, or for a failed task its words (mproc_task_error), at most
+ * MPROC_ERROR_TEXT_MAX bytes. The worker publishes a record by storing head
+ * (seq_cst), then wakes the parent through the `done` eventcount. Map outputs
+ * are written straight into the arena; their records are empty. The parent
+ * frees a task's slot when it consumes its record.
  *
  * Death: the parent checks its workers' pidfds (without blocking) at
  * least every 10 ms while a pool call waits, and at once when a worker
@@ -452,7 +453,9 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
     struct shm_slot *s = &t->slots[seq & MASK];
     struct rec r = {.seq = seq};
     const void *data = NULL;
+    char words[MPROC_ERROR_TEXT_MAX];
     void (*f)(void) = NULL;
+    mproc__task_words_clear();
     if (resolve(t, s->fn, &f) < 0) {
         /* code the parent loaded after this worker was forked, or an
          * object a spawned worker cannot load */
@@ -477,6 +480,8 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
                 r.code = MPROC_ETASKFAILED;
                 r.detail = st;
                 r.index = k;
+                r.len = mproc__task_words(NULL, words);
+                data = words;
                 break;
             }
         }
@@ -493,6 +498,8 @@ static void run(mproc__tp *t, unsigned i, uint64_t seq, mproc_buf *buf,
         if (st) {
             r.code = MPROC_ETASKFAILED;
             r.detail = st;
+            r.len = mproc__task_words(buf, words);
+            data = words;
         } else {
             r.len = buf->len;
             data = buf->data;
@@ -793,8 +800,7 @@ static int collect(mproc__tp *t, unsigned i)
         mproc__task task = t->tasks[k];
         atomic_store_explicit(&t->slots[k].state, ST_FREE,
                               memory_order_release);
-        deliver(t, &task, code, r.detail, r.index, code ? NULL : data,
-                code ? 0 : r.len);
+        deliver(t, &task, code, r.detail, r.index, data, data ? r.len : 0);
         if (in_ring)
             mproc__ring_mark(&ring, tail + sizeof r, r.len, false);
         tail += sizeof r + align_up(r.len, 8);

@@ -34,6 +34,10 @@
  * - Map results are copied into the caller's out array chunk by chunk, as
  *   the chunks are delivered (inside pool calls) and in whatever order,
  *   each at its own items, never after the result is ready or destroyed.
+ * - An iterator yields a chunk's items only once the whole chunk is in;
+ *   a failed chunk yields none of them (Python's chunks fail whole), and
+ *   the failure it returns ends the iteration (`ended`): no chunk is sent
+ *   after it, the chunks still out are freed as they come in.
  *
  * Waiting: a call loops { poll the transport; test its condition; sleep on
  * the transport without the mutex }, so other threads may use the pool
@@ -44,9 +48,12 @@
  */
 #include "transport.h"
 
+#include "../kit/buf.h"
 #include "mproc/process.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +66,12 @@
 enum { RUN, CLOSED, TERMINATED };
 enum { JOB_MAP, JOB_APPLY, JOB_ITER };
 
+/* A failed task's words (mproc_task_error): malloc'd, NUL-terminated. */
+struct words {
+    char *text;
+    size_t len;
+};
+
 struct job {
     uint32_t magic;
     int kind;
@@ -68,6 +81,7 @@ struct job {
     bool ready, orphan;
     int err, detail;
     size_t index;
+    struct words words; /* of the failure: an async's, an iterator's last */
 };
 
 struct mproc_async {
@@ -90,6 +104,7 @@ struct chunk {
     uint64_t out_off;
     size_t first, end, pos, fail_at;
     int code, detail;
+    struct words words; /* of its failure */
     uint64_t order;
 };
 
@@ -99,6 +114,7 @@ struct mproc_iter {
     const char *in;
     size_t in_size, out_size, n, chunk;
     bool ordered, canceled;
+    bool ended; /* a failure was returned: nothing more is yielded */
     size_t submitted, next_first, count, cap;
     uint64_t order;
     struct chunk *c;
@@ -159,9 +175,11 @@ static void free_job(struct job *j)
     }
     if (j->kind == JOB_ITER) {
         mproc_iter *it = (mproc_iter *)j;
-        for (size_t k = 0; k < it->cap; k++)
+        for (size_t k = 0; k < it->cap; k++) {
             if (it->c[k].used && p)
                 p->ops->free(p->tp, it->c[k].off, it->c[k].bytes);
+            free(it->c[k].words.text);
+        }
         free(it->c);
     } else {
         mproc_async *a = (mproc_async *)j;
@@ -169,6 +187,7 @@ static void free_job(struct job *j)
             p->ops->free(p->tp, a->off, a->bytes);
         free(a->res);
     }
+    free(j->words.text);
     j->magic = DEAD_MAGIC;
     free(j);
 }
@@ -196,6 +215,8 @@ static void release_chunk(mproc_iter *it, struct chunk *c)
     mproc_pool *p = it->j.pool;
     if (p)
         p->ops->free(p->tp, c->off, c->bytes);
+    free(c->words.text);
+    c->words = (struct words){0};
     c->used = false;
     it->count--;
 }
@@ -222,6 +243,20 @@ static bool rerun(mproc_pool *p, const mproc__done *d)
     return p->ops->submit(p->tp, &again, &detail) == 0;
 }
 
+/* Keeps a failed task's words (d->data, for MPROC_ETASKFAILED) in w,
+ * unless w holds some already; without memory for them, none. */
+static void keep_words(struct words *w, const mproc__done *d)
+{
+    if (w->text || d->code != MPROC_ETASKFAILED || !d->len)
+        return;
+    size_t len = d->len < MPROC_ERROR_TEXT_MAX ? d->len : MPROC_ERROR_TEXT_MAX;
+    if (!(w->text = malloc(len + 1)))
+        return;
+    memcpy(w->text, d->data, len);
+    w->text[len] = 0;
+    w->len = len;
+}
+
 /* The transport's callback: one task is in. Pool mutex held. */
 static void on_done(void *ctx, const mproc__done *d)
 {
@@ -234,6 +269,8 @@ static void on_done(void *ctx, const mproc__done *d)
     if (j->kind == JOB_MAP) {
         mproc_async *a = (mproc_async *)j;
         if (d->code) {
+            if (!j->ready)
+                keep_words(&j->words, d);
             fail(j, d->code, d->detail, (size_t)d->index);
         } else if (!j->ready && !j->orphan && a->out_size) {
             size_t first = (size_t)d->task->first, end = (size_t)d->task->end;
@@ -255,8 +292,10 @@ static void on_done(void *ctx, const mproc__done *d)
                 code = MPROC_ENOMEM;
             }
         }
-        if (code)
+        if (code) {
+            keep_words(&j->words, d);
             fail(j, code, d->detail, 0);
+        }
         j->ready = true;
     } else {
         mproc_iter *it = (mproc_iter *)j;
@@ -266,8 +305,9 @@ static void on_done(void *ctx, const mproc__done *d)
             c->code = d->code;
             c->detail = d->detail;
             c->fail_at = d->code ? (size_t)d->index : c->end;
+            keep_words(&c->words, d);
             c->order = ++it->order;
-            if (j->orphan)
+            if (j->orphan || it->ended)
                 release_chunk(it, c);
         }
     }
@@ -623,6 +663,13 @@ int mproc_pool_apply(mproc_pool *p, mproc_task_fn fn, const void *arg,
     if (rc < 0)
         return rc;
     rc = get(a, result, len, MPROC_FOREVER, true);
+    if (rc == MPROC_ETASKFAILED && result && a->j.words.text) {
+        /* Python's apply raises the exception: here come its words */
+        *result = a->j.words.text;
+        if (len)
+            *len = a->j.words.len;
+        a->j.words = (struct words){0};
+    }
     mproc_async_destroy(a);
     return rc;
 }
@@ -668,6 +715,15 @@ int mproc_async_error(mproc_async *r, size_t *index, int *detail)
     return r->j.err;
 }
 
+const char *mproc_async_error_text(mproc_async *r, size_t *len)
+{
+    bool ready = r && mproc_async_ready(r);
+    const struct words *w = ready ? &r->j.words : NULL;
+    if (len)
+        *len = w && w->text ? w->len : 0;
+    return w ? w->text : NULL;
+}
+
 void mproc_async_destroy(mproc_async *r)
 {
     if (!r)
@@ -683,7 +739,7 @@ void mproc_async_destroy(mproc_async *r)
 static int refill(mproc_iter *it)
 {
     mproc_pool *p = it->j.pool;
-    while (p && p->state == RUN && it->count < it->cap &&
+    while (p && p->state == RUN && !it->ended && it->count < it->cap &&
            it->submitted < it->n) {
         struct chunk *c = NULL;
         for (size_t k = 0; k < it->cap && !c; k++)
@@ -797,6 +853,16 @@ static struct chunk *next_chunk(mproc_iter *it)
     return best;
 }
 
+/* Ends the iteration at a failure: the done chunks are freed now, those
+ * still out as they come in (on_done); refill sends no more. */
+static void end_iter(mproc_iter *it)
+{
+    it->ended = true;
+    for (size_t k = 0; k < it->cap; k++)
+        if (it->c[k].used && it->c[k].done)
+            release_chunk(it, &it->c[k]);
+}
+
 static bool iter_ready(void *arg)
 {
     mproc_iter *it = arg;
@@ -810,11 +876,16 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
     MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
     mproc_pool *p = it->j.pool;
     if (!p)
-        return it->submitted == it->n && it->count == 0 ? MPROC_EOF
-                                                        : MPROC_ECANCELED;
+        return it->ended || (it->submitted == it->n && it->count == 0)
+                   ? MPROC_EOF
+                   : MPROC_ECANCELED;
     lock(p);
     int rc;
     for (;;) {
+        if (it->ended) {
+            rc = MPROC_EOF;
+            break;
+        }
         if (it->canceled) {
             rc = MPROC_ECANCELED;
             break;
@@ -832,7 +903,7 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
         struct chunk *c = next_chunk(it);
         if (!c)
             continue;
-        if (c->pos < c->fail_at) {
+        if (!c->code) {
             size_t k = c->pos++ - c->first;
             if (out && it->out_size)
                 memcpy(out,
@@ -848,17 +919,17 @@ int mproc_iter_next(mproc_iter *it, void *out, size_t *index, double timeout)
             rc = 0;
             break;
         }
-        it->next_first = c->end;
-        if (c->code) {
-            it->last_err = rc = c->code;
-            it->last_detail = c->detail;
-            it->last_index = c->fail_at;
-            if (index)
-                *index = c->fail_at;
-            release_chunk(it, c);
-            break;
-        }
-        release_chunk(it, c);
+        /* A failed chunk yields none of its items (it fails as a whole,
+         * as Python's), and the failure ends the iteration. */
+        it->last_err = rc = c->code;
+        it->last_detail = c->detail;
+        it->last_index = c->fail_at;
+        it->j.words = c->words;
+        c->words = (struct words){0};
+        if (index)
+            *index = c->fail_at;
+        end_iter(it);
+        break;
     }
     unlock(p);
     return rc;
@@ -876,12 +947,72 @@ int mproc_iter_error(mproc_iter *it, size_t *index, int *detail)
     return it->last_err;
 }
 
+const char *mproc_iter_error_text(mproc_iter *it, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!it)
+        return NULL;
+    MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
+    if (len)
+        *len = it->j.words.len;
+    return it->j.words.text;
+}
+
 void mproc_iter_destroy(mproc_iter *it)
 {
     if (!it)
         return;
     MPROC__CHECK(it->j.magic == ITER_MAGIC, "mproc_iter used after destroy");
     drop_job(&it->j);
+}
+
+/* ---- a failing task's words --------------------------------------------
+ * Set where the task runs, per thread; taken by the transport after a
+ * task that returned non-zero (transport.h).
+ */
+
+static _Thread_local struct {
+    bool set;
+    size_t len; /* as formatted, possibly more than was kept */
+    char text[MPROC_ERROR_TEXT_MAX + 1];
+} said;
+
+void mproc_task_error(const char *fmt, ...)
+{
+    said.set = false;
+    if (!fmt)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(said.text, sizeof said.text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    said.set = true;
+    said.len = (size_t)n;
+}
+
+void mproc__task_words_clear(void)
+{
+    said.set = false;
+}
+
+size_t mproc__task_words(const mproc_buf *buf, char *out)
+{
+    const char *src = said.set ? said.text : buf ? buf->data : NULL;
+    size_t len = said.set ? said.len : buf ? buf->len : 0;
+    if (!src || !len)
+        return 0;
+    if (len <= MPROC_ERROR_TEXT_MAX) {
+        memcpy(out, src, len);
+        return len;
+    }
+    static const char cut[] = MPROC_ERROR_TEXT_CUT;
+    size_t keep = MPROC_ERROR_TEXT_MAX - (sizeof cut - 1);
+    memcpy(out, src, keep);
+    memcpy(out + keep, cut, sizeof cut - 1);
+    return MPROC_ERROR_TEXT_MAX;
 }
 
 /* ---- close, terminate, join, destroy ------------------------------------- */

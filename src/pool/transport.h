@@ -70,7 +70,10 @@ typedef struct {
                        worker was running (task->start if none yet) */
     bool broken;    /* a death in a broken transport (its workers' initializer
                        fails): no rerun would ever run */
-    const void *data; /* apply: the result, valid during the callback */
+    const void *data; /* apply: the result; a failed task (code
+                         MPROC_ETASKFAILED): its words, at most
+                         MPROC_ERROR_TEXT_MAX bytes (mproc__task_words);
+                         valid during the callback */
     size_t len;
 } mproc__done;
 
@@ -132,6 +135,18 @@ typedef struct mproc__transport_ops {
     /* Free everything; terminates first if workers remain. */
     void (*destroy)(void *tp);
 } mproc__transport_ops;
+
+/*
+ * A failing task's words, where the task runs (a worker, or the tests'
+ * fake), in thread-local storage: mproc__task_words_clear before each
+ * task; after a task returned non-zero, mproc__task_words copies into out
+ * (room for MPROC_ERROR_TEXT_MAX bytes) what it said - the text it set
+ * with mproc_task_error, else the bytes an apply task left in buf (NULL
+ * for a map) - cut and marked as mproc_task_error says, and returns the
+ * length (0: it said nothing).
+ */
+void mproc__task_words_clear(void);
+size_t mproc__task_words(const mproc_buf *buf, char *out);
 
 /* Local forked workers over shared memory (local.c): mproc_pool_create's.
  * Its config is unused (NULL). */
