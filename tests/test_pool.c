@@ -881,6 +881,95 @@ START_TEST(pool_retries_rerun_a_crashed_map_chunk)
 }
 END_TEST
 
+/* Watches r's progress until it is done, as a progress bar would, never
+ * calling another pool function: the count must never go back, and reach
+ * total exactly when r is ready. */
+static void watch_progress(mproc_async *r, size_t n)
+{
+    size_t last = 0, done, total;
+    double t0 = now_s();
+    for (;;) {
+        ck_assert_int_eq(mproc_async_progress(r, &done, &total), 0);
+        ck_assert_uint_eq(total, n);
+        ck_assert_uint_ge(done, last);
+        ck_assert_uint_le(done, n);
+        last = done;
+        if (done == n)
+            break;
+        ck_assert_double_lt(now_s() - t0, 30.0);
+        usleep(200);
+    }
+    ck_assert(mproc_async_ready(r));
+    ck_assert_int_eq(mproc_async_successful(r), 1);
+}
+
+START_TEST(pool_map_progress_advances_outside_pool_calls_to_total)
+{
+    mproc_pool *p = make_pool(2);
+    size_t n = 20000;
+    int64_t *in = iota(n), *out = calloc(n, sizeof *out);
+    mproc_async *r;
+    ck_assert_int_eq(mproc_pool_map_async(p, square, in, sizeof *in, out,
+                                          sizeof *out, n, 100, &r),
+                     0);
+    watch_progress(r, n);
+    check_squares(out, n);
+    mproc_async_destroy(r);
+    free(in);
+    free(out);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_map_progress_under_a_crashed_chunk_with_retries_ends_at_total)
+{
+    mproc_pool *p;
+    mproc_pool_opts o = {.processes = 2, .retries = 2};
+    ck_assert_int_eq(mproc_pool_create(&p, &o), 0);
+    int64_t *in = iota(50), out[50];
+    mproc_async *r;
+    ck_assert_int_eq(
+        mproc_pool_map_async(p, crash_item_5_once, in, 8, out, 8, 50, 8, &r),
+        0);
+    watch_progress(r, 50);
+    ck_assert_int_ge(atomic_load(&sh->attempts), 2); /* it died, and reran */
+    check_squares(out, 50);
+    mproc_async_destroy(r);
+    free(in);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_imap_progress_reaches_total_on_real_workers)
+{
+    mproc_pool *p = make_pool(2);
+    size_t n = 1000, done = 0, total = 0, last = 0, got = 0, index;
+    int64_t *in = iota(n), y;
+    for (int ordered = 0; ordered < 2; ordered++) {
+        mproc_iter *it;
+        ck_assert_int_eq(
+            ordered ? mproc_pool_imap(p, square, in, 8, 8, n, 7, &it)
+                    : mproc_pool_imap_unordered(p, square, in, 8, 8, n, 7, &it),
+            0);
+        last = got = 0;
+        while (mproc_iter_next(it, &y, &index, 10.0) == 0) {
+            got++;
+            ck_assert_int_eq(mproc_iter_progress(it, &done, &total), 0);
+            ck_assert_uint_eq(total, n);
+            ck_assert_uint_ge(done, last);
+            ck_assert_uint_ge(done, got);
+            last = done;
+        }
+        ck_assert_uint_eq(got, n);
+        ck_assert_int_eq(mproc_iter_progress(it, &done, &total), 0);
+        ck_assert_uint_eq(done, n);
+        mproc_iter_destroy(it);
+    }
+    free(in);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
 static int my_pid(const void *arg, size_t arglen, mproc_buf *result)
 {
     (void)arg;
@@ -1438,6 +1527,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, pool_worker_exit_fails_task_with_its_exit_code);
     tcase_add_test(tc, pool_retries_rerun_a_crashed_task);
     tcase_add_test(tc, pool_retries_rerun_a_crashed_map_chunk);
+    tcase_add_test(tc, pool_map_progress_advances_outside_pool_calls_to_total);
+    tcase_add_test(
+        tc, pool_map_progress_under_a_crashed_chunk_with_retries_ends_at_total);
+    tcase_add_test(tc, pool_imap_progress_reaches_total_on_real_workers);
     tcase_add_test(tc, pool_maxtasksperchild_gives_fresh_workers);
     tcase_add_test(tc, pool_initializer_runs_once_in_each_worker);
     tcase_add_test(tc, pool_initializer_runs_in_replacement_workers);

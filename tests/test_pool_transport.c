@@ -10,7 +10,8 @@
  * worker at one map item (the items before it run, then the task is
  * reported dead with a signal) a given number of times, report deaths as
  * a broken transport's, or hold every task until the test lets go (a
- * slow worker). It records what it saw: tasks submitted and the item
+ * slow worker), or run only a few tasks a poll (workers that finish one
+ * chunk at a time). It records what it saw: tasks submitted and the item
  * each starts at, the order of deliveries, the references it resolved.
  */
 #include "check_main.h"
@@ -140,12 +141,13 @@ END_TEST
 
 /* What the test wants of the fake (its config), and what the fake saw. */
 struct plan {
-    bool reversed;    /* deliver each poll's completions last first */
-    bool hold;        /* run nothing until the test clears it */
-    bool broken;      /* report deaths as a broken transport's */
-    uint64_t kill_at; /* the map item whose worker dies ... */
-    int deaths;       /* ... this many times, before it runs */
-    int signal;       /* the signal it dies of */
+    bool reversed;     /* deliver each poll's completions last first */
+    bool hold;         /* run nothing until the test clears it */
+    bool broken;       /* report deaths as a broken transport's */
+    uint64_t kill_at;  /* the map item whose worker dies ... */
+    int deaths;        /* ... this many times, before it runs */
+    int signal;        /* the signal it dies of */
+    unsigned per_poll; /* run at most this many tasks a poll; 0: all */
     /* seen */
     unsigned submitted;
     uint64_t starts[MAX_LOG]; /* map: the item each submitted task starts at */
@@ -302,11 +304,14 @@ static int fake_poll(void *tp)
     if (f->terminated || pl->hold || f->len == 0)
         return 0;
     size_t n = f->len;
+    if (pl->per_poll && n > pl->per_poll)
+        n = pl->per_poll;
     struct outcome *rs = calloc(n, sizeof *rs);
     ck_assert_ptr_nonnull(rs);
     for (size_t k = 0; k < n; k++)
         rs[k].task = f->queue[k];
-    f->len = 0;
+    f->len -= n;
+    memmove(f->queue, f->queue + n, f->len * sizeof *f->queue);
     for (size_t k = 0; k < n; k++)
         run_task(f, &rs[k]);
     for (size_t i = 0; i < n; i++) {
@@ -762,6 +767,266 @@ START_TEST(pool_function_in_no_loaded_object_fails_with_einval)
 }
 END_TEST
 
+/* ---- progress ----------------------------------------------------------- */
+
+/* Starts a map of fn over the items 0..N-1 in chunks of 8 into out (the
+ * input is copied at once). */
+static mproc_async *map_async_n(mproc_pool *p, mproc_map_fn fn, int64_t *out)
+{
+    int64_t in[N];
+    iota_n(in, N);
+    mproc_async *r;
+    ck_assert_int_eq(mproc_pool_map_async(p, fn, in, 8, out, 8, N, 8, &r), 0);
+    return r;
+}
+
+/* Reads r's progress (one poll: one chunk under plan.per_poll 1) and checks
+ * it against the last reading: total fixed, done never going back. */
+static size_t progress_step(mproc_async *r, size_t last, size_t total)
+{
+    size_t done = 99, tot = 99;
+    ck_assert_int_eq(mproc_async_progress(r, &done, &tot), 0);
+    ck_assert_uint_eq(tot, total);
+    ck_assert_uint_ge(done, last);
+    ck_assert_uint_le(done, total);
+    return done;
+}
+
+/* Whether r is ready, without letting the fake run anything more. */
+static bool ready_now(mproc_async *r)
+{
+    bool hold = plan.hold;
+    plan.hold = true;
+    bool ready = mproc_async_ready(r);
+    plan.hold = hold;
+    return ready;
+}
+
+START_TEST(pool_map_progress_grows_a_chunk_at_a_time_to_total)
+{
+    plan_reset();
+    plan.per_poll = 1;
+    mproc_pool *p = fake_pool(0);
+    int64_t out[N];
+    mproc_async *r = map_async_n(p, count_square, out);
+    size_t done = 0, seen[8], k = 0;
+    while (k < 8 && (done = progress_step(r, done, N)) < N) {
+        ck_assert(!ready_now(r)); /* not all in: not ready */
+        seen[k++] = done;
+    }
+    ck_assert_uint_eq(done, N);
+    ck_assert(ready_now(r)); /* total exactly when ready */
+    ck_assert_uint_eq(k, 3);
+    for (size_t i = 0; i < k; i++)
+        ck_assert_uint_eq(seen[i], 8 * (i + 1));
+    ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(progress_step(r, N, N), N); /* stays there */
+    mproc_async_destroy(r);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_map_progress_under_a_retried_death_never_goes_back)
+{
+    plan_reset();
+    plan.per_poll = 1;
+    plan.kill_at = 13; /* the second chunk's worker dies there, once */
+    plan.deaths = 1;
+    plan.signal = SIGKILL;
+    mproc_pool *p = fake_pool(1);
+    int64_t out[N];
+    mproc_async *r = map_async_n(p, count_square, out);
+    /* chunk 0 in; chunk 1 dies and is resubmitted (counts nothing); chunks
+     * 2 and 3 in; the rerun of chunk 1 in: the whole chunk counts once */
+    static const size_t want[] = {8, 8, 16, 24, N};
+    size_t done = 0;
+    for (size_t i = 0; i < 5; i++) {
+        done = progress_step(r, done, N);
+        ck_assert_uint_eq(done, want[i]);
+        ck_assert(ready_now(r) == (i == 4));
+    }
+    ck_assert_int_eq(mproc_async_get(r, NULL, NULL, 0), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(out[i], (int64_t)i * i);
+    ck_assert_uint_eq(plan.submitted, N / 8 + 1);
+    mproc_async_destroy(r);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+/* A map whose second chunk fails (task failure at 13, or a death with no
+ * retries): the count stops at the chunk before it, short of total, and
+ * stays there while the rest come in. */
+static void map_progress_stops_at_failure(bool death)
+{
+    plan_reset();
+    plan.per_poll = 1;
+    if (death) {
+        plan.kill_at = 13;
+        plan.deaths = 1;
+        plan.signal = SIGKILL;
+    }
+    mproc_pool *p = fake_pool(0);
+    int64_t out[N];
+    mproc_async *r =
+        map_async_n(p, death ? count_square : square_fail_at_13_saying, out);
+    ck_assert_uint_eq(progress_step(r, 0, N), 8);
+    ck_assert(!ready_now(r));
+    for (int i = 0; i < 4; i++) /* the failure, then chunks 2 and 3 */
+        ck_assert_uint_eq(progress_step(r, 8, N), 8);
+    ck_assert(ready_now(r));
+    ck_assert_int_eq(mproc_async_error(r, NULL, NULL),
+                     death ? MPROC_EWORKERDIED : MPROC_ETASKFAILED);
+    ck_assert_uint_eq(plan.delivered, N / 8); /* all came in */
+    ck_assert_uint_eq(progress_step(r, 8, N), 8);
+    mproc_async_destroy(r);
+    mproc_pool_destroy(p);
+}
+
+START_TEST(pool_map_progress_stops_short_of_total_at_a_task_failure)
+{
+    map_progress_stops_at_failure(false);
+}
+END_TEST
+
+START_TEST(pool_map_progress_stops_short_of_total_at_a_death_without_retries)
+{
+    map_progress_stops_at_failure(true);
+}
+END_TEST
+
+START_TEST(pool_apply_progress_is_0_of_1_then_1_of_1)
+{
+    plan_reset();
+    plan.hold = true;
+    mproc_pool *p = fake_pool(0);
+    mproc_async *r, *bad;
+    ck_assert_int_eq(mproc_pool_apply_async(p, echo, "hi", 2, &r), 0);
+    ck_assert_int_eq(mproc_pool_apply_async(p, fail_with_words, "x", 1, &bad),
+                     0);
+    ck_assert_uint_eq(progress_step(r, 0, 1), 0);
+    ck_assert_uint_eq(progress_step(bad, 0, 1), 0);
+    plan.hold = false;
+    ck_assert_uint_eq(progress_step(r, 0, 1), 1);
+    ck_assert(ready_now(r));
+    ck_assert(ready_now(bad));
+    ck_assert_uint_eq(progress_step(bad, 0, 1), 0); /* failed: not counted */
+    mproc_async_destroy(bad);
+    mproc_async_destroy(r);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+/* An imap of 20 items in chunks of 2 (a window of 4 chunks), one chunk
+ * coming in a poll: progress never goes back, is never behind what was
+ * yielded, and is total exactly once every chunk is in. */
+static void imap_progress(bool ordered)
+{
+    plan_reset();
+    plan.per_poll = 1;
+    mproc_pool *p = fake_pool(0);
+    int64_t in[20], y;
+    iota_n(in, 20);
+    mproc_iter *it;
+    ck_assert_int_eq(
+        ordered
+            ? mproc_pool_imap(p, count_square, in, 8, 8, 20, 2, &it)
+            : mproc_pool_imap_unordered(p, count_square, in, 8, 8, 20, 2, &it),
+        0);
+    size_t done = 0, total = 0, yielded = 0, index;
+    int rc;
+    for (;;) {
+        size_t d;
+        ck_assert_int_eq(mproc_iter_progress(it, &d, &total), 0);
+        ck_assert_uint_eq(total, 20);
+        ck_assert_uint_ge(d, done);
+        ck_assert_uint_ge(d, yielded);
+        ck_assert_uint_le(d, 20);
+        ck_assert_uint_eq(d % 2, 0); /* a chunk at a time */
+        done = d;
+        if ((rc = mproc_iter_next(it, &y, &index, 10.0)) != 0)
+            break;
+        yielded++;
+    }
+    ck_assert_int_eq(rc, MPROC_EOF);
+    ck_assert_uint_eq(yielded, 20);
+    ck_assert_uint_eq(done, 20);
+    ck_assert_int_eq(mproc_iter_progress(it, &done, NULL), 0);
+    ck_assert_uint_eq(done, 20);
+    mproc_iter_destroy(it);
+    mproc_pool_destroy(p);
+}
+
+START_TEST(pool_imap_progress_grows_to_total)
+{
+    imap_progress(true);
+}
+END_TEST
+
+START_TEST(pool_imap_unordered_progress_grows_to_total)
+{
+    imap_progress(false);
+}
+END_TEST
+
+START_TEST(pool_imap_progress_stops_at_the_failure_it_returns)
+{
+    plan_reset();
+    plan.per_poll = 1;
+    mproc_pool *p = fake_pool(0);
+    int64_t in[N], y;
+    iota_n(in, N);
+    mproc_iter *it;
+    ck_assert_int_eq(
+        mproc_pool_imap(p, square_fail_at_13_saying, in, 8, 8, N, 4, &it), 0);
+    size_t index, done = 0, total = 0;
+    while (mproc_iter_next(it, &y, &index, 10.0) == 0)
+        ;
+    ck_assert_uint_eq(index, 13);
+    ck_assert_int_eq(mproc_iter_progress(it, &done, &total), 0);
+    ck_assert_uint_eq(total, N);
+    ck_assert_uint_lt(done, N);
+    ck_assert_uint_ge(done, 12); /* items 0-11 came in before it */
+    size_t after;
+    for (int i = 0; i < 8; i++) { /* the chunks still out come in */
+        ck_assert_int_eq(mproc_iter_progress(it, &after, NULL), 0);
+        ck_assert_uint_eq(after, done);
+    }
+    mproc_iter_destroy(it);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_progress_misuse_and_after_the_pool_is_gone)
+{
+    size_t done = 7, total = 7;
+    ck_assert_int_eq(mproc_async_progress(NULL, &done, &total), MPROC_EINVAL);
+    ck_assert_uint_eq(done, 0);
+    ck_assert_uint_eq(total, 0);
+    done = total = 7;
+    ck_assert_int_eq(mproc_iter_progress(NULL, &done, &total), MPROC_EINVAL);
+    ck_assert_uint_eq(done + total, 0);
+    plan_reset();
+    mproc_pool *p = fake_pool(0);
+    int64_t out[N];
+    mproc_async *r = map_async_n(p, count_square, out), *empty;
+    ck_assert_int_eq(
+        mproc_pool_map_async(p, count_square, NULL, 8, NULL, 8, 0, 0, &empty),
+        0);
+    ck_assert_int_eq(mproc_async_progress(empty, &done, &total), 0);
+    ck_assert_uint_eq(done + total, 0); /* 0 of 0, ready */
+    ck_assert(mproc_async_ready(empty));
+    ck_assert_int_eq(mproc_async_progress(r, NULL, NULL), 0);
+    ck_assert_int_eq(mproc_async_wait(r, 10.0), 0);
+    mproc_pool_destroy(p);
+    ck_assert_int_eq(mproc_async_progress(r, &done, &total), 0);
+    ck_assert_uint_eq(done, N);
+    ck_assert_uint_eq(total, N);
+    mproc_async_destroy(empty);
+    mproc_async_destroy(r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool_transport");
@@ -793,6 +1058,17 @@ int main(void)
     tcase_add_test(tc, pool_async_wait_times_out_while_the_worker_is_slow);
     tcase_add_test(tc, pool_apply_function_reaches_the_worker_as_a_fnref);
     tcase_add_test(tc, pool_function_in_no_loaded_object_fails_with_einval);
+    tcase_add_test(tc, pool_map_progress_grows_a_chunk_at_a_time_to_total);
+    tcase_add_test(tc, pool_map_progress_under_a_retried_death_never_goes_back);
+    tcase_add_test(tc,
+                   pool_map_progress_stops_short_of_total_at_a_task_failure);
+    tcase_add_test(
+        tc, pool_map_progress_stops_short_of_total_at_a_death_without_retries);
+    tcase_add_test(tc, pool_apply_progress_is_0_of_1_then_1_of_1);
+    tcase_add_test(tc, pool_imap_progress_grows_to_total);
+    tcase_add_test(tc, pool_imap_unordered_progress_grows_to_total);
+    tcase_add_test(tc, pool_imap_progress_stops_at_the_failure_it_returns);
+    tcase_add_test(tc, pool_progress_misuse_and_after_the_pool_is_gone);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -288,6 +288,28 @@ MPROC_API int mproc_iter_error(mproc_iter *it, size_t *index, int *detail);
  */
 MPROC_API const char *mproc_iter_error_text(mproc_iter *it, size_t *len);
 
+/*
+ * mproc_iter_progress - how far an imap or imap_unordered has come: *done
+ * the items whose results are in (computed by the workers, whether or not
+ * mproc_iter_next has yielded them yet), *total the items of the call (n).
+ * Either pointer may be NULL. Counts as mproc_async_progress does: a chunk
+ * at a time, when the whole chunk is in without failure; never going
+ * back. *done reaches *total exactly when every chunk is in without
+ * failure, possibly before the consumer has taken the last items. A
+ * failed chunk is not counted, and the failure stops the count: from the
+ * moment mproc_iter_next returns it (or the pool is terminated), *done
+ * stays where it was, short of *total. Collects what has finished first
+ * (a poll that never blocks), so progress advances even while nobody
+ * calls mproc_iter_next.
+ *
+ * Returns 0; MPROC_EINVAL for a NULL it (*done and *total then 0).
+ * Thread-safe: it takes the pool's mutex for a moment, and may be called
+ * from another thread while one consumes the iterator (not concurrently
+ * with mproc_iter_destroy). Valid after the pool is destroyed (the count
+ * stays where it was). Cheap: meant to be called in a loop.
+ */
+MPROC_API int mproc_iter_progress(mproc_iter *it, size_t *done, size_t *total);
+
 /* mproc_iter_destroy - release an iterator; chunks still running finish
  * in the workers and are discarded. Accepts NULL. */
 MPROC_API void mproc_iter_destroy(mproc_iter *it);
@@ -363,6 +385,35 @@ MPROC_API int mproc_async_error(mproc_async *r, size_t *index, int *detail);
  * the task said nothing, or for a NULL r.
  */
 MPROC_API const char *mproc_async_error_text(mproc_async *r, size_t *len);
+
+/*
+ * mproc_async_progress - how far a result has come: *done the items whose
+ * results are in, *total the items of the call (n for a map, 1 for an
+ * apply). Either pointer may be NULL.
+ *
+ * What counts: only successful work. A map's items count a chunk at a
+ * time, when the whole chunk is in and its outputs are copied to out; a
+ * chunk rerun after its worker died (opts.retries) counts once, when the
+ * rerun is in, so *done never goes back and never counts an item twice.
+ * An apply reads 0 of 1, then 1 of 1 once it has succeeded. *done reaches
+ * *total exactly when the result is ready and successful (a map of 0
+ * items reads 0 of 0 and is ready at once). Failed items are not counted:
+ * a failed result (MPROC_ETASKFAILED, MPROC_EWORKERDIED with retries
+ * spent, MPROC_ECANCELED, ...) stops the count where it was when the
+ * failure came in, short of *total; chunks still running then are
+ * discarded uncounted. Between two calls *done only grows, and once the
+ * result is ready it no longer changes.
+ *
+ * Collects what has finished first (a poll of the workers that never
+ * blocks), as mproc_async_ready does, so the count advances even while
+ * the caller is outside other pool calls.
+ *
+ * Returns 0; MPROC_EINVAL for a NULL r (*done and *total then 0).
+ * Thread-safe (takes the pool's mutex for a moment); valid after the pool
+ * is destroyed (the count stays where it was). Cheap: meant to be called
+ * in a loop, as a progress bar does (examples/progress.c).
+ */
+MPROC_API int mproc_async_progress(mproc_async *r, size_t *done, size_t *total);
 
 /* mproc_async_destroy - release a result. A pending one is abandoned: its
  * tasks finish in the workers and are discarded; out is not written after

@@ -39,6 +39,14 @@
  *   the failure it returns ends the iteration (`ended`): no chunk is sent
  *   after it, the chunks still out are freed as they come in.
  *
+ * - Progress (`done` of `total` items) counts only successful work, at
+ *   delivery: a map chunk's or an iterator chunk's items when it is in
+ *   without failure, an apply's 1. A rerun task is delivered once, so a
+ *   chunk counts once. Nothing counts once a job is ready (a map) or has
+ *   ended or been cancelled (an iterator), so `done` never goes back and
+ *   equals `total` exactly when a map or apply succeeded. The progress
+ *   calls poll the transport (results reach this side only in poll).
+ *
  * Waiting: a call loops { poll the transport; test its condition; sleep on
  * the transport without the mutex }, so other threads may use the pool
  * while one waits and a dead worker is noticed within a sleep slice.
@@ -82,6 +90,7 @@ struct job {
     int err, detail;
     size_t index;
     struct words words; /* of the failure: an async's, an iterator's last */
+    size_t done, total; /* progress: items whose results are in, of total */
 };
 
 struct mproc_async {
@@ -278,6 +287,8 @@ static void on_done(void *ctx, const mproc__done *d)
                    p->ops->ptr(p->tp, d->task->out_off),
                    (end - first) * a->out_size);
         }
+        if (!d->code && !j->ready)
+            j->done += (size_t)(d->task->end - d->task->first);
         if (j->remaining == 0)
             j->ready = true;
     } else if (j->kind == JOB_APPLY) {
@@ -295,6 +306,8 @@ static void on_done(void *ctx, const mproc__done *d)
         if (code) {
             keep_words(&j->words, d);
             fail(j, code, d->detail, 0);
+        } else if (!j->ready) {
+            j->done = 1;
         }
         j->ready = true;
     } else {
@@ -307,6 +320,8 @@ static void on_done(void *ctx, const mproc__done *d)
             c->fail_at = d->code ? (size_t)d->index : c->end;
             keep_words(&c->words, d);
             c->order = ++it->order;
+            if (!d->code && !it->ended && !it->canceled)
+                j->done += c->end - c->first;
             if (j->orphan || it->ended)
                 release_chunk(it, c);
         }
@@ -543,6 +558,7 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
         return rc;
     a->out = out;
     a->out_size = out_size;
+    a->j.total = n;
     a->out_off = a->off + ibr;
     if (ib)
         memcpy(p->ops->ptr(p->tp, a->off), in, ib);
@@ -606,6 +622,7 @@ int mproc_pool_apply_async(mproc_pool *p, mproc_task_fn fn, const void *arg,
         return rc;
     }
     a->j.remaining = 1;
+    a->j.total = 1;
     unlock(p);
     *res = a;
     return 0;
@@ -724,6 +741,39 @@ const char *mproc_async_error_text(mproc_async *r, size_t *len)
     return w ? w->text : NULL;
 }
 
+/* Reads the progress of j (NULL: MPROC_EINVAL), a handle whose magic
+ * must be magic, first collecting what has finished (a poll that does not
+ * block), as mproc_async_ready does. */
+static int progress(struct job *j, uint32_t magic, size_t *done, size_t *total)
+{
+    if (done)
+        *done = 0;
+    if (total)
+        *total = 0;
+    if (!j)
+        return MPROC_EINVAL;
+    MPROC__CHECK(j->magic == magic, "mproc_async or mproc_iter used after "
+                                    "destroy");
+    mproc_pool *p = j->pool;
+    if (p) {
+        lock(p);
+        if (p->state != TERMINATED)
+            p->ops->poll(p->tp);
+    }
+    if (done)
+        *done = j->done;
+    if (total)
+        *total = j->total;
+    if (p)
+        unlock(p);
+    return 0;
+}
+
+int mproc_async_progress(mproc_async *r, size_t *done, size_t *total)
+{
+    return progress(r ? &r->j : NULL, ASYNC_MAGIC, done, total);
+}
+
 void mproc_async_destroy(mproc_async *r)
 {
     if (!r)
@@ -804,6 +854,7 @@ static int imap(mproc_pool *p, mproc_map_fn fn, const void *in, size_t in_size,
     it->in_size = in_size;
     it->out_size = out_size;
     it->n = n;
+    it->j.total = n;
     it->chunk = cs;
     it->ordered = ordered;
     it->cap = cap;
@@ -957,6 +1008,11 @@ const char *mproc_iter_error_text(mproc_iter *it, size_t *len)
     if (len)
         *len = it->j.words.len;
     return it->j.words.text;
+}
+
+int mproc_iter_progress(mproc_iter *it, size_t *done, size_t *total)
+{
+    return progress(it ? &it->j : NULL, ITER_MAGIC, done, total);
 }
 
 void mproc_iter_destroy(mproc_iter *it)
