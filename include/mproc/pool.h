@@ -19,9 +19,9 @@
  * worker died.
  *
  * Supervision: there is no helper thread. The pool's own calls (every
- * blocking wait, and every submit) collect results, check the workers'
- * pidfds without blocking at least every 10 ms while they wait (a futex
- * wait in bounded slices), and replace workers that have ended. While the
+ * blocking wait, every submit, and the progress calls) collect results, check
+ * the workers' pidfds without blocking at least every 10 ms while they wait (a
+ * futex wait in bounded slices), and replace workers that have ended. While the
  * caller is outside pool calls the surviving workers keep running queued
  * tasks; a worker that has ended (crashed, or retired after
  * maxtasksperchild) is replaced at the next pool call.
