@@ -1,7 +1,8 @@
 /*
  * bench_pool.c - Pool figures, per task: map of a trivial function over
  * 10^6 int64 with automatic chunks; map with chunksize 1 over 10^5 items;
- * apply_async + get one at a time and with 10^4 in flight; and a
+ * apply_async + get one at a time and with 10^4 in flight, the latter
+ * also taken as they finish (mproc_async_wait_any); and a
  * CPU-bound map (~1 us per item) as a time and as a speedup over the
  * serial loop, to set against OpenMP's (floor_openmp_pool.c). The pool has
  * mproc_cpu_count() workers, as CPython's Pool() does. Last, a pool's whole
@@ -13,6 +14,7 @@
 
 #include <mproc.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -63,7 +65,10 @@ static double apply_serial(size_t n)
     return bench_now() - t0;
 }
 
-static double apply_inflight(size_t n)
+/* Seconds for n applies sent at once, then taken in order with get, or
+ * (any) each as it is ready (mproc_async_wait_any), its place given to
+ * the last one, as an as_completed loop would. */
+static double apply_inflight(size_t n, bool any)
 {
     mproc_async **r = malloc(n * sizeof *r);
     double t0 = bench_now();
@@ -72,15 +77,19 @@ static double apply_inflight(size_t n)
         if (mproc_pool_apply_async(pool, ident_task, &x, sizeof x, &r[i]) < 0)
             exit(1);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t left = n; left > 0; left--) {
+        int i = any ? mproc_async_wait_any(r, left, MPROC_FOREVER)
+                    : (int)(n - left);
         int64_t y;
         size_t len;
         void *res;
-        if (mproc_async_get(r[i], &res, &len, MPROC_FOREVER) < 0)
+        if (i < 0 || mproc_async_get(r[i], &res, &len, MPROC_FOREVER) < 0)
             exit(1);
         memcpy(&y, res, sizeof y);
         free(res);
         mproc_async_destroy(r[i]);
+        if (any)
+            r[i] = r[left - 1];
     }
     double dt = bench_now() - t0;
     free(r);
@@ -152,9 +161,15 @@ int main(int argc, char **argv)
                  bench_median(v, REPS), "us");
 
     for (int r = 0; r < REPS; r++)
-        v[r] = apply_inflight(10000) / 10000 * 1e6;
+        v[r] = apply_inflight(10000, false) / 10000 * 1e6;
     bench_report("pool apply_async, 10^4 in flight (per task)", "mproc",
                  bench_median(v, REPS), "us");
+
+    for (int r = 0; r < REPS; r++)
+        v[r] = apply_inflight(10000, true) / 10000 * 1e6;
+    bench_report("pool apply_async, 10^4 in flight, taken by wait_any (per "
+                 "task)",
+                 "mproc", bench_median(v, REPS), "us");
 
     double ser[REPS], par[REPS];
     for (int r = 0; r < REPS; r++) {

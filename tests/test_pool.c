@@ -2,6 +2,7 @@
 #include "check_main.h"
 #include "mproc.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -749,6 +750,106 @@ START_TEST(pool_async_get_times_out_then_succeeds)
     ck_assert_int_eq(memcmp(res, "ok", 2), 0);
     free(res);
     mproc_async_destroy(r);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+static int sleep_30s(const void *arg, size_t arglen, mproc_buf *result)
+{
+    (void)arg;
+    (void)arglen;
+    (void)result;
+    sleep(30);
+    return 0;
+}
+
+START_TEST(pool_wait_any_returns_the_ready_one_of_a_mix)
+{
+    mproc_pool *p = make_pool(3);
+    mproc_async *r[3];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(mproc_pool_apply_async(p, sleep_30s, NULL, 0, &r[i]),
+                         0);
+    ck_assert_int_eq(mproc_async_wait_any(r, 2, 0), MPROC_EAGAIN);
+    double t0 = now_s();
+    ck_assert_int_eq(mproc_async_wait_any(r, 2, 0.05), MPROC_ETIMEDOUT);
+    ck_assert_double_ge(now_s() - t0, 0.04);
+    ck_assert_int_eq(mproc_pool_apply_async(p, echo, "hi", 2, &r[2]), 0);
+    ck_assert_int_eq(mproc_async_wait_any(r, 3, 5.0 * TIME_SCALE), 2);
+    ck_assert_int_eq(mproc_async_wait_any(r, 3, 0), 2); /* still ready */
+    mproc_pool *other = make_pool(1);
+    mproc_async *mixed[2] = {r[0], NULL};
+    ck_assert_int_eq(mproc_pool_apply_async(other, echo, "x", 1, &mixed[1]), 0);
+    ck_assert_int_eq(mproc_async_wait(mixed[1], 5.0 * TIME_SCALE), 0);
+    ck_assert_int_eq(mproc_async_wait_any(mixed, 2, 0), MPROC_EINVAL);
+    mproc_async_destroy(mixed[1]);
+    mproc_pool_destroy(other);
+    void *res;
+    size_t len;
+    ck_assert_int_eq(mproc_async_get(r[2], &res, &len, 0), 0);
+    ck_assert_uint_eq(len, 2);
+    free(res);
+    mproc_async_destroy(r[2]);
+    r[2] = NULL; /* taken: skipped from now on */
+    ck_assert_int_eq(mproc_async_wait_any(r, 3, 0), MPROC_EAGAIN);
+    ck_assert_int_eq(mproc_async_wait_any(r, 3, 0.02), MPROC_ETIMEDOUT);
+    mproc_async *none[2] = {NULL, NULL};
+    ck_assert_int_eq(mproc_async_wait_any(none, 2, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_async_wait_any(NULL, 0, 0), MPROC_EINVAL);
+    ck_assert_int_eq(mproc_async_wait_any(r, 2, NAN), MPROC_EINVAL);
+    mproc_pool_destroy(p);
+    for (int i = 0; i < 2; i++)
+        mproc_async_destroy(r[i]);
+}
+END_TEST
+
+START_TEST(pool_wait_any_returns_results_of_a_terminated_pool_cancelled)
+{
+    mproc_pool *p = make_pool(2);
+    mproc_async *r[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(mproc_pool_apply_async(p, sleep_30s, NULL, 0, &r[i]),
+                         0);
+    ck_assert_int_eq(mproc_async_wait_any(r, 4, 0), MPROC_EAGAIN);
+    ck_assert_int_eq(mproc_pool_terminate(p), 0);
+    double t0 = now_s();
+    for (int left = 4; left > 0; left--) {
+        int i = mproc_async_wait_any(r, 4, 5.0 * TIME_SCALE);
+        ck_assert_int_ge(i, 0);
+        ck_assert_int_lt(i, 4);
+        ck_assert_int_eq(mproc_async_get(r[i], NULL, NULL, 0), MPROC_ECANCELED);
+        mproc_async_destroy(r[i]);
+        r[i] = NULL;
+    }
+    ck_assert_double_lt(now_s() - t0, 1.0 * TIME_SCALE);
+    ck_assert_int_eq(mproc_async_wait_any(r, 4, 0), MPROC_EINVAL);
+    mproc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(pool_wait_any_takes_every_result_once_as_they_finish)
+{
+    enum { N = 200 };
+    mproc_pool *p = make_pool(2);
+    mproc_async *r[N];
+    bool seen[N] = {false};
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(mproc_pool_apply_async(p, echo, &i, sizeof i, &r[i]),
+                         0);
+    for (int k = 0; k < N; k++) {
+        int i = mproc_async_wait_any(r, N, 10.0 * TIME_SCALE);
+        ck_assert_int_ge(i, 0);
+        ck_assert(!seen[i]);
+        seen[i] = true;
+        void *res;
+        size_t len;
+        ck_assert_int_eq(mproc_async_get(r[i], &res, &len, 0), 0);
+        ck_assert_uint_eq(len, sizeof i);
+        ck_assert_int_eq(*(int *)res, i);
+        free(res);
+        mproc_async_destroy(r[i]);
+        r[i] = NULL;
+    }
     mproc_pool_destroy(p);
 }
 END_TEST
@@ -1522,6 +1623,10 @@ int main(int argc, char **argv)
     tcase_add_test(tc, pool_many_sequential_applies_never_stall);
     tcase_add_test(tc, pool_apply_async_runs_while_the_caller_sleeps);
     tcase_add_test(tc, pool_async_get_times_out_then_succeeds);
+    tcase_add_test(tc, pool_wait_any_returns_the_ready_one_of_a_mix);
+    tcase_add_test(
+        tc, pool_wait_any_returns_results_of_a_terminated_pool_cancelled);
+    tcase_add_test(tc, pool_wait_any_takes_every_result_once_as_they_finish);
     tcase_add_test(tc, pool_task_that_kills_its_worker_fails_with_workerdied);
     tcase_add_test(tc, pool_map_item_that_kills_its_worker_is_named);
     tcase_add_test(tc, pool_worker_exit_fails_task_with_its_exit_code);

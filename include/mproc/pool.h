@@ -357,6 +357,27 @@ MPROC_API int mproc_async_get(mproc_async *r, void **result, size_t *len,
  * (timeout 0), MPROC_EINVAL. */
 MPROC_API int mproc_async_wait(mproc_async *r, double timeout);
 
+/*
+ * mproc_async_wait_any - wait until one of n results is ready (Python's
+ * concurrent.futures.wait(FIRST_COMPLETED); a loop of it is as_completed).
+ * NULL entries are skipped, so a caller may NULL out the results it has
+ * taken, or move its last one into the place and pass n - 1 (the faster:
+ * leading NULLs are passed over on each call); the others must all belong
+ * to one pool. No thread is started: the caller's thread
+ * collects what has finished, as mproc_async_wait does. Each look starts
+ * where the pool's last one found a ready result, so such a loop usually
+ * finds the next one at once; a look that finds none costs O(n).
+ * Returns the index of a ready result; MPROC_ETIMEDOUT when none is ready
+ * in time (MPROC_EAGAIN for timeout 0); MPROC_EINVAL for a NULL rs, no
+ * result among the n, more than INT32_MAX results, a NaN timeout, or a
+ * result of another pool than the first non-NULL one's, when a look meets
+ * it (looks are spared while none can be ready: see above). A result of a
+ * terminated or destroyed pool is ready (mproc_async_get then says
+ * MPROC_ECANCELED).
+ */
+MPROC_API int mproc_async_wait_any(mproc_async *const *rs, size_t n,
+                                   double timeout);
+
 /* mproc_async_ready - whether the result is ready (collects what has
  * finished first). */
 MPROC_API bool mproc_async_ready(mproc_async *r);

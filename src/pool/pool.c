@@ -142,6 +142,9 @@ struct mproc_pool {
     void (*last_fn)(void); /* the last task function and its reference */
     mproc__fnref last_ref;
     struct job *jobs;
+    size_t any_from;   /* where the last wait_any found a ready result */
+    uint64_t events;   /* tasks in and terminations: what makes jobs ready */
+    size_t ready_held; /* results (map, apply) ready and not yet destroyed */
 };
 
 static void lock(mproc_pool *p)
@@ -170,10 +173,20 @@ static void link_job(mproc_pool *p, struct job *j, int kind, uint32_t magic)
     p->jobs = j;
 }
 
+/* Makes j ready, counting the results (not iterators) held ready. */
+static void set_ready(struct job *j)
+{
+    if (!j->ready && j->kind != JOB_ITER && j->pool)
+        j->pool->ready_held++;
+    j->ready = true;
+}
+
 /* Releases j's arena blocks and memory. Pool mutex held. */
 static void free_job(struct job *j)
 {
     mproc_pool *p = j->pool;
+    if (p && j->ready && j->kind != JOB_ITER)
+        p->ready_held--;
     if (p) {
         if (j->prev)
             j->prev->next = j->next;
@@ -205,7 +218,7 @@ static void fail(struct job *j, int code, int detail, size_t index)
 {
     if (j->ready)
         return;
-    j->ready = true;
+    set_ready(j);
     j->err = code;
     j->detail = detail;
     j->index = index;
@@ -274,6 +287,7 @@ static void on_done(void *ctx, const mproc__done *d)
     if (rerun(p, d))
         return; /* still out: the job waits for the rerun */
     struct job *j = d->task->job;
+    p->events++;
     j->remaining--;
     if (j->kind == JOB_MAP) {
         mproc_async *a = (mproc_async *)j;
@@ -290,7 +304,7 @@ static void on_done(void *ctx, const mproc__done *d)
         if (!d->code && !j->ready)
             j->done += (size_t)(d->task->end - d->task->first);
         if (j->remaining == 0)
-            j->ready = true;
+            set_ready(j);
     } else if (j->kind == JOB_APPLY) {
         mproc_async *a = (mproc_async *)j;
         int code = d->code;
@@ -309,7 +323,7 @@ static void on_done(void *ctx, const mproc__done *d)
         } else if (!j->ready) {
             j->done = 1;
         }
-        j->ready = true;
+        set_ready(j);
     } else {
         mproc_iter *it = (mproc_iter *)j;
         struct chunk *c = find_chunk(it, (size_t)d->task->first);
@@ -570,7 +584,7 @@ int mproc_pool_map_async(mproc_pool *p, mproc_map_fn fn, const void *in,
                         end);
     }
     if (a->j.remaining == 0)
-        a->j.ready = true;
+        set_ready(&a->j);
     rc = end_submit(p, &a->j, rc);
     if (rc == 0)
         *res = a;
@@ -703,6 +717,76 @@ int mproc_async_wait(mproc_async *r, double timeout)
     int rc = wait_until(p, job_ready, &r->j, timeout);
     unlock(p);
     return rc;
+}
+
+struct any {
+    mproc_pool *p;
+    mproc_async *const *rs;
+    size_t n, found;
+    bool looked;     /* once: a look that found none ready */
+    bool foreign;    /* a look met a result of another pool */
+    uint64_t events; /* the pool's events as of that look */
+};
+
+/*
+ * Whether one of the results is ready (or one of another pool was met);
+ * its index in found. A look starts where the pool's last wait_any found
+ * one and wraps around: results come in roughly in the order they were
+ * sent, so a loop that NULLs out what it took, or moves its last entry
+ * there, finds the next one at once instead of passing over the taken or
+ * pending ones every time. Two counts spare the O(n) look that finds
+ * nothing: none is made while the pool holds no ready result (a loop that
+ * destroys what it takes, waiting for the next), nor again in one call
+ * unless a task came in since. Pool mutex held.
+ */
+static bool any_ready(void *arg)
+{
+    struct any *a = arg;
+    if (a->p->ready_held == 0)
+        return false; /* none of the pool's is ready, so none of these */
+    if (a->looked && a->events == a->p->events)
+        return false; /* nothing came in since the last look */
+    a->looked = true;
+    a->events = a->p->events;
+    size_t from = a->p->any_from < a->n ? a->p->any_from : 0;
+    for (size_t k = 0, i = from; k < a->n; k++, i = i + 1 < a->n ? i + 1 : 0) {
+        const mproc_async *r = a->rs[i];
+        if (!r)
+            continue;
+        MPROC__CHECK(r->j.magic == ASYNC_MAGIC,
+                     "mproc_async used after destroy");
+        if (r->j.pool != a->p)
+            a->foreign = true;
+        if (a->foreign || r->j.ready) {
+            a->found = i;
+            a->p->any_from = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int mproc_async_wait_any(mproc_async *const *rs, size_t n, double timeout)
+{
+    if (!rs || n > (size_t)INT32_MAX)
+        return MPROC_EINVAL;
+    size_t i = 0;
+    while (i < n && !rs[i])
+        i++;
+    if (i == n)
+        return MPROC_EINVAL;
+    MPROC__CHECK(rs[i]->j.magic == ASYNC_MAGIC,
+                 "mproc_async used after destroy");
+    mproc_pool *p = rs[i]->j.pool;
+    if (!p) /* its pool is gone: ready (cancelled) */
+        return (int)i;
+    struct any a = {p, rs, n, i, false, false, 0};
+    lock(p);
+    int rc = wait_until(p, any_ready, &a, timeout);
+    unlock(p);
+    if (rc < 0)
+        return rc;
+    return a.foreign ? MPROC_EINVAL : (int)a.found;
 }
 
 bool mproc_async_ready(mproc_async *r)
@@ -1096,6 +1180,7 @@ static void terminate(mproc_pool *p)
     p->ops->poll(p->tp);
     p->ops->terminate(p->tp);
     p->state = TERMINATED;
+    p->events++;
     struct job *j = p->jobs;
     while (j) {
         struct job *nx = j->next;
