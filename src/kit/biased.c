@@ -153,9 +153,11 @@ int mproc__biased_try(mproc__biased *b)
 int mproc__biased_take_dead(mproc__biased *b)
 {
     uint64_t v = word(b), owner = v & ~(B | X | W), me = mproc__self_token();
-    if (owner == 0 || owner == me || mproc__token_alive(owner))
+    if (owner == 0 || owner == me || mproc__token_alive(owner) ||
+        !cas_word(b, &v, me | W))
         return MPROC_EAGAIN;
-    return cas_word(b, &v, me | W) ? MPROC_EOWNERDEAD : MPROC_EAGAIN;
+    mproc__lock_log_recovered(&b->lock, owner);
+    return MPROC_EOWNERDEAD;
 }
 
 /* Whether the calling thread is the only one that has used view v (the
