@@ -35,11 +35,11 @@ int mproc__shared_map(const char *name, size_t size, unsigned flags,
 {
     if (size == 0)
         return MPROC_EINVAL;
-    int mfd = memfd_create(name, MFD_CLOEXEC);
-    if (mfd < 0 && errno == EMFILE && mproc__nofile_raise())
-        mfd = memfd_create(name, MFD_CLOEXEC);
+    int mfd = mproc__memfd(name);
+    if (mfd == -EMFILE && mproc__nofile_raise())
+        mfd = mproc__memfd(name);
     if (mfd < 0)
-        return -errno;
+        return mfd;
     if (ftruncate(mfd, (off_t)size) < 0) {
         int err = errno == EFBIG || errno == EINVAL ? ENOMEM : errno;
         close(mfd);

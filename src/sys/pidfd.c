@@ -32,8 +32,6 @@ int mproc__child_signal(int pidfd, pid_t pid, int sig)
 {
     long rc = pidfd >= 0 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0)
                          : kill(pid, sig);
-    if (rc < 0 && errno == ENOSYS) /* a pidfd received, not opened, here */
-        rc = kill(pid, sig);
     return rc < 0 ? -errno : 0;
 }
 
